@@ -1,0 +1,278 @@
+"""Where the sub-envs of a vector env live: in-process, worker processes, or Ray actors.
+
+All three backends run the same :class:`EnvHost` (a list of envs that executes
+*batched* commands), so they have the same semantics and give the same results
+for the same seed. Only the transport differs:
+
+* ``sync``: one host in this process.
+* ``process``: ``num_workers`` processes, each hosting a contiguous slice of the
+  envs; one message per worker per batched call (not one process per env).
+* ``ray``: ``num_workers`` Ray actors, each an :class:`EnvHost` (optionally one
+  actor per env, the verl-agent design, for comparison).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import traceback
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import numpy as np
+
+from anchorgym.errors import WorkerError, missing_extra
+
+CLOSE_TIMEOUT_S = 5.0
+POLL_INTERVAL_S = 1.0
+
+
+class EnvHost:
+    """A list of envs that executes batched commands on them.
+
+    Args:
+        env_id: registered env id.
+        env_kwargs: constructor arguments shared by all the envs.
+        count: how many envs to host.
+    """
+
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any], count: int) -> None:
+        from anchorgym.envs.registry import make
+
+        self.envs = [make(env_id, **env_kwargs) for _ in range(count)]
+
+    def reset(self, requests: Sequence[tuple[int, int | None, dict | None]]) -> list[tuple[str, dict]]:
+        """Reset ``(local_index, seed, options)`` for each request."""
+        return [self.envs[i].reset(seed=seed, options=options) for i, seed, options in requests]
+
+    def step(self, requests: Sequence[tuple[int, str]]) -> list[tuple]:
+        """Step ``(local_index, action)`` for each request."""
+        return [self.envs[i].step(action) for i, action in requests]
+
+    def call(self, name: str, indices: Sequence[int], args: tuple = ()) -> list[Any]:
+        """Call method ``name`` (or read attribute ``name``) on the envs at ``indices``."""
+        results = []
+        for i in indices:
+            attr = getattr(self.envs[i], name)
+            results.append(attr(*args) if callable(attr) else attr)
+        return results
+
+    def pid(self) -> int:
+        """Return the hosting process id (used by tests that kill a worker)."""
+        return os.getpid()
+
+    def close(self) -> None:
+        """Close every hosted env."""
+        for env in self.envs:
+            env.close()
+
+
+def split_evenly(total: int, parts: int) -> list[range]:
+    """Split ``range(total)`` into ``parts`` contiguous slices whose sizes differ by at most one.
+
+    >>> split_evenly(5, 2)
+    [range(0, 3), range(3, 5)]
+    """
+    bounds = np.linspace(0, total, parts + 1).round().astype(int)
+    return [range(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+class Backend:
+    """Routes batched commands to the hosts that own each env.
+
+    Subclasses implement :meth:`_dispatch`: send one command to several hosts
+    and gather their replies in order.
+    """
+
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any], num_envs: int, num_workers: int) -> None:
+        self.env_id = env_id
+        self.slices = split_evenly(num_envs, max(1, min(num_workers, num_envs)))
+        self.owner = np.concatenate([np.full(len(s), w) for w, s in enumerate(self.slices)])
+        self.task_ids: list[str] = [""] * num_envs  # kept current by the vector env, for error messages
+
+    def envs_of(self, worker: int) -> str:
+        """Describe the envs (and their current tasks) that ``worker`` hosts."""
+        envs = self.slices[worker]
+        tasks = sorted({self.task_ids[i] for i in envs if self.task_ids[i]})
+        shown = f", tasks {', '.join(tasks[:5])}{' ...' if len(tasks) > 5 else ''}" if tasks else ""
+        return f"envs {envs.start}-{envs.stop - 1} of {self.env_id}{shown}"
+
+    def run(self, method: str, per_env: dict[int, tuple]) -> dict[int, Any]:
+        """Run ``method`` on the envs keyed in ``per_env`` (global index -> args), batched per host."""
+        batches: dict[int, list[tuple[int, tuple]]] = {}
+        for index, args in per_env.items():
+            batches.setdefault(int(self.owner[index]), []).append((index, args))
+        requests = {
+            worker: [(index - self.slices[worker].start, *args) for index, args in items]
+            for worker, items in batches.items()
+        }
+        replies = self._dispatch(method, requests)
+        return {
+            index: result
+            for worker, items in batches.items()
+            for (index, _), result in zip(items, replies[worker])
+        }
+
+    def call(self, name: str, indices: Sequence[int], args: tuple = ()) -> list[Any]:
+        """Call ``name`` on the envs at global ``indices``; results come back in that order."""
+        by_worker: dict[int, list[int]] = {}
+        for index in indices:
+            by_worker.setdefault(int(self.owner[index]), []).append(index)
+        requests = {w: [(name, [i - self.slices[w].start for i in idx], args)] for w, idx in by_worker.items()}
+        replies = self._dispatch("call", requests, unpack=True)
+        found = {i: r for w, idx in by_worker.items() for i, r in zip(idx, replies[w])}
+        return [found[i] for i in indices]
+
+    def _dispatch(self, method: str, requests: dict[int, list], unpack: bool = False) -> dict[int, Any]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release every host; never hangs."""
+
+
+class SyncBackend(Backend):
+    """All envs in one in-process :class:`EnvHost`."""
+
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any], num_envs: int, num_workers: int = 1) -> None:
+        super().__init__(env_id, env_kwargs, num_envs, 1)
+        self.host = EnvHost(env_id, env_kwargs, num_envs)
+
+    def _dispatch(self, method: str, requests: dict[int, list], unpack: bool = False) -> dict[int, Any]:
+        (payload,) = requests.values()
+        return {0: getattr(self.host, method)(*payload[0]) if unpack else getattr(self.host, method)(payload)}
+
+    def close(self) -> None:
+        self.host.close()
+
+
+def _worker_main(conn: Connection, env_id: str, env_kwargs: dict[str, Any], count: int) -> None:
+    """Serve batched commands for one :class:`EnvHost` over a pipe until told to close."""
+    try:
+        host = EnvHost(env_id, env_kwargs, count)
+        conn.send(("ok", host.pid()))
+        while True:
+            method, payload, unpack = conn.recv()
+            if method == "close":
+                host.close()
+                conn.send(("ok", None))
+                return
+            result = getattr(host, method)(*payload) if unpack else getattr(host, method)(payload)
+            conn.send(("ok", result))
+    except (KeyboardInterrupt, EOFError):
+        return
+    except Exception as error:  # report to the parent, which raises it with context
+        conn.send(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
+
+
+class ProcessBackend(Backend):
+    """A pool of worker processes, each hosting a slice of the envs."""
+
+    def __init__(
+        self, env_id: str, env_kwargs: dict[str, Any], num_envs: int, num_workers: int, start_method: str = "spawn"
+    ) -> None:
+        super().__init__(env_id, env_kwargs, num_envs, num_workers)
+        context = mp.get_context(start_method)
+        self.conns: list[Connection] = []
+        self.procs: list[Any] = []
+        for worker_slice in self.slices:
+            parent, child = context.Pipe()
+            proc = context.Process(
+                target=_worker_main, args=(child, env_id, env_kwargs, len(worker_slice)), daemon=True
+            )
+            proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+        self.pids = [self._receive(w, "start") for w in range(len(self.slices))]
+
+    def _dispatch(self, method: str, requests: dict[int, list], unpack: bool = False) -> dict[int, Any]:
+        for worker, payload in requests.items():
+            self._send(worker, (method, payload[0] if unpack else payload, unpack))
+        return {worker: self._receive(worker, method) for worker in requests}
+
+    def _send(self, worker: int, message: tuple) -> None:
+        try:
+            self.conns[worker].send(message)
+        except (BrokenPipeError, OSError) as error:
+            raise self._died(worker, message[0]) from error
+
+    def _receive(self, worker: int, method: str) -> Any:
+        conn = self.conns[worker]
+        while not wait([conn], timeout=POLL_INTERVAL_S):
+            if not self.procs[worker].is_alive():
+                raise self._died(worker, method)
+        try:
+            status, value = conn.recv()
+        except (EOFError, OSError) as error:
+            raise self._died(worker, method) from error
+        if status == "error":
+            raise WorkerError(f"Worker {worker} ({self.envs_of(worker)}) failed during {method}: {value}")
+        return value
+
+    def _died(self, worker: int, method: str) -> WorkerError:
+        code = self.procs[worker].exitcode
+        return WorkerError(
+            f"Worker process {worker} (pid {self.procs[worker].pid}, exit code {code}) hosting "
+            f"{self.envs_of(worker)} died during {method}. Recreate the vector env to continue."
+        )
+
+    def close(self) -> None:
+        for conn, proc in zip(self.conns, self.procs):
+            if proc.is_alive():
+                try:
+                    conn.send(("close", None, False))
+                except (BrokenPipeError, OSError):
+                    pass
+        for conn, proc in zip(self.conns, self.procs):
+            proc.join(CLOSE_TIMEOUT_S)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(CLOSE_TIMEOUT_S)
+            conn.close()
+
+
+class RayBackend(Backend):
+    """Ray actors, each an :class:`EnvHost` (``actor_per_env=True``: one actor per env)."""
+
+    def __init__(
+        self, env_id: str, env_kwargs: dict[str, Any], num_envs: int, num_workers: int, actor_per_env: bool = False
+    ) -> None:
+        try:
+            import ray
+        except ImportError as error:
+            raise missing_extra("ray", "ray") from error
+        super().__init__(env_id, env_kwargs, num_envs, num_envs if actor_per_env else num_workers)
+        if not ray.is_initialized():
+            # No dashboard and no log forwarding: both slow start-up and are the usual cause of hangs.
+            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        self.ray = ray
+        actor_cls = ray.remote(num_cpus=0)(EnvHost)
+        self.actors = [actor_cls.remote(env_id, env_kwargs, len(s)) for s in self.slices]
+        self.pids = ray.get([actor.pid.remote() for actor in self.actors])
+
+    def _dispatch(self, method: str, requests: dict[int, list], unpack: bool = False) -> dict[int, Any]:
+        refs = {
+            worker: getattr(self.actors[worker], method).remote(*(payload[0] if unpack else (payload,)))
+            for worker, payload in requests.items()
+        }
+        results = {}
+        for worker, ref in refs.items():
+            try:
+                results[worker] = self.ray.get(ref)
+            except self.ray.exceptions.RayActorError as error:
+                raise WorkerError(
+                    f"Ray actor {worker} hosting {self.envs_of(worker)} died during {method}. "
+                    "Recreate the vector env to continue."
+                ) from error
+        return results
+
+    def close(self) -> None:
+        for actor in self.actors:
+            try:
+                self.ray.kill(actor)
+            except Exception:  # an already-dead actor is fine to ignore when closing
+                pass
+
+
+BACKENDS = {"sync": SyncBackend, "process": ProcessBackend, "ray": RayBackend}

@@ -1,0 +1,120 @@
+"""Versioned prompt templates and tagged-action parsing.
+
+Each env subpackage defines its template in ``prompts.py`` and registers it
+for its env id; model policies look it up with :func:`template_for`. A
+template's :meth:`~PromptTemplate.content_hash` is recorded in every result, so
+a changed prompt can never be silently compared with an old one.
+
+Templates are ``str.format`` strings over these fields: ``{instruction}``,
+``{observation}``, ``{admissible_actions}`` (one per line, or a note that the
+action space is open), ``{history}`` (the last ``k`` steps rendered with
+``history_step``), ``{history_length}``, ``{step}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from anchorgym.errors import unknown
+from anchorgym.policies.base import AgentInput
+
+DEFAULT_HISTORY_LENGTH = 2
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A versioned prompt for one environment family.
+
+    Attributes:
+        name: template name, e.g. ``"sokoban"``.
+        version: bumped whenever any text changes.
+        system: the system message.
+        first_step: user message for the first step (no history).
+        later_steps: user message for later steps (with ``{history}``).
+        history_step: how one past step renders inside ``{history}``.
+        action_tags: tags the answer may use, first is the main one (``("action",)``;
+            tool-QA: ``("search", "answer")``; AppWorld: ``("code",)``).
+    """
+
+    name: str
+    version: str
+    system: str
+    first_step: str
+    later_steps: str
+    history_step: str = "[Step {index}] Observation: {observation}\nAction: {action}"
+    action_tags: tuple[str, ...] = ("action",)
+
+    def content_hash(self) -> str:
+        """Return a stable hash of every text field (recorded in results)."""
+        text = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+    def render_history(self, history: Sequence[tuple[str, str]], first_index: int) -> str:
+        """Render past ``(observation, action)`` pairs, numbering from ``first_index``."""
+        return "\n".join(
+            self.history_step.format(index=first_index + i, observation=obs, action=act)
+            for i, (obs, act) in enumerate(history)
+        )
+
+    def messages(self, agent_input: AgentInput, history_length: int = DEFAULT_HISTORY_LENGTH) -> list[dict[str, str]]:
+        """Build chat messages for one step, keeping the last ``history_length`` steps."""
+        history = agent_input.history[-history_length:] if history_length > 0 else []
+        fields = {
+            "instruction": agent_input.instruction,
+            "observation": agent_input.observation,
+            "admissible_actions": format_admissible(agent_input.admissible_actions),
+            "history": self.render_history(history, agent_input.step - len(history) + 1),
+            "history_length": len(history),
+            "step": agent_input.step + 1,
+        }
+        body = (self.later_steps if history else self.first_step).format(**fields)
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": body}]
+
+
+def format_admissible(actions: Sequence[str] | None) -> str:
+    """List admissible actions one per line, or say the action space is open."""
+    if actions is None:
+        return "(any action)"
+    return "\n".join(f"- {action}" for action in actions)
+
+
+_TEMPLATES: dict[str, PromptTemplate] = {}
+
+
+def register_template(env_id: str, template: PromptTemplate) -> None:
+    """Make ``template`` the prompt for ``env_id``."""
+    _TEMPLATES[env_id] = template
+
+
+def template_for(env_id: str) -> PromptTemplate:
+    """Return the registered template for ``env_id``."""
+    if env_id not in _TEMPLATES:
+        from anchorgym.envs.registry import env_info
+
+        env_info(env_id)  # loads the env packages, which register their templates
+    if env_id not in _TEMPLATES:
+        raise unknown("prompt template for env", env_id, _TEMPLATES)
+    return _TEMPLATES[env_id]
+
+
+def extract_tag(text: str, tags: Sequence[str]) -> tuple[str, str] | None:
+    """Return ``(tag, content)`` of the last complete ``<tag>...</tag>`` among ``tags``, or None.
+
+    The last occurrence wins, so a model that drafts an action inside its
+    ``<think>`` block and then commits to another is judged by the final one.
+
+    >>> extract_tag("<think>go up?</think><action> Left </action>", ["action"])
+    ('action', 'Left')
+    >>> extract_tag("<action>up", ["action"]) is None
+    True
+    """
+    pattern = re.compile(r"<(%s)>(.*?)</\1>" % "|".join(map(re.escape, tags)), re.DOTALL | re.IGNORECASE)
+    matches = pattern.findall(text)
+    if not matches:
+        return None
+    tag, content = matches[-1]
+    return tag.lower(), content.strip()

@@ -1,0 +1,51 @@
+"""Shared pytest fixtures: where the shared benchmark data lives, and skips for missing hardware."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """Return ``$ANCHORGYM_SHARED_DATA`` or ``../shared/data`` beside the repo."""
+    return Path(os.environ.get("ANCHORGYM_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared data folder; skips the test when it is absent."""
+    path = shared_data_dir()
+    if not path.is_dir():
+        pytest.skip(f"shared benchmark data not found at {path} (set ANCHORGYM_SHARED_DATA)")
+    return path
+
+
+def require_shared(*parts: str) -> Path:
+    """Return a path inside the shared data folder, skipping the test when it is missing."""
+    path = shared_data_dir().joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data {'/'.join(parts)} not found at {path}")
+    return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``gpu`` tests without CUDA and ``browser`` tests without Chromium."""
+    has_browser = bool(shutil.which("chromium") and shutil.which("chromedriver"))
+    for item in items:
+        if "browser" in item.keywords and not has_browser:
+            item.add_marker(pytest.mark.skip(reason="needs chromium and chromedriver (make system-deps)"))
+        if "gpu" in item.keywords and not _has_cuda():
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
