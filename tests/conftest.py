@@ -25,12 +25,17 @@ def shared_data() -> Path:
     return path
 
 
-def require_shared(*parts: str) -> Path:
-    """Return a path inside the shared data folder, skipping the test when it is missing."""
-    path = shared_data_dir().joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared data {'/'.join(parts)} not found at {path}")
-    return path
+@pytest.fixture(scope="session")
+def shared_file():
+    """Factory: ``shared_file("alfworld", "json_2.1.1.tar.xz")`` returns that path or skips the test."""
+
+    def get(*parts: str) -> Path:
+        path = shared_data_dir().joinpath(*parts)
+        if not path.exists():
+            pytest.skip(f"shared data {'/'.join(parts)} not found at {path} (set ANCHORGYM_SHARED_DATA)")
+        return path
+
+    return get
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
