@@ -112,7 +112,8 @@ def extract_tag(text: str, tags: Sequence[str]) -> tuple[str, str] | None:
     >>> extract_tag("<action>up", ["action"]) is None
     True
     """
-    pattern = re.compile(r"<(%s)>(.*?)</\1>" % "|".join(map(re.escape, tags)), re.DOTALL | re.IGNORECASE)
+    alternatives = "|".join(map(re.escape, tags))
+    pattern = re.compile(rf"<({alternatives})>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
     matches = pattern.findall(text)
     if not matches:
         return None
