@@ -1,0 +1,316 @@
+"""The episode loop shared by evaluation and training.
+
+:func:`rollout` resets an :class:`~anchorgym.envs.vector.AnchorVectorEnv`, asks a
+:class:`~anchorgym.policies.base.Policy` for one action per *active* sub-env,
+steps the vector env and records every step until all episodes have ended.
+It returns one :class:`Episode` per sub-env (in sub-env order), each holding
+its :class:`StepRecord` list with everything a trainer or a result file needs:
+the observation acted on, the raw model text, the parsed action, validity,
+reward, the anchor of the state acted *from*, done flags and, for model
+policies, the exact token ids and log-probs that were sampled.
+
+Example::
+
+    envs = anchorgym.make_vec("anchorgym/Sokoban-v0", num_tasks=4, split="test")
+    policy = make_policy("expert")
+    episodes = rollout(envs, policy, seed=0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from anchorgym.errors import ConfigError
+from anchorgym.policies.base import AgentInput, Policy, PolicyOutput
+
+
+@dataclass
+class StepRecord:
+    """One step of one episode.
+
+    Attributes:
+        step: index of the step within its episode (0-based).
+        observation: the observation the policy acted on.
+        anchor: ``info["anchor"]`` of the state the action was taken *from*.
+        text: the raw policy output.
+        action: the action sent to ``env.step``.
+        parsed: whether the policy could extract an action from ``text``.
+        action_valid: ``info["action_valid"]`` after the step (parsed and admissible).
+        reward: the env reward for this step.
+        terminated: the episode ended by reaching a terminal state.
+        truncated: the episode was cut off (env ``max_steps`` or the rollout's ``max_steps``).
+        prompt_token_ids: the exact prompt tokens (model policies), else None.
+        response_token_ids: the sampled response tokens (model policies), else None.
+        logprobs: per-token log-probs of ``response_token_ids`` under the sampling policy.
+    """
+
+    step: int
+    observation: str
+    anchor: str
+    text: str
+    action: str
+    parsed: bool
+    action_valid: bool
+    reward: float
+    terminated: bool
+    truncated: bool
+    prompt_token_ids: list[int] | None = None
+    response_token_ids: list[int] | None = None
+    logprobs: list[float] | None = None
+
+    @property
+    def tokens_in(self) -> int | None:
+        """Prompt length in tokens, when known."""
+        return None if self.prompt_token_ids is None else len(self.prompt_token_ids)
+
+    @property
+    def tokens_out(self) -> int | None:
+        """Response length in tokens, when known."""
+        return None if self.response_token_ids is None else len(self.response_token_ids)
+
+
+@dataclass
+class Episode:
+    """One finished episode of one sub-env.
+
+    Attributes:
+        env_index: index of the sub-env in the vector env.
+        task_id: the task played.
+        task_type: ``info["task_type"]`` of the task.
+        group_id: the GRPO group (sub-envs playing the same task and seed).
+        traj_id: unique trajectory id given by the vector env.
+        instruction: the task text.
+        steps: every step, in order.
+        won: ``info["won"]`` at the end.
+        score: ``info["score"]`` at the end, in [0, 1].
+        final_observation: the observation after the last step.
+    """
+
+    env_index: int
+    task_id: str
+    task_type: str
+    group_id: int
+    traj_id: int
+    instruction: str
+    steps: list[StepRecord] = field(default_factory=list)
+    won: bool = False
+    score: float = 0.0
+    final_observation: str = ""
+
+    @property
+    def episode_return(self) -> float:
+        """Sum of the step rewards."""
+        return float(sum(step.reward for step in self.steps))
+
+    @property
+    def length(self) -> int:
+        """Number of steps taken."""
+        return len(self.steps)
+
+    @property
+    def terminated(self) -> bool:
+        """Whether the episode reached a terminal state."""
+        return bool(self.steps and self.steps[-1].terminated)
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the episode was cut off by a step limit."""
+        return bool(self.steps and self.steps[-1].truncated)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-able dict (the fields plus return, length and done flags)."""
+        record = asdict(self)
+        record.update(
+            episode_return=self.episode_return,
+            length=self.length,
+            terminated=self.terminated,
+            truncated=self.truncated,
+        )
+        return record
+
+
+EpisodeCallback = Callable[[Episode], None]
+ProgressCallback = Callable[[int, int], None]  # (steps taken this call, episodes finished so far)
+
+
+def env_info_at(infos: dict[str, Any], index: int) -> dict[str, Any]:
+    """Return sub-env ``index``'s info dict from a batched vector info (numpy scalars made plain).
+
+    >>> infos = {"won": np.array([False, True]), "_won": np.array([True, True])}
+    >>> env_info_at(infos, 1)
+    {'won': True}
+    """
+    out = {}
+    for key, values in infos.items():
+        if key.startswith("_"):
+            continue
+        mask = infos.get(f"_{key}")
+        if mask is not None and not mask[index]:
+            continue
+        if isinstance(values, dict):
+            out[key] = env_info_at(values, index)
+            continue
+        value = values[index]
+        out[key] = value.item() if isinstance(value, np.generic) else value
+    return out
+
+
+class _Loop:
+    """State of one :func:`rollout` call: current infos, histories and episode records."""
+
+    def __init__(self, envs: Any, observations: list[str], infos: dict[str, Any], history_length: int) -> None:
+        self.envs = envs
+        self.history_length = history_length
+        self.observations = list(observations)
+        self.infos = [env_info_at(infos, i) for i in range(envs.num_envs)]
+        self.history: list[list[tuple[str, str]]] = [[] for _ in range(envs.num_envs)]
+        self.episodes = [self._new_episode(i) for i in range(envs.num_envs)]
+
+    def _new_episode(self, index: int) -> Episode:
+        info = self.infos[index]
+        return Episode(
+            env_index=index,
+            task_id=str(info.get("task_id", self.envs.task_ids[index])),
+            task_type=str(info.get("task_type", "")),
+            group_id=int(info.get("group_id", self.envs.group_id[index])),
+            traj_id=int(info.get("traj_id", self.envs.traj_id[index])),
+            instruction=str(info.get("instruction", "")),
+        )
+
+    def agent_input(self, index: int) -> AgentInput:
+        info = self.infos[index]
+        keep = self.history[index][-self.history_length :] if self.history_length > 0 else []
+        return AgentInput(
+            env_id=self.envs.env_id,
+            instruction=str(info.get("instruction", "")),
+            observation=self.observations[index],
+            admissible_actions=_as_list(info.get("admissible_actions")),
+            history=list(keep),
+            step=int(info.get("step", len(self.episodes[index].steps))),
+            env_index=index,
+            task_type=str(info.get("task_type", "")),
+        )
+
+    def record(self, index: int, output: PolicyOutput, result: tuple, forced_stop: bool) -> Episode | None:
+        """Record one step of sub-env ``index``; return its Episode when that step ended it."""
+        obs, reward, terminated, truncated, info = result
+        episode = self.episodes[index]
+        truncated = bool(truncated or (forced_stop and not terminated))
+        episode.steps.append(
+            StepRecord(
+                step=len(episode.steps),
+                observation=self.observations[index],
+                anchor=str(self.infos[index].get("anchor", "")),
+                text=output.text,
+                action=output.action,
+                parsed=bool(output.parsed),
+                action_valid=bool(info.get("action_valid", True)),
+                reward=float(reward),
+                terminated=bool(terminated),
+                truncated=truncated,
+                prompt_token_ids=_plain_list(output.prompt_token_ids),
+                response_token_ids=_plain_list(output.response_token_ids),
+                logprobs=_plain_list(output.logprobs),
+            )
+        )
+        self.history[index].append((self.observations[index], output.action))
+        self.observations[index] = obs
+        self.infos[index] = {**self.infos[index], **info}
+        if not (terminated or truncated):
+            return None
+        episode.won = bool(info.get("won", False))
+        episode.score = float(info.get("score", float(episode.won)))
+        episode.final_observation = obs
+        return episode
+
+
+def _as_list(value: Any) -> list[str] | None:
+    return None if value is None else [str(v) for v in value]
+
+
+def _plain_list(values: Sequence[Any] | None) -> list | None:
+    if values is None:
+        return None
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+def rollout(
+    envs: Any,
+    policy: Policy,
+    *,
+    history_length: int = 2,
+    max_steps: int | None = None,
+    task_ids: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    seed: int | None = None,
+    skip: Sequence[int] = (),
+    on_episode: EpisodeCallback | None = None,
+    on_step: ProgressCallback | None = None,
+) -> list[Episode]:
+    """Play one episode in every sub-env of ``envs`` with ``policy``.
+
+    Args:
+        envs: an :class:`~anchorgym.envs.vector.AnchorVectorEnv` (``autoreset=False``).
+        policy: the agent; :meth:`~anchorgym.policies.base.Policy.bind` is called with ``envs`` first.
+        history_length: how many past ``(observation, action)`` pairs each input carries.
+        max_steps: optional cap on steps per episode on top of the env's own limit; episodes cut
+            off by it are recorded as truncated.
+        task_ids: one task per group (``envs.num_tasks`` ids); None lets the env sample tasks.
+        seeds: one env seed per group; None lets the env draw them.
+        seed: reseeds the vector env's task sampler (see ``AnchorVectorEnv.reset``).
+        skip: sub-env indices not to play (e.g. padding of a last, partial batch); their
+            episodes are omitted from the result.
+        on_episode: called with each :class:`Episode` as soon as it finishes.
+        on_step: called after each batched step with ``(active envs stepped, episodes finished)``.
+
+    Returns:
+        The finished episodes, ordered by sub-env index.
+
+    Raises:
+        ConfigError: ``envs`` autoresets, or the arguments are inconsistent.
+    """
+    if getattr(envs, "autoreset", False):
+        raise ConfigError("rollout needs a vector env made with autoreset=False.")
+    if history_length < 0 or (max_steps is not None and max_steps < 1):
+        raise ConfigError(f"history_length must be >= 0 and max_steps >= 1, got {history_length} and {max_steps}.")
+    options = {key: list(value) for key, value in (("task_ids", task_ids), ("seeds", seeds)) if value is not None}
+    observations, infos = envs.reset(seed=seed, options=options or None)
+    for index in skip:
+        envs.active[int(index)] = False
+    policy.bind(envs)
+    loop = _Loop(envs, observations, infos, history_length)
+    finished: list[Episode] = []
+    while envs.active.any():
+        _step_once(loop, policy, max_steps, finished, on_episode)
+        if on_step is not None:
+            on_step(int(envs.active.sum()), len(finished))
+    return sorted(finished, key=lambda episode: episode.env_index)
+
+
+def _step_once(
+    loop: _Loop, policy: Policy, max_steps: int | None, finished: list[Episode], on_episode: EpisodeCallback | None
+) -> None:
+    """Act for every active sub-env, step the vector env, record the results."""
+    envs = loop.envs
+    running = [int(i) for i in np.flatnonzero(envs.active)]
+    outputs = policy.act([loop.agent_input(i) for i in running])
+    if len(outputs) != len(running):
+        raise ConfigError(f"Policy {type(policy).__name__} returned {len(outputs)} outputs for {len(running)} inputs.")
+    actions = [""] * envs.num_envs
+    for index, output in zip(running, outputs, strict=True):
+        actions[index] = output.action
+    observations, rewards, terminated, truncated, infos = envs.step(actions)
+    for index, output in zip(running, outputs, strict=True):
+        forced = max_steps is not None and len(loop.episodes[index].steps) + 1 >= max_steps
+        result = (observations[index], rewards[index], terminated[index], truncated[index], env_info_at(infos, index))
+        episode = loop.record(index, output, result, forced)
+        if episode is None:
+            continue
+        envs.active[index] = False  # a rollout cap may end it before the env does
+        finished.append(episode)
+        if on_episode is not None:
+            on_episode(episode)
