@@ -91,9 +91,9 @@ _STEP_COUNTER = re.compile(r"\b(step|turn|round|move)s?\s*(\d+\s*(/|of)\s*)?\d+\
 
 
 def normalize_text(text: str) -> str:
-    """Fold case and whitespace and strip step counters such as 'Step 3/50'.
+    r"""Fold case and whitespace and strip step counters such as 'Step 3/50'.
 
-    >>> normalize_text("  You are at Step 3/50.\\n  Nothing   happens. ")
+    >>> normalize_text("  You are at Step 3/50.\n  Nothing   happens. ")
     'you are at . nothing happens.'
     """
     return " ".join(_STEP_COUNTER.sub("", text).lower().split())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import time
 import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from anchorgym.errors import WorkerError, missing_extra
+from anchorgym.errors import AnchorGymError, WorkerError, missing_extra
 
 CLOSE_TIMEOUT_S = 5.0
 POLL_INTERVAL_S = 1.0
@@ -74,8 +75,10 @@ def split_evenly(total: int, parts: int) -> list[range]:
     >>> split_evenly(5, 2)
     [range(0, 3), range(3, 5)]
     """
-    bounds = np.linspace(0, total, parts + 1).round().astype(int)
-    return [range(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    size, extra = divmod(total, parts)
+    sizes = [size + 1] * extra + [size] * (parts - extra)
+    starts = np.cumsum([0, *sizes])
+    return [range(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:], strict=True) if b > a]
 
 
 class Backend:
@@ -100,6 +103,8 @@ class Backend:
 
     def run(self, method: str, per_env: dict[int, tuple]) -> dict[int, Any]:
         """Run ``method`` on the envs keyed in ``per_env`` (global index -> args), batched per host."""
+        if not per_env:
+            return {}
         batches: dict[int, list[tuple[int, tuple]]] = {}
         for index, args in per_env.items():
             batches.setdefault(int(self.owner[index]), []).append((index, args))
@@ -108,20 +113,21 @@ class Backend:
             for worker, items in batches.items()
         }
         replies = self._dispatch(method, requests)
-        return {
-            index: result
-            for worker, items in batches.items()
-            for (index, _), result in zip(items, replies[worker])
-        }
+        results = {}
+        for worker, items in batches.items():
+            results.update((index, result) for (index, _), result in zip(items, replies[worker], strict=True))
+        return results
 
     def call(self, name: str, indices: Sequence[int], args: tuple = ()) -> list[Any]:
         """Call ``name`` on the envs at global ``indices``; results come back in that order."""
+        if not indices:
+            return []
         by_worker: dict[int, list[int]] = {}
         for index in indices:
             by_worker.setdefault(int(self.owner[index]), []).append(index)
         requests = {w: [(name, [i - self.slices[w].start for i in idx], args)] for w, idx in by_worker.items()}
         replies = self._dispatch("call", requests, unpack=True)
-        found = {i: r for w, idx in by_worker.items() for i, r in zip(idx, replies[w])}
+        found = {i: r for w, idx in by_worker.items() for i, r in zip(idx, replies[w], strict=True)}
         return [found[i] for i in indices]
 
     def _dispatch(self, method: str, requests: dict[int, list], unpack: bool = False) -> dict[int, Any]:
@@ -143,26 +149,40 @@ class SyncBackend(Backend):
         return {0: getattr(self.host, method)(*payload[0]) if unpack else getattr(self.host, method)(payload)}
 
     def close(self) -> None:
+        """Close the in-process envs."""
         self.host.close()
 
 
 def _worker_main(conn: Connection, env_id: str, env_kwargs: dict[str, Any], count: int) -> None:
-    """Serve batched commands for one :class:`EnvHost` over a pipe until told to close."""
+    """Build one :class:`EnvHost` and serve batched commands for it over a pipe until told to close."""
     try:
         host = EnvHost(env_id, env_kwargs, count)
-        conn.send(("ok", host.pid()))
-        while True:
-            method, payload, unpack = conn.recv()
-            if method == "close":
-                host.close()
-                conn.send(("ok", None))
-                return
-            result = getattr(host, method)(*payload) if unpack else getattr(host, method)(payload)
-            conn.send(("ok", result))
-    except (KeyboardInterrupt, EOFError):
-        return
     except Exception as error:  # report to the parent, which raises it with context
-        conn.send(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
+        conn.send(("error", _portable(error)))
+        return
+    conn.send(("ok", host.pid()))
+    while True:
+        try:
+            method, payload, unpack = conn.recv()
+        except (EOFError, KeyboardInterrupt):  # the parent is gone or the user pressed Ctrl-C
+            return
+        if method == "close":
+            host.close()
+            conn.send(("ok", None))
+            return
+        try:
+            result = getattr(host, method)(*payload) if unpack else getattr(host, method)(payload)
+        except Exception as error:  # the worker stays usable; the parent raises the error
+            conn.send(("error", _portable(error)))
+            continue
+        conn.send(("ok", result))
+
+
+def _portable(error: Exception) -> AnchorGymError | str:
+    """Pass anchorgym's own errors through unchanged; describe any other error with its traceback."""
+    if isinstance(error, AnchorGymError):
+        return error
+    return f"{type(error).__name__}: {error}\n{traceback.format_exc()}"
 
 
 class ProcessBackend(Backend):
@@ -175,6 +195,7 @@ class ProcessBackend(Backend):
         context = mp.get_context(start_method)
         self.conns: list[Connection] = []
         self.procs: list[Any] = []
+        self.dead: WorkerError | None = None  # set once a worker dies: the pool is then unusable
         for worker_slice in self.slices:
             parent, child = context.Pipe()
             proc = context.Process(
@@ -184,12 +205,26 @@ class ProcessBackend(Backend):
             child.close()
             self.conns.append(parent)
             self.procs.append(proc)
-        self.pids = [self._receive(w, "start") for w in range(len(self.slices))]
+        try:
+            self.pids = [self._receive(w, "start") for w in range(len(self.slices))]
+        except BaseException:
+            self.close()
+            raise
 
     def _dispatch(self, method: str, requests: dict[int, list], unpack: bool = False) -> dict[int, Any]:
+        if self.dead is not None:
+            raise WorkerError(str(self.dead))
         for worker, payload in requests.items():
             self._send(worker, (method, payload[0] if unpack else payload, unpack))
-        return {worker: self._receive(worker, method) for worker in requests}
+        replies, failure = {}, None
+        for worker in requests:  # read every reply before raising, so no stale reply stays in a pipe
+            try:
+                replies[worker] = self._receive(worker, method)
+            except AnchorGymError as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
+        return replies
 
     def _send(self, worker: int, message: tuple) -> None:
         try:
@@ -206,26 +241,37 @@ class ProcessBackend(Backend):
             status, value = conn.recv()
         except (EOFError, OSError) as error:
             raise self._died(worker, method) from error
+        if isinstance(value, AnchorGymError):
+            raise value
         if status == "error":
             raise WorkerError(f"Worker {worker} ({self.envs_of(worker)}) failed during {method}: {value}")
         return value
 
     def _died(self, worker: int, method: str) -> WorkerError:
         code = self.procs[worker].exitcode
-        return WorkerError(
-            f"Worker process {worker} (pid {self.procs[worker].pid}, exit code {code}) hosting "
-            f"{self.envs_of(worker)} died during {method}. Recreate the vector env to continue."
+        hint = (
+            ' If a script creates the vector env, guard its entry point with `if __name__ == "__main__":` '
+            "(worker processes are spawned and re-import the main module)."
+            if method == "start"
+            else " Recreate the vector env to continue."
         )
+        self.dead = WorkerError(
+            f"Worker process {worker} (pid {self.procs[worker].pid}, exit code {code}) hosting "
+            f"{self.envs_of(worker)} died during {method}.{hint}"
+        )
+        return self.dead
 
     def close(self) -> None:
-        for conn, proc in zip(self.conns, self.procs):
+        """Ask live workers to close, then kill any still running after ``CLOSE_TIMEOUT_S`` in total."""
+        for conn, proc in zip(self.conns, self.procs, strict=True):
             if proc.is_alive():
                 try:
                     conn.send(("close", None, False))
                 except (BrokenPipeError, OSError):
                     pass
-        for conn, proc in zip(self.conns, self.procs):
-            proc.join(CLOSE_TIMEOUT_S)
+        deadline = time.monotonic() + CLOSE_TIMEOUT_S
+        for conn, proc in zip(self.conns, self.procs, strict=True):
+            proc.join(max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
                 proc.kill()
                 proc.join(CLOSE_TIMEOUT_S)
@@ -268,6 +314,7 @@ class RayBackend(Backend):
         return results
 
     def close(self) -> None:
+        """Kill every actor (an already-dead one is skipped)."""
         for actor in self.actors:
             try:
                 self.ray.kill(actor)

@@ -67,7 +67,8 @@ class TextSpace(gym.spaces.Text):
     def __init__(self) -> None:
         super().__init__(max_length=MAX_TEXT, min_length=0)
 
-    def contains(self, x: Any) -> bool:  # the default charset is alphanumeric only
+    def contains(self, x: Any) -> bool:
+        """Return True for any ``str`` up to ``MAX_TEXT`` characters (the default charset is alphanumeric)."""
         return isinstance(x, str) and len(x) <= MAX_TEXT
 
 
@@ -177,6 +178,8 @@ class AnchorEnv(gym.Env[str, str], abc.ABC):
         """Apply ``action``; an invalid one is a no-op step with ``action_valid=False``."""
         if not isinstance(action, str):
             raise TypeError(f"Actions are str, got {type(action).__name__}: {action!r}")
+        if not self.task_id:
+            raise gym.error.ResetNeeded("Call reset() before step().")
         self.steps += 1
         canonical = self.parse_action(action)
         if canonical is None:
@@ -213,5 +216,13 @@ class AnchorEnv(gym.Env[str, str], abc.ABC):
 
 
 STANDARD_INFO_KEYS = (
-    "anchor", "won", "score", "action_valid", "admissible_actions", "instruction", "task_id", "task_type", "step",
+    "anchor",
+    "won",
+    "score",
+    "action_valid",
+    "admissible_actions",
+    "instruction",
+    "task_id",
+    "task_type",
+    "step",
 )

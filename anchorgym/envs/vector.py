@@ -83,6 +83,7 @@ class AnchorVectorEnv(VectorEnv):
         self.active = np.zeros(self.num_envs, dtype=bool)
         self.task_ids = [""] * self.num_envs
         self.last_obs = [""] * self.num_envs
+        self.last_infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
 
     # ------------------------------------------------------------------ reset
     def reset(
@@ -115,7 +116,7 @@ class AnchorVectorEnv(VectorEnv):
     def _reset_groups(self, groups: Sequence[int], tasks: Sequence[str], seeds: Sequence[int]) -> dict[int, tuple]:
         self._episode += 1
         per_env = {}
-        for group, task, group_seed in zip(groups, tasks, seeds):
+        for group, task, group_seed in zip(groups, tasks, seeds, strict=True):
             for index in range(group * self.group_size, (group + 1) * self.group_size):
                 per_env[index] = (int(group_seed), {"task_id": str(task)})
                 self.task_ids[index] = str(task)
@@ -157,8 +158,16 @@ class AnchorVectorEnv(VectorEnv):
         done_groups = [g for g in range(self.num_tasks) if not self.active[self._members(g)].any()]
         if not done_groups:
             return infos
-        final_obs = np.array(self.last_obs, dtype=object)
-        infos["final_obs"], infos["final_info"] = final_obs, dict(infos)
+        finished = np.zeros(self.num_envs, dtype=bool)
+        for group in done_groups:
+            finished[self._members(group)] = True
+        final_obs = np.full(self.num_envs, None, dtype=object)
+        final_info: dict[str, Any] = {}
+        for index in np.flatnonzero(finished):  # members may have finished on earlier steps
+            final_obs[index] = self.last_obs[index]
+            final_info = self._add_info(final_info, self.last_infos[index], int(index))
+        infos["final_obs"], infos["_final_obs"] = final_obs, finished
+        infos["final_info"], infos["_final_info"] = final_info, finished.copy()
         tasks = self._sample_tasks(len(done_groups))
         seeds = self._rng.integers(SEED_BOUND, size=len(done_groups)).tolist()
         for index, (obs, info) in self._reset_groups(done_groups, tasks, seeds).items():
@@ -171,7 +180,9 @@ class AnchorVectorEnv(VectorEnv):
         return slice(group * self.group_size, (group + 1) * self.group_size)
 
     def _with_ids(self, info: dict[str, Any], index: int) -> dict[str, Any]:
-        return {**info, "group_id": int(self.group_id[index]), "traj_id": int(self.traj_id[index])}
+        info = {**info, "group_id": int(self.group_id[index]), "traj_id": int(self.traj_id[index])}
+        self.last_infos[index] = info
+        return info
 
     def call(self, name: str, *args: Any) -> tuple[Any, ...]:
         """Call method ``name`` (or read attribute ``name``) on every sub-env."""
