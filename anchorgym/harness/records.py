@@ -1,0 +1,103 @@
+"""Crash-safe result files: atomic JSON writes and an fsync'd, append-only episode log.
+
+``episodes.jsonl`` gets one JSON line per finished episode, written in one
+``write`` call, flushed and fsync'd, so a killed run loses at most the episode
+being written. :func:`read_episodes` drops (and, when repairing, truncates) a
+partial last line, so a resumed run never reads or extends a corrupt file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+from anchorgym.errors import ResultError
+
+EPISODES_FILE = "episodes.jsonl"
+RESULT_FILE = "result.json"
+RUN_FILE = "run.json"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON to ``path`` via a temp file and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON result file, raising :class:`ResultError` when it is missing or corrupt."""
+    if not path.is_file():
+        raise ResultError(f"{path} does not exist. Point to a directory written by `anchorgym eval`.")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ResultError(f"{path} is not valid JSON ({error}); re-run the evaluation.") from error
+
+
+def read_episodes(path: Path, repair: bool = False) -> list[dict[str, Any]]:
+    """Read every complete episode line of ``path`` (missing file: no episodes).
+
+    Args:
+        path: an ``episodes.jsonl`` file.
+        repair: truncate the file after its last complete line (a run killed mid-write),
+            so appending continues a valid file.
+
+    Raises:
+        ResultError: a line other than the last is corrupt.
+    """
+    if not path.is_file():
+        return []
+    data = path.read_bytes()
+    records, good_end = [], 0
+    lines = data.split(b"\n")
+    for number, line in enumerate(lines[:-1], start=1):  # the part after the last newline is never complete
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            if number < len(lines) - 1:
+                raise ResultError(f"{path} line {number} is corrupt ({error}); it cannot be resumed.") from error
+            break
+        good_end += len(line) + 1
+    if repair and good_end < len(data):
+        with open(path, "r+b") as handle:
+            handle.truncate(good_end)
+            os.fsync(handle.fileno())
+    return records
+
+
+class EpisodeLog:
+    """Append-only writer of ``episodes.jsonl``: one line, flush and fsync per episode."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle: IO[str] = open(path, "a", encoding="utf-8")
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one episode record durably."""
+        self.handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+
+    def close(self) -> None:
+        """Close the file."""
+        self.handle.close()
+
+    def __enter__(self) -> EpisodeLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

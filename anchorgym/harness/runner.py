@@ -1,0 +1,376 @@
+"""Run a benchmark: batched, resumable, crash-safe, with self-describing results.
+
+:func:`evaluate` plays every ``(seed, task, episode)`` of a benchmark spec with a
+policy in batches on one vector env, appends each finished episode to
+``episodes.jsonl`` (fsync'd) and finally writes ``result.json`` atomically.
+With ``resume=True`` it skips episodes already in the log and replays only
+unfinished batches (see :mod:`.plan`), giving the same final numbers as an
+uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from anchorgym.errors import ConfigError, ResultError, UnknownNameError
+from anchorgym.harness import records
+from anchorgym.harness.metrics import summarize
+from anchorgym.harness.plan import Batch, EpisodeKey, plan_batches
+from anchorgym.harness.results import (
+    SCHEMA_VERSION,
+    file_sha256,
+    machine_info,
+    package_versions,
+    utc_now,
+    validate_result,
+)
+from anchorgym.harness.rollout import Episode, rollout
+from anchorgym.harness.specs import BenchmarkSpec, content_hash, load_benchmark
+from anchorgym.policies.base import GenerationConfig, Policy
+
+DEFAULT_BATCH_SIZE = 16
+DEFAULT_OUT_ROOT = Path("anchorgym-results")
+
+
+def default_out_dir(spec: BenchmarkSpec, policy_spec: str) -> Path:
+    """Return ``anchorgym-results/<benchmark>/<policy>`` with path-safe names."""
+
+    def slug(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "policy"
+
+    return DEFAULT_OUT_ROOT / slug(spec.id) / slug(policy_spec)
+
+
+def reseed_policy(policy: Policy, seed: int) -> bool:
+    """Restart the policy's random stream at ``seed``; return whether the policy supports it.
+
+    Uses the policy's ``reseed(seed)`` method when it has one, else replaces a numpy
+    ``rng`` attribute (the ``random`` policy). Deterministic policies need neither.
+    """
+    method = getattr(policy, "reseed", None)
+    if callable(method):
+        method(seed)
+        return True
+    if isinstance(getattr(policy, "rng", None), np.random.Generator):
+        policy.rng = np.random.default_rng(seed)
+        return True
+    return False
+
+
+def episode_record(batch: Batch, slot: int, episode: Episode) -> dict[str, Any]:
+    """Turn a finished episode into its ``episodes.jsonl`` line."""
+    seed, task_index, number = batch.keys[slot]
+    steps = [
+        {
+            "step": s.step,
+            "observation": s.observation,
+            "anchor": s.anchor,
+            "text": s.text,
+            "action": s.action,
+            "parsed": s.parsed,
+            "action_valid": s.action_valid,
+            "reward": s.reward,
+            "terminated": s.terminated,
+            "truncated": s.truncated,
+            "tokens_in": s.tokens_in,
+            "tokens_out": s.tokens_out,
+        }
+        for s in episode.steps
+    ]
+    tokens_known = bool(steps) and all(s["tokens_in"] is not None for s in steps)
+    return {
+        "seed": seed,
+        "task_index": task_index,
+        "episode": number,
+        "task_id": episode.task_id,
+        "task_type": episode.task_type,
+        "env_seed": batch.env_seeds[slot],
+        "instruction": episode.instruction,
+        "won": episode.won,
+        "score": episode.score,
+        "return": episode.episode_return,
+        "length": episode.length,
+        "terminated": episode.terminated,
+        "truncated": episode.truncated,
+        "invalid_actions": sum(not s["action_valid"] for s in steps),
+        "parse_failures": sum(not s["parsed"] for s in steps),
+        "tokens_in": sum(s["tokens_in"] for s in steps) if tokens_known else None,
+        "tokens_out": sum(s["tokens_out"] or 0 for s in steps) if tokens_known else None,
+        "final_observation": episode.final_observation,
+        "steps": steps,
+    }
+
+
+def _key(record: dict[str, Any]) -> EpisodeKey:
+    return (int(record["seed"]), int(record["task_index"]), int(record["episode"]))
+
+
+class _Progress:
+    """A tqdm bar over episodes with the live success rate (tqdm shows the ETA)."""
+
+    def __init__(self, total: int, done: Sequence[dict[str, Any]], label: str, enabled: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.wins, self.count = sum(bool(r["won"]) for r in done), len(done)
+        self.bar = tqdm(total=total, initial=len(done), desc=label, unit="ep", disable=not enabled, dynamic_ncols=True)
+        self._show()
+
+    def add(self, won: bool) -> None:
+        self.wins, self.count = self.wins + int(won), self.count + 1
+        self.bar.update(1)
+        self._show()
+
+    def _show(self) -> None:
+        if self.count:
+            self.bar.set_postfix(success=f"{self.wins / self.count:.1%}", refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _play_batch(envs: Any, policy: Policy, spec: BenchmarkSpec, batch: Batch, done: set[EpisodeKey], sink: Any) -> None:
+    """Play one batch (padded to the vector env's size); record its episodes not already done."""
+    pad = envs.num_tasks - len(batch.keys)
+    task_ids = list(batch.task_ids) + [batch.task_ids[0]] * pad
+    seeds = list(batch.env_seeds) + [batch.env_seeds[0]] * pad
+
+    def on_episode(episode: Episode) -> None:
+        slot = episode.env_index
+        if batch.keys[slot] not in done:
+            sink(episode_record(batch, slot, episode))
+
+    reseed_policy(policy, batch.policy_seed)
+    rollout(
+        envs,
+        policy,
+        history_length=spec.history_length,
+        task_ids=task_ids,
+        seeds=seeds,
+        skip=range(len(batch.keys), envs.num_tasks),
+        on_episode=on_episode,
+    )
+
+
+def make_run_policy(policy: str | Policy, generation: GenerationConfig | None, options: dict[str, Any]) -> Policy:
+    """Return ``policy`` itself, or the policy its spec string names (via ``make_policy``)."""
+    if isinstance(policy, Policy):
+        return policy
+    from anchorgym.policies.registry import make_policy
+
+    return make_policy(policy, generation, **options)
+
+
+def template_info(spec: BenchmarkSpec) -> dict[str, str] | None:
+    """Return the env's prompt template name, version and hash; check it is the one the spec pins.
+
+    Raises:
+        ConfigError: the installed template's name or version differs from the spec's.
+    """
+    from anchorgym.policies.prompting import template_for
+
+    try:
+        template = template_for(spec.env_id)
+    except UnknownNameError:
+        return None
+    pinned = (spec.prompt_template["name"], spec.prompt_template["version"])
+    if (template.name, template.version) != pinned:
+        raise ConfigError(
+            f"Benchmark {spec.id} pins prompt template {pinned[0]} v{pinned[1]}, but {spec.env_id} now uses "
+            f"{template.name} v{template.version}. Release a new benchmark version for the new prompt."
+        )
+    return {"name": template.name, "version": template.version, "hash": template.content_hash()}
+
+
+def dataset_hashes(envs: Any) -> dict[str, str]:
+    """Return the env's ``dataset_hashes()`` when its class defines one, else {}."""
+    from anchorgym.envs.registry import env_info, load_entry_point
+
+    env_cls = load_entry_point(env_info(envs.env_id).entry_point)
+    if not callable(getattr(env_cls, "dataset_hashes", None)):
+        return {}
+    return dict(envs.call_at([0], "dataset_hashes")[0])
+
+
+def _run_header(spec: BenchmarkSpec, policy: Policy, seeds: Sequence[int], batch_size: int) -> dict[str, Any]:
+    return {
+        "benchmark": spec.id,
+        "spec_hash": spec.content_hash(),
+        "policy": policy.describe(),
+        "seeds": [int(s) for s in seeds],
+        "batch_size": int(batch_size),
+    }
+
+
+def _open_run(out: Path, header: dict[str, Any], resume: bool) -> tuple[list[dict[str, Any]], str]:
+    """Prepare ``out``; return the episodes already recorded (on resume) and the run's start time."""
+    log, run_file = out / records.EPISODES_FILE, out / records.RUN_FILE
+    if not resume:
+        if log.exists() or run_file.exists():
+            raise ResultError(
+                f"{out} already holds an evaluation. Pass --resume to continue it, or choose another --out."
+            )
+        started = utc_now()
+        records.write_json_atomic(run_file, {**header, "started_at": started})
+        return [], started
+    if not run_file.exists():
+        records.write_json_atomic(run_file, {**header, "started_at": utc_now()})
+    previous = records.read_json(run_file)
+    started = previous.pop("started_at", utc_now())
+    if previous != header:
+        changed = sorted(k for k in header if previous.get(k) != header[k])
+        raise ResultError(
+            f"Cannot resume {out}: it was run with different {', '.join(changed)}. "
+            "Use the same benchmark, policy, settings, seeds and batch size, or another --out."
+        )
+    return records.read_episodes(log, repair=True), started
+
+
+def evaluate(
+    benchmark: str | BenchmarkSpec,
+    policy: str | Policy,
+    *,
+    seeds: Sequence[int] | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    generation: GenerationConfig | None = None,
+    batch_size: int | None = None,
+    backend: str | None = None,
+    num_workers: int | None = None,
+    progress: bool = True,
+    policy_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``policy`` on ``benchmark`` and write ``episodes.jsonl`` and ``result.json`` to ``out``.
+
+    Args:
+        benchmark: a benchmark id (``anchorgym benchmarks``), ``FILE.json[#ID]``, or a spec.
+        policy: a policy spec string (``random``, ``expert``, ``hf:smollm2``...) or a Policy.
+        seeds: evaluation seeds (default: the spec's); each is one full pass over the tasks.
+        out: result directory (default ``anchorgym-results/<benchmark>/<policy>``).
+        resume: continue an interrupted run in ``out`` instead of refusing to overwrite it.
+        generation: sampling settings for model policies.
+        batch_size: episodes played at once (default min(16, tasks x episodes)); part of the run's identity,
+            since sampling policies are reseeded per batch.
+        backend: vector env backend (default ``process`` when ``num_workers > 1``, else ``sync``).
+        num_workers: env worker processes.
+        progress: show a progress bar with the live success rate and ETA.
+        policy_options: extra keyword arguments for ``make_policy``.
+
+    Returns:
+        The result dict (also written to ``out/result.json``).
+
+    Raises:
+        UnknownNameError: unknown benchmark. PolicyError: bad policy spec or unreachable endpoint.
+        DataNotFoundError / DependencyError: the env's data or extra is missing.
+        ResultError: ``out`` holds another run (or a different one when resuming).
+    """
+    spec = benchmark if isinstance(benchmark, BenchmarkSpec) else load_benchmark(benchmark)
+    seeds = [int(s) for s in (seeds if seeds is not None else spec.seeds)]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"Seeds must be distinct and non-empty, got {seeds}.")
+    template = template_info(spec)
+    agent = make_run_policy(policy, generation, policy_options or {})
+    envs = _make_envs(spec, batch_size, backend, num_workers)
+    try:
+        out = Path(out) if out is not None else default_out_dir(spec, agent.spec or type(agent).__name__)
+        header = _run_header(spec, agent, seeds, envs.num_tasks)
+        previous, started = _open_run(out, header, resume)
+        tasks = spec.resolve_tasks(envs.call_at([0], "task_ids")[0])
+        _play_all(spec, envs, agent, tasks, seeds, out, previous, progress)
+        context = {"tasks": tasks, "template": template, "datasets": dataset_hashes(envs), "started": started}
+        result = build_result(spec, agent, envs, seeds, out, context, resumed=len(previous))
+    finally:
+        envs.close()
+    return result
+
+
+def _make_envs(spec: BenchmarkSpec, batch_size: int | None, backend: str | None, num_workers: int | None) -> Any:
+    from anchorgym.envs.vector import make_vec
+
+    per_seed = (spec.num_tasks or DEFAULT_BATCH_SIZE) * spec.episodes_per_task
+    size = int(batch_size) if batch_size else min(DEFAULT_BATCH_SIZE, per_seed)
+    if size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
+    backend = backend or ("process" if (num_workers or 1) > 1 else "sync")
+    kwargs = {**spec.env_kwargs, "max_steps": spec.max_steps}
+    return make_vec(spec.env_id, num_tasks=size, backend=backend, num_workers=num_workers, split=spec.split, **kwargs)
+
+
+def _play_all(
+    spec: BenchmarkSpec,
+    envs: Any,
+    policy: Policy,
+    tasks: Sequence[str],
+    seeds: Sequence[int],
+    out: Path,
+    previous: list[dict[str, Any]],
+    progress: bool,
+) -> None:
+    """Play every batch with an unfinished episode, appending episodes to the log as they finish."""
+    done = {_key(r) for r in previous}
+    batches = list(plan_batches(tasks, seeds, spec.episodes_per_task, envs.num_tasks))
+    total = sum(len(b.keys) for b in batches)
+    bar = _Progress(total, previous, spec.id, progress)
+    with records.EpisodeLog(out / records.EPISODES_FILE) as log:
+
+        def sink(record: dict[str, Any]) -> None:
+            log.append(record)
+            bar.add(bool(record["won"]))
+
+        try:
+            for batch in batches:
+                if not all(key in done for key in batch.keys):
+                    _play_batch(envs, policy, spec, batch, done, sink)
+        finally:
+            bar.close()
+
+
+def build_result(
+    spec: BenchmarkSpec,
+    policy: Policy,
+    envs: Any,
+    seeds: Sequence[int],
+    out: Path,
+    context: dict[str, Any],
+    resumed: int,
+) -> dict[str, Any]:
+    """Compute the metrics from ``episodes.jsonl`` and write the validated ``result.json`` atomically."""
+    episodes = records.read_episodes(out / records.EPISODES_FILE)
+    wanted = {(s, t, e) for s in seeds for t in range(len(context["tasks"])) for e in range(spec.episodes_per_task)}
+    episodes = [r for r in episodes if _key(r) in wanted]
+    if {_key(r) for r in episodes} != wanted or len(episodes) != len(wanted):
+        raise ResultError(f"{out / records.EPISODES_FILE} does not hold exactly one record per planned episode.")
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "benchmark": {
+            "id": spec.id,
+            "spec_hash": spec.content_hash(),
+            "spec": spec.raw,
+            "env_spec": spec.env_spec(),
+            "task_list_hash": content_hash(list(context["tasks"])),
+            "num_tasks": len(context["tasks"]),
+        },
+        "policy": policy.describe(),
+        "prompt_template": context["template"],
+        "seeds": [int(s) for s in seeds],
+        "run": {
+            "batch_size": envs.num_tasks,
+            "backend": type(envs.backend).__name__,
+            "episodes_resumed": resumed,
+            "policy_reseeded_per_batch": reseed_policy(policy, 0),
+            "started_at": context["started"],
+            "finished_at": utc_now(),
+        },
+        "versions": package_versions(),
+        "datasets": context["datasets"],
+        "machine": machine_info(),
+        "metrics": summarize(episodes),
+        "files": {"episodes": records.EPISODES_FILE, "episodes_sha256": file_sha256(out / records.EPISODES_FILE)},
+    }
+    validate_result(result, str(out / records.RESULT_FILE))
+    records.write_json_atomic(out / records.RESULT_FILE, result)
+    return result
