@@ -1,0 +1,173 @@
+"""The tool-QA environment: answer a question by searching a corpus over several turns (Search-R1 protocol).
+
+Actions are free text; the env reads the last complete ``<search>query</search>`` or
+``<answer>text</answer>`` from it (anything else is an invalid no-op step):
+
+* ``<search>q</search>`` retrieves the top-``topk`` passages and observes
+  ``<information>Doc 1(Title: "...") text ...</information>``.
+* ``<answer>a</answer>`` ends the episode: reward 1.0 and ``won`` when ``a`` matches any gold
+  answer exactly after normalisation (:mod:`.metrics`); ``score`` is the best token F1.
+
+The episode is truncated after ``max_steps`` turns (default 4). ``info["retrieved_ids"]`` lists
+the passages of the last search; the anchor is the question plus the set of passages seen.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from anchorgym.envs.anchors import AnchorFn
+from anchorgym.envs.core import AnchorEnv, Transition
+from anchorgym.envs.toolqa import data, expert
+from anchorgym.envs.toolqa.anchor import anchor_state
+from anchorgym.envs.toolqa.corpus import Passage, format_information
+from anchorgym.envs.toolqa.metrics import best_f1, exact_match
+from anchorgym.envs.toolqa.retrieval import Retriever, build_index, check_topk
+from anchorgym.envs.toolqa.tasks import Task
+from anchorgym.errors import ConfigError
+from anchorgym.policies.prompting import extract_tag
+
+DEFAULT_TOPK = 3  # Search-R1's default
+_INDEXES: dict[tuple[str, str, str, str], Retriever] = {}  # one index per corpus per process, shared by envs
+
+
+def is_url(spec: str) -> bool:
+    """True when a retriever spec names a server rather than an index kind."""
+    return spec.startswith(("http://", "https://"))
+
+
+class ToolQAEnv(AnchorEnv):
+    """Search-augmented multi-turn question answering.
+
+    Args:
+        dataset: ``"synthetic"``, ``"hotpot-sample"`` or a path (see :mod:`.data`).
+        split: synthetic ``train``/``test``; hotpot-sample ``dev``; a folder's ``<split>`` file.
+            None picks the data set's first split.
+        retriever: ``"bm25"`` (in-process, default), ``"dense"`` or a server URL
+            (``http://127.0.0.1:8000/retrieve``) speaking Search-R1's API.
+        topk: passages per search.
+        synthetic: options of the synthetic generator (``max_hops``, ``distractor_level``, ``seed``...).
+        data_dir: folder holding ``toolqa/`` (hotpot-sample).
+        corpus: corpus JSONL for a path data set.
+        pad_wiki: add ~10k Wikipedia summaries as distractors (hotpot-sample).
+        max_steps: turn limit (default 4).
+        anchor_fn: see :class:`~anchorgym.envs.core.AnchorEnv`.
+        render_mode: ``"ansi"`` or None.
+    """
+
+    default_max_steps = 4
+
+    def __init__(
+        self,
+        dataset: str = "synthetic",
+        split: str | None = None,
+        retriever: str = "bm25",
+        topk: int = DEFAULT_TOPK,
+        synthetic: dict[str, Any] | None = None,
+        data_dir: str | None = None,
+        corpus: str | None = None,
+        pad_wiki: bool = False,
+        max_steps: int | None = None,
+        anchor_fn: str | AnchorFn | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        split = split or data.SPLITS.get(dataset, ("train",))[0]
+        super().__init__(split=split, max_steps=max_steps, anchor_fn=anchor_fn, render_mode=render_mode)
+        self.dataset, self.retriever_spec, self.topk = dataset, retriever, check_topk(topk)
+        options = {"synthetic": synthetic, "data_dir": data_dir, "corpus": corpus, "pad_wiki": pad_wiki}
+        options["need_corpus"] = not is_url(retriever)
+        options_json = json.dumps(options, sort_keys=True)
+        self.data = data.load(dataset, split, options_json)
+        self._check_turns()
+        self.retriever = self._make_retriever(options_json)
+        self.corpus = {p.id: p for p in self.data.passages or []}
+        self.task: Task = self.data.tasks[0]
+        self.seen: dict[str, Passage] = {}
+        self.answer: str | None = None
+
+    def _check_turns(self) -> None:
+        hops = max((len(task.meta.get("chain", ())) for task in self.data.tasks), default=0)
+        if hops + 1 > self.max_steps:
+            raise ConfigError(
+                f"{hops}-hop questions need {hops + 1} turns (one search per hop, then the answer), "
+                f"but max_steps={self.max_steps}. Pass max_steps={hops + 1} or a smaller synthetic max_hops."
+            )
+
+    def _make_retriever(self, options_json: str) -> Retriever:
+        if is_url(self.retriever_spec):
+            from anchorgym.envs.toolqa.client import HttpRetriever
+
+            return HttpRetriever(self.retriever_spec)
+        key = (self.dataset, self.split, options_json, self.retriever_spec)
+        if key not in _INDEXES:
+            _INDEXES[key] = build_index(self.retriever_spec, self.data.passages)
+        return _INDEXES[key]
+
+    # ----------------------------------------------------------------- hooks
+    def task_ids(self) -> list[str]:
+        """Ids of the split's questions, in data-set order."""
+        return [task.id for task in self.data.tasks]
+
+    def _load_task(self, task_id: str) -> str:
+        if task_id not in self.data.by_id:
+            from anchorgym.errors import unknown
+
+            raise unknown(f"{self.dataset} {self.split} task", task_id, self.data.by_id)
+        self.task = self.data.by_id[task_id]
+        self.seen, self.answer = {}, None
+        return self.task.question
+
+    def parse_action(self, action: str) -> str | None:
+        """Return ``<search>q</search>`` / ``<answer>a</answer>`` from the text, or None."""
+        found = extract_tag(action, ("search", "answer"))
+        if found is None or not found[1]:
+            return None
+        tag, content = found
+        return f"<{tag}>{content}</{tag}>"
+
+    def _apply(self, action: str) -> Transition:
+        tag, content = extract_tag(action, ("search", "answer"))
+        if tag == "answer":
+            self.answer = content
+            self.won = exact_match(content, self.task.answers)
+            return Transition(f"Answer submitted: {content}", float(self.won), True, {"answer": content})
+        hits = self.retriever.search([content], self.topk)[0]
+        for hit in hits:
+            self.seen.setdefault(hit.passage.id, hit.passage)
+        ids = [hit.passage.id for hit in hits]
+        return Transition(format_information([hit.passage for hit in hits]), 0.0, False, {"retrieved_ids": ids})
+
+    def anchor_state(self) -> dict[str, object]:
+        """The question and the set of passage ids retrieved so far."""
+        return anchor_state(self.task.question, self.seen)
+
+    def admissible_actions(self) -> None:
+        """Open action space."""
+        return None
+
+    @property
+    def instruction(self) -> str:
+        """The question."""
+        return self.task.question
+
+    @property
+    def task_type(self) -> str:
+        """``"<n>-hop"`` for synthetic questions, HotpotQA's ``bridge``/``comparison``..."""
+        return self.task.task_type
+
+    @property
+    def score(self) -> float:
+        """Best token F1 of the submitted answer (0.0 before answering)."""
+        return best_f1(self.answer, self.task.answers) if self.answer is not None else 0.0
+
+    def expert_action(self) -> str:
+        """The expert's next action (:mod:`.expert`)."""
+        if "chain" in self.task.meta:
+            return expert.chain_expert(self.task, self.seen)
+        return expert.supporting_expert(self.task, self.seen, self.corpus, self.max_steps - self.steps)
+
+    def close(self) -> None:
+        """Close the retrieval connection (HTTP retrievers)."""
+        if is_url(self.retriever_spec):
+            self.retriever.close()

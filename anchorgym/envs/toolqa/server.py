@@ -1,0 +1,120 @@
+"""An HTTP retrieval server with Search-R1's API (Flask, on 127.0.0.1 by default).
+
+Endpoints:
+
+* ``POST /retrieve`` with ``{"queries": [...], "topk": k, "return_scores": bool}`` answers
+  ``{"result": [[{"document": {"id", "contents"}, "score"}, ...], ...]}`` (one list per query,
+  best first); with ``return_scores`` false each list holds the documents alone, as in Search-R1.
+* ``GET /health`` answers ``{"status": "ok", "index": "bm25", "passages": N}``.
+
+Bad requests (malformed JSON, empty or non-string queries, topk out of 1..100,
+more than ``MAX_QUERIES`` queries) get status 400 and ``{"error": "<what to fix>"}``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from anchorgym.envs.toolqa.retrieval import MAX_TOPK, IndexRetriever
+from anchorgym.errors import missing_extra
+
+MAX_QUERIES = 1024  # one batch; larger batches should be split by the client
+DEFAULT_TOPK = 3
+
+
+class BadRequest(ValueError):
+    """A request the server rejects with status 400."""
+
+
+def parse_request(body: Any) -> tuple[list[str], int, bool]:
+    """Validate a ``/retrieve`` body and return ``(queries, topk, return_scores)``.
+
+    >>> parse_request({"queries": ["q"], "topk": 2})
+    (['q'], 2, False)
+    """
+    if not isinstance(body, dict):
+        raise BadRequest('The body must be a JSON object like {"queries": ["..."], "topk": 3, "return_scores": true}.')
+    queries = body.get("queries")
+    if not isinstance(queries, list) or not queries:
+        raise BadRequest("'queries' must be a non-empty list of strings.")
+    if len(queries) > MAX_QUERIES:
+        raise BadRequest(f"'queries' holds {len(queries)} queries; send at most {MAX_QUERIES} per request.")
+    if not all(isinstance(query, str) for query in queries):
+        raise BadRequest("Every entry of 'queries' must be a string.")
+    topk = body.get("topk", DEFAULT_TOPK)
+    if isinstance(topk, bool) or not isinstance(topk, int) or not 1 <= topk <= MAX_TOPK:
+        raise BadRequest(f"'topk' must be an integer from 1 to {MAX_TOPK}, got {topk!r}.")
+    return_scores = body.get("return_scores", False)
+    if not isinstance(return_scores, bool):
+        raise BadRequest(f"'return_scores' must be true or false, got {return_scores!r}.")
+    return queries, topk, return_scores
+
+
+def create_app(retriever: IndexRetriever) -> Any:
+    """Build the Flask app serving ``retriever`` (one lock: index scoring is not re-entrant)."""
+    try:
+        from flask import Flask, jsonify, request
+    except ImportError as error:
+        raise missing_extra("flask", "toolqa") from error
+    app = Flask("anchorgym.retrieval")
+    lock = threading.Lock()
+
+    @app.get("/health")
+    def health() -> Any:
+        return jsonify(status="ok", index=retriever.name, passages=len(retriever.passages))
+
+    @app.post("/retrieve")
+    def retrieve() -> Any:
+        try:
+            queries, topk, return_scores = parse_request(request.get_json(force=True, silent=True))
+        except BadRequest as error:
+            return jsonify(error=str(error)), 400
+        with lock:
+            results = retriever.search(queries, topk)
+        if return_scores:
+            return jsonify(result=[[hit.to_json() for hit in hits] for hits in results])
+        return jsonify(result=[[hit.passage.to_json() for hit in hits] for hits in results])
+
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def wrong_route(error: Any) -> Any:
+        return jsonify(error=f"{error.name}: use POST /retrieve or GET /health."), error.code
+
+    return app
+
+
+class RetrievalServer:
+    """A threaded server for ``retriever`` on ``host:port`` (port 0 picks a free port).
+
+    Use :meth:`serve_forever` in the foreground or :meth:`start` for a background thread.
+    """
+
+    def __init__(self, retriever: IndexRetriever, host: str = "127.0.0.1", port: int = 0) -> None:
+        from werkzeug.serving import make_server
+
+        self._server = make_server(host, port, create_app(retriever), threaded=True)
+        self.host, self.port = host, int(self._server.server_port)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The ``/retrieve`` URL to give the env."""
+        return f"http://{self.host}:{self.port}/retrieve"
+
+    def serve_forever(self) -> None:
+        """Serve until interrupted."""
+        self._server.serve_forever()
+
+    def start(self) -> RetrievalServer:
+        """Serve in a daemon thread and return self."""
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
