@@ -1,0 +1,132 @@
+"""``anchorgym benchmarks | eval | compare | report``: the evaluation harness on the command line."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from anchorgym.errors import ConfigError
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Parse ``"0,1,2"`` or ``"0-4"`` (or a mix) into a list of seeds.
+
+    >>> parse_seeds("0,2-4")
+    [0, 2, 3, 4]
+    """
+    seeds: list[int] = []
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            start, dash, stop = part.partition("-")
+            seeds.extend(range(int(start), int(stop) + 1) if dash else [int(part)])
+    except ValueError as error:
+        raise ConfigError(f"--seeds must look like '0,1,2' or '0-4', got {text!r}.") from error
+    if not seeds:
+        raise ConfigError(f"--seeds must list at least one seed, got {text!r}.")
+    return seeds
+
+
+def register(subparsers: Any) -> None:
+    """Add the harness subcommands."""
+    listing = subparsers.add_parser("benchmarks", help="list the versioned benchmarks")
+    listing.add_argument("--json", action="store_true", help="print the specs as JSON")
+    listing.set_defaults(handler=_benchmarks)
+
+    run = subparsers.add_parser("eval", help="evaluate a policy on a benchmark")
+    run.add_argument("benchmark", help="benchmark id (see `anchorgym benchmarks`) or FILE.json[#ID]")
+    run.add_argument("--policy", required=True, help="policy spec: random, expert, hf:PATH, openai:URL?model=M ...")
+    run.add_argument("--seeds", type=parse_seeds, default=None, help="evaluation seeds, e.g. 0,1,2 (default: spec's)")
+    run.add_argument("--out", default=None, help="result directory (default anchorgym-results/BENCHMARK/POLICY)")
+    run.add_argument("--num-workers", type=int, default=None, help="env worker processes (process backend when > 1)")
+    run.add_argument("--backend", choices=("sync", "process", "ray"), default=None, help="vector env backend")
+    run.add_argument("--batch-size", type=int, default=None, help="episodes played at once (default up to 16)")
+    run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    run.add_argument("--temperature", type=float, default=None, help="sampling temperature (0: greedy)")
+    run.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass")
+    run.add_argument("--max-new-tokens", type=int, default=None, help="cap on generated tokens per step")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.set_defaults(handler=_eval)
+
+    cmp = subparsers.add_parser("compare", help="compare results of the same benchmark spec")
+    cmp.add_argument("results", nargs="+", help="result directories (or result.json files)")
+    cmp.set_defaults(handler=_compare)
+
+    rep = subparsers.add_parser("report", help="write a Markdown and an offline HTML report for a result")
+    rep.add_argument("result", help="result directory written by `anchorgym eval`")
+    rep.add_argument("--examples", type=int, default=4, help="example trajectories to show")
+    rep.set_defaults(handler=_report)
+
+
+def _benchmarks(args: argparse.Namespace) -> int:
+    import json
+
+    from anchorgym.harness.compare import format_table
+    from anchorgym.harness.specs import list_benchmarks
+
+    specs = list_benchmarks()
+    if args.json:
+        print(json.dumps({s.id: {"spec_hash": s.content_hash(), **s.raw} for s in specs}, indent=2))
+        return 0
+    rows = [
+        [s.id, s.env_id, str(s.num_tasks or s.tasks), str(len(s.seeds)), str(s.max_steps), s.content_hash()[7:19]]
+        for s in specs
+    ]
+    print(format_table(rows, ("benchmark", "env", "tasks", "seeds", "max steps", "spec hash")))
+    return 0
+
+
+def generation_from_args(args: argparse.Namespace) -> Any:
+    """Build the GenerationConfig from the sampling options given (None when none were)."""
+    from anchorgym.policies.base import GenerationConfig
+
+    given = {
+        key: value
+        for key, value in (
+            ("temperature", args.temperature),
+            ("top_p", args.top_p),
+            ("max_new_tokens", args.max_new_tokens),
+        )
+        if value is not None
+    }
+    return GenerationConfig(**given) if given else None
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from anchorgym.harness.compare import format_table, summary_row
+    from anchorgym.harness.runner import default_out_dir, evaluate
+    from anchorgym.harness.specs import load_benchmark
+
+    spec = load_benchmark(args.benchmark)
+    out = Path(args.out) if args.out else default_out_dir(spec, args.policy)
+    result = evaluate(
+        spec,
+        args.policy,
+        seeds=args.seeds,
+        out=out,
+        resume=args.resume,
+        generation=generation_from_args(args),
+        batch_size=args.batch_size,
+        backend=args.backend,
+        num_workers=args.num_workers,
+        progress=not args.no_progress,
+    )
+    print(format_table([summary_row(result)]))
+    print(f"results: {out}  (report: anchorgym report {out})")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from anchorgym.harness.compare import compare
+
+    print(compare(args.results))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from anchorgym.harness.report import write_report
+
+    markdown, html = write_report(args.result, examples=args.examples)
+    print(f"report: {markdown}\nhtml:   {html}")
+    return 0

@@ -1,0 +1,81 @@
+"""Compare results side by side, refusing results of different benchmark specs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from anchorgym.errors import ResultError
+from anchorgym.harness.results import load_result
+
+COLUMNS = ("policy", "success", "score", "steps", "invalid", "seeds", "episodes")
+
+
+def fmt_estimate(estimate: dict[str, Any], percent: bool = True) -> str:
+    """Format ``mean ± 95% half-width`` (or the mean alone for a single seed).
+
+    >>> fmt_estimate({"mean": 0.5, "ci95": [0.4, 0.6]})
+    '50.0% ± 10.0'
+    >>> fmt_estimate({"mean": 4.0, "ci95": None}, percent=False)
+    '4.00'
+    """
+    scale, unit = (100.0, "%") if percent else (1.0, "")
+    text = f"{estimate['mean'] * scale:.1f}{unit}" if percent else f"{estimate['mean']:.2f}"
+    if estimate.get("ci95"):
+        half = (estimate["ci95"][1] - estimate["ci95"][0]) / 2 * scale
+        text += f" ± {half:.1f}" if percent else f" ± {half:.2f}"
+    return text
+
+
+def summary_row(result: dict[str, Any], label: str | None = None) -> list[str]:
+    """Return one table row (see :data:`COLUMNS`) for a result."""
+    metrics = result["metrics"]
+    return [
+        label or result["policy"]["spec"] or result["policy"]["class"],
+        fmt_estimate(metrics["success_rate"]),
+        fmt_estimate(metrics["score"]),
+        fmt_estimate(metrics["steps"], percent=False),
+        fmt_estimate(metrics["invalid_action_rate"]),
+        str(len(result["seeds"])),
+        str(metrics["episodes"]),
+    ]
+
+
+def format_table(rows: Sequence[Sequence[str]], header: Sequence[str] = COLUMNS) -> str:
+    """Render rows as a Markdown table (readable in a terminal too)."""
+    table = [list(header), *[list(r) for r in rows]]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in table]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def check_comparable(results: Sequence[dict[str, Any]], names: Sequence[str]) -> None:
+    """Raise :class:`ResultError` unless every result ran the same benchmark spec (same content hash)."""
+    first = results[0]["benchmark"]
+    for result, name in zip(results[1:], names[1:], strict=True):
+        other = result["benchmark"]
+        if other["spec_hash"] != first["spec_hash"]:
+            raise ResultError(
+                f"Cannot compare {names[0]} ({first['id']}, spec {first['spec_hash'][:19]}) with {name} "
+                f"({other['id']}, spec {other['spec_hash'][:19]}): their benchmark specs differ. "
+                "Only results of the same benchmark spec are comparable; re-run one of them on the other's benchmark."
+            )
+
+
+def compare(paths: Sequence[str | Path]) -> str:
+    """Load the results at ``paths`` and return the comparison table (Markdown).
+
+    Raises:
+        ResultError: fewer than two results, a result is missing or invalid, or their specs differ.
+    """
+    if len(paths) < 2:
+        raise ResultError(f"compare needs at least two result directories, got {len(paths)}.")
+    results = [load_result(Path(p)) for p in paths]
+    names = [str(p) for p in paths]
+    check_comparable(results, names)
+    labels = [f"{r['policy']['spec'] or r['policy']['class']} ({name})" for r, name in zip(results, names, strict=True)]
+    benchmark = results[0]["benchmark"]
+    title = f"{benchmark['id']} (spec {benchmark['spec_hash'][:19]}); mean over seeds ± 95% CI half-width"
+    return title + "\n\n" + format_table([summary_row(r, label) for r, label in zip(results, labels, strict=True)])
