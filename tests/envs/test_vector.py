@@ -1,0 +1,162 @@
+"""Vector envs: group sharing, independent episode ends, autoreset and identical results on every backend."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+import anchorgym
+from anchorgym.envs.backends import CLOSE_TIMEOUT_S
+from anchorgym.errors import ConfigError, UnknownNameError, WorkerError
+
+ENV_ID = "anchorgym/Sokoban-v0"
+FIXED = ["up", "left", "nonsense", "down", "right"]
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """Start Ray once for this module (2 CPUs) and shut it down at the end."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def make(backend: str = "sync", num_tasks: int = 3, group_size: int = 2, **kwargs):
+    return anchorgym.make_vec(
+        ENV_ID, num_tasks=num_tasks, group_size=group_size, backend=backend, split="test", seed=4, **kwargs
+    )
+
+
+def rollout(envs, steps: int = 16) -> list:
+    """Play a fixed script: even envs follow the expert, odd envs cycle through FIXED (one invalid)."""
+    obs, infos = envs.reset(seed=11)
+    record = [(obs, infos["anchor"].tolist(), infos["task_id"].tolist(), infos["traj_id"].tolist())]
+    for t in range(steps):
+        running = np.flatnonzero(envs.active)
+        expert = dict(zip(running.tolist(), envs.call_at(running, "expert_action"), strict=True))
+        actions = [expert.get(i, "up") if i % 2 == 0 else FIXED[(t + i) % len(FIXED)] for i in range(envs.num_envs)]
+        obs, rewards, terminated, truncated, infos = envs.step(actions)
+        anchors = infos["anchor"].tolist() if "anchor" in infos else []
+        flags = (terminated.tolist(), truncated.tolist(), infos["active"].tolist())
+        record.append((obs, rewards.tolist(), anchors, flags))
+    return record
+
+
+def test_group_members_share_the_initial_state_and_groups_differ():
+    envs = make(num_tasks=4, group_size=3)
+    obs, infos = envs.reset(seed=0)
+    assert infos["group_id"].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert infos["traj_id"].tolist() == list(range(12))
+    for group in range(4):
+        members = slice(3 * group, 3 * group + 3)
+        assert len(set(infos["anchor"][members])) == 1
+        assert len(set(obs[members])) == 1 and len(set(infos["task_id"][members])) == 1
+    assert len(set(infos["task_id"])) == 4 and len(set(infos["anchor"])) == 4
+    _, again = envs.reset()
+    assert again["traj_id"].tolist() == list(range(12, 24))  # fresh trajectory ids every episode
+    envs.close()
+
+
+def test_reset_with_given_task_ids():
+    envs = make(num_tasks=2, group_size=2)
+    _, infos = envs.reset(options={"task_ids": ["1000000000", "1000000001"]})
+    assert infos["task_id"].tolist() == ["1000000000"] * 2 + ["1000000001"] * 2
+    with pytest.raises(ConfigError, match="num_tasks=2"):
+        envs.reset(options={"task_ids": ["1000000000"]})
+    envs.close()
+
+
+def test_finished_envs_are_not_stepped_until_reset():
+    envs = make(num_tasks=1, group_size=2)
+    envs.reset(options={"task_ids": ["1000000000"]})
+    while envs.active[0]:
+        before = envs.last_obs[1]
+        obs, rewards, terminated, _, infos = envs.step([envs.call_at([0], "expert_action")[0], "nonsense"])
+        assert obs[1] == before  # env 1 played an invalid no-op
+    assert terminated[0] and infos["won"][0] and envs.active.tolist() == [False, True]
+    obs, rewards, terminated, truncated, infos = envs.step(["up", "nonsense"])
+    assert rewards[0] == 0.0 and not infos["_anchor"][0] and infos["_anchor"][1]
+    assert infos["active"].tolist() == [False, True]
+    envs.close()
+
+
+def test_autoreset_resets_a_group_once_all_members_finish():
+    envs = make(num_tasks=2, group_size=2, autoreset=True)
+    obs, infos = envs.reset(seed=3)
+    first_tasks = infos["task_id"].tolist()
+    for _ in range(15):  # max_steps: every expert wins within it
+        obs, _, _, _, infos = envs.step(envs.call_at(range(4), "expert_action"))
+        if "final_obs" in infos:
+            break
+    finished = infos["_final_obs"]
+    assert finished.any()
+    for index in np.flatnonzero(finished):
+        assert infos["final_info"]["task_id"][index] == first_tasks[index]
+        assert infos["final_info"]["won"][index]
+        assert infos["traj_id"][index] >= 4 and infos["active"][index]
+    envs.close()
+
+
+def test_bad_arguments_are_clear_errors():
+    with pytest.raises(UnknownNameError, match="Did you mean 'process'"):
+        make(backend="proces")
+    with pytest.raises(UnknownNameError, match="split"):
+        anchorgym.make_vec(ENV_ID, num_tasks=1, split="valid")
+    envs = make(num_tasks=1, group_size=2)
+    envs.reset()
+    with pytest.raises(ConfigError, match="2 envs"):
+        envs.step(["up"])
+    envs.close()
+
+
+@pytest.mark.slow
+def test_sync_and_process_backends_give_identical_results():
+    results = {}
+    for backend in ("sync", "process"):
+        envs = make(backend, num_workers=2)
+        results[backend] = rollout(envs)
+        envs.close()
+    assert results["process"] == results["sync"]
+
+
+@pytest.mark.slow
+def test_ray_backend_gives_identical_results(ray_session):
+    envs = make("sync")
+    expected = rollout(envs)
+    envs.close()
+    envs = make("ray", num_workers=2)
+    assert rollout(envs) == expected
+    envs.close()
+
+
+@pytest.mark.slow
+def test_env_errors_in_workers_reach_the_caller_and_the_pool_survives():
+    envs = make("process", num_tasks=2, group_size=1, num_workers=2)
+    with pytest.raises(ConfigError, match="non-negative integer seeds"):
+        envs.reset(options={"task_ids": ["1000000000", "abc"]})
+    _, infos = envs.reset(options={"task_ids": ["1000000000", "1000000001"]})
+    assert infos["task_id"].tolist() == ["1000000000", "1000000001"]
+    envs.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_killed_worker_is_reported_and_close_returns_promptly():
+    envs = make("process", num_tasks=2, group_size=2, num_workers=2)
+    envs.reset(options={"task_ids": ["1000000000", "1000000007"]})
+    os.kill(envs.backend.pids[1], signal.SIGKILL)
+    with pytest.raises(WorkerError) as caught:
+        envs.step(["up"] * 4)
+    message = str(caught.value)
+    assert "envs 2-3 of anchorgym/Sokoban-v0" in message and "1000000007" in message and "died" in message
+    with pytest.raises(WorkerError):
+        envs.step(["up"] * 4)  # the pool stays marked dead
+    start = time.monotonic()
+    envs.close()
+    assert time.monotonic() - start < CLOSE_TIMEOUT_S
+    assert not any(proc.is_alive() for proc in envs.backend.procs)
