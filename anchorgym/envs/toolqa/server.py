@@ -13,6 +13,8 @@ more than ``MAX_QUERIES`` queries) get status 400 and ``{"error": "<what to fix>
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from typing import Any
 
@@ -27,12 +29,16 @@ class BadRequest(ValueError):
     """A request the server rejects with status 400."""
 
 
-def parse_request(body: Any) -> tuple[list[str], int, bool]:
+def parse_request(raw: str) -> tuple[list[str], int, bool]:
     """Validate a ``/retrieve`` body and return ``(queries, topk, return_scores)``.
 
-    >>> parse_request({"queries": ["q"], "topk": 2})
+    >>> parse_request('{"queries": ["q"], "topk": 2}')
     (['q'], 2, False)
     """
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise BadRequest(f"The body is not valid JSON ({error}).") from error
     if not isinstance(body, dict):
         raise BadRequest('The body must be a JSON object like {"queries": ["..."], "topk": 3, "return_scores": true}.')
     queries = body.get("queries")
@@ -67,7 +73,7 @@ def create_app(retriever: IndexRetriever) -> Any:
     @app.post("/retrieve")
     def retrieve() -> Any:
         try:
-            queries, topk, return_scores = parse_request(request.get_json(force=True, silent=True))
+            queries, topk, return_scores = parse_request(request.get_data(as_text=True))
         except BadRequest as error:
             return jsonify(error=str(error)), 400
         with lock:
@@ -93,6 +99,7 @@ class RetrievalServer:
     def __init__(self, retriever: IndexRetriever, host: str = "127.0.0.1", port: int = 0) -> None:
         from werkzeug.serving import make_server
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no log line per request
         self._server = make_server(host, port, create_app(retriever), threaded=True)
         self.host, self.port = host, int(self._server.server_port)
         self._thread: threading.Thread | None = None

@@ -1,0 +1,46 @@
+import pytest
+
+from anchorgym.envs.toolqa.metrics import best_f1, exact_match, normalize_answer, token_f1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The Beatles", "beatles"),
+        ("  An  apple, a day! ", "apple day"),
+        ("U.S.A.", "usa"),
+        ("Theatre of the Absurd", "theatre of absurd"),
+        ("", ""),
+    ],
+)
+def test_normalize_answer(text, expected):
+    assert normalize_answer(text) == expected
+
+
+def test_exact_match_against_any_gold():
+    assert exact_match("the beatles.", ["Rolling Stones", "Beatles"])
+    assert not exact_match("Beatles band", ["Beatles"])
+    assert not exact_match("anything", [])
+
+
+def test_token_f1_hand_computed():
+    # prediction tokens {paris, france}, gold {paris}: P = 1/2, R = 1, F1 = 2/3
+    assert token_f1("Paris, France", "Paris") == pytest.approx(2 / 3)
+    # "a b c d" vs "c d e": overlap 2, P = 2/4, R = 2/3, F1 = 2*(1/2)(2/3)/(1/2+2/3) = 4/7
+    assert token_f1("a1 b1 c1 d1", "c1 d1 e1") == pytest.approx(4 / 7)
+    # repeated tokens count with multiplicity: "x x y" vs "x y y": overlap x1 + y1 = 2, P = R = 2/3
+    assert token_f1("x x y", "x y y") == pytest.approx(2 / 3)
+    assert token_f1("The cat", "a cat") == 1.0
+    assert token_f1("dog", "cat") == 0.0
+
+
+def test_yes_no_score_only_on_exact_match():
+    assert token_f1("yes", "yes") == 1.0
+    assert token_f1("yes it is", "yes") == 0.0
+    assert token_f1("no", "no way") == 0.0
+
+
+def test_best_f1_takes_the_best_gold():
+    assert best_f1("New York City", ["York", "New York City"]) == 1.0
+    assert best_f1("New York", ["York", "Boston"]) == pytest.approx(2 / 3)
+    assert best_f1("x", []) == 0.0

@@ -1,0 +1,105 @@
+import os
+import re
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from anchorgym.envs.toolqa.client import HttpRetriever
+from anchorgym.envs.toolqa.corpus import write_corpus
+from anchorgym.envs.toolqa.retrieval import MAX_TOPK, build_index
+from anchorgym.errors import EndpointError
+
+
+def post(server, body=None, content=None):
+    return httpx.post(server.url, json=body, content=content, timeout=10)
+
+
+def test_health(server, synthetic_test):
+    reply = httpx.get(server.url.replace("/retrieve", "/health"), timeout=10)
+    assert reply.status_code == 200
+    assert reply.json() == {"status": "ok", "index": "bm25", "passages": len(synthetic_test.passages)}
+
+
+def test_retrieve_batched_with_scores_matches_in_process(server, synthetic_test):
+    queries = [synthetic_test.tasks[0].meta["start"], "was born in the city of", "zzzz unknown words"]
+    reply = post(server, {"queries": queries, "topk": 4, "return_scores": True})
+    assert reply.status_code == 200
+    result = reply.json()["result"]
+    assert len(result) == 3 and all(len(hits) == 4 for hits in result)
+    expected = build_index("bm25", synthetic_test.passages).search(queries, 4)
+    for got, want in zip(result, expected):
+        assert [h["document"]["id"] for h in got] == [h.passage.id for h in want]
+        assert [h["document"]["contents"] for h in got] == [h.passage.contents for h in want]
+        assert [h["score"] for h in got] == pytest.approx([h.score for h in want])
+    scores = [h["score"] for h in result[0]]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0
+    assert result[2][0]["score"] == 0.0  # no known word: every passage scores zero, corpus order
+    assert [h["document"]["id"] for h in result[2]] == [p.id for p in synthetic_test.passages[:4]]
+
+
+def test_retrieve_without_scores_returns_documents(server):
+    reply = post(server, {"queries": ["capital"], "topk": 2})
+    assert reply.status_code == 200
+    (hits,) = reply.json()["result"]
+    assert len(hits) == 2 and set(hits[0]) == {"id", "contents"}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"queries": []}, "'queries' must be a non-empty list of strings."),
+        ({"topk": 3}, "'queries' must be a non-empty list of strings."),
+        ({"queries": "capital"}, "'queries' must be a non-empty list of strings."),
+        ({"queries": ["a", 3]}, "Every entry of 'queries' must be a string."),
+        ({"queries": ["a"], "topk": MAX_TOPK + 1}, f"'topk' must be an integer from 1 to {MAX_TOPK}, got 101."),
+        ({"queries": ["a"], "topk": 10**9}, f"'topk' must be an integer from 1 to {MAX_TOPK}, got 1000000000."),
+        ({"queries": ["a"], "topk": 0}, f"'topk' must be an integer from 1 to {MAX_TOPK}, got 0."),
+        ({"queries": ["a"], "topk": "3"}, f"'topk' must be an integer from 1 to {MAX_TOPK}, got '3'."),
+        ({"queries": ["a"], "return_scores": "yes"}, "'return_scores' must be true or false, got 'yes'."),
+        (["a"], 'The body must be a JSON object like {"queries": ["..."], "topk": 3, "return_scores": true}.'),
+    ],
+)
+def test_bad_requests_get_400_with_a_message(server, body, message):
+    reply = post(server, body)
+    assert reply.status_code == 400
+    assert reply.json() == {"error": message}
+
+
+def test_malformed_json_and_wrong_routes(server):
+    reply = post(server, content=b'{"queries": ["a"')
+    assert reply.status_code == 400
+    assert reply.json()["error"].startswith("The body is not valid JSON (")
+    assert httpx.get(server.url, timeout=10).status_code == 405
+    missing = httpx.get(server.url.replace("/retrieve", "/search"), timeout=10)
+    assert missing.status_code == 404 and "POST /retrieve" in missing.json()["error"]
+
+
+def test_client_errors_name_the_server():
+    client = HttpRetriever("http://127.0.0.1:9")  # discard port: nothing listens
+    with pytest.raises(EndpointError, match=r"Retrieval server http://127.0.0.1:9/retrieve is unreachable"):
+        client.search(["q"], 3)
+    client.close()
+
+
+def test_client_reports_4xx_body(server):
+    client = HttpRetriever(server.url.replace("/retrieve", ""))  # /retrieve is added
+    with pytest.raises(EndpointError, match=r"answered 400: .*'queries' must be a non-empty list"):
+        client.search([], 3)
+    client.close()
+
+
+@pytest.mark.slow
+def test_cli_serve_on_a_free_port(tmp_path, synthetic_test):
+    corpus = write_corpus(synthetic_test.passages[:20], tmp_path / "corpus.jsonl")
+    command = [sys.executable, "-m", "anchorgym.cli", "retrieval", "serve", "--corpus", str(corpus), "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=os.environ)
+    try:
+        line = process.stdout.readline()
+        url = re.search(r"http://\S+/retrieve", line).group(0)
+        hits = HttpRetriever(url).search([synthetic_test.passages[3].title.strip('"')], 1)
+        assert hits[0][0].passage == synthetic_test.passages[3]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
