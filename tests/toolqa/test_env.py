@@ -144,9 +144,9 @@ def test_vector_env_with_expert(env):
         if not active:
             break
         actions = ["<answer>x</answer>"] * 6
-        for i, action in zip(active, envs.call_at(active, "expert_action")):
+        for i, action in zip(active, envs.call_at(active, "expert_action"), strict=True):
             actions[i] = action
         obs, rewards, terminated, truncated, infos = envs.step(actions)
-        total = [t + r for t, r in zip(total, rewards.tolist())]
+        total = [t + r for t, r in zip(total, rewards.tolist(), strict=True)]
     assert not envs.active.any() and total == [1.0] * 6
     envs.close()

@@ -29,7 +29,7 @@ def test_retrieve_batched_with_scores_matches_in_process(server, synthetic_test)
     result = reply.json()["result"]
     assert len(result) == 3 and all(len(hits) == 4 for hits in result)
     expected = build_index("bm25", synthetic_test.passages).search(queries, 4)
-    for got, want in zip(result, expected):
+    for got, want in zip(result, expected, strict=True):
         assert [h["document"]["id"] for h in got] == [h.passage.id for h in want]
         assert [h["document"]["contents"] for h in got] == [h.passage.contents for h in want]
         assert [h["score"] for h in got] == pytest.approx([h.score for h in want])

@@ -1,5 +1,4 @@
 import random
-import re
 from collections import Counter
 
 import pytest
@@ -65,7 +64,7 @@ def test_chains_respect_types():
     for hops in range(1, 5):
         for chain in chains("person", hops):
             assert chain[0].subject == "person"
-            assert all(a.object == b.subject for a, b in zip(chain, chain[1:]))
+            assert all(a.object == b.subject for a, b in zip(chain[:-1], chain[1:], strict=True))
             assert all(r.object != VALUE for r in chain[:-1])
     assert question_text("Ana Vel", (RELATIONS["birthplace"], RELATIONS["country"])) == (
         "What is the country of the birthplace of Ana Vel?"
