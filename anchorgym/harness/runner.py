@@ -10,6 +10,7 @@ uninterrupted run.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -371,6 +372,7 @@ def build_result(
         "metrics": summarize(episodes),
         "files": {"episodes": records.EPISODES_FILE, "episodes_sha256": file_sha256(out / records.EPISODES_FILE)},
     }
+    result = json.loads(json.dumps(result))  # exactly what the file holds (tuples become lists)
     validate_result(result, str(out / records.RESULT_FILE))
     records.write_json_atomic(out / records.RESULT_FILE, result)
     return result
