@@ -1,0 +1,1 @@
+"""Leaderboard: a server that verifies submitted results by recomputation and replay, and ranks them."""

@@ -1,0 +1,94 @@
+"""Fixtures for the leaderboard: real evaluation results and a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from werkzeug.serving import make_server
+
+from anchorgym.harness import evaluate
+from anchorgym.leaderboard.server import create_app
+from anchorgym.leaderboard.storage import create_token
+
+BENCHMARK = "sokoban-6x6-1box/smoke@v1"
+
+
+@pytest.fixture(scope="session")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real result folders of the smoke benchmark: the expert and the random policy."""
+    root = tmp_path_factory.mktemp("results")
+    folders = {}
+    for policy in ("expert", "random"):
+        folders[policy] = root / policy
+        evaluate(BENCHMARK, policy, seeds=[0, 1], out=folders[policy], progress=False)
+    return folders
+
+
+@dataclass
+class Server:
+    """A leaderboard served over real HTTP, with one issued token."""
+
+    url: str
+    token: str
+    app: object
+
+    def submit(self, result: dict | bytes, episodes: str | bytes, token: str | None = None) -> httpx.Response:
+        """POST a submission; ``result`` may be a dict or raw bytes."""
+        body = result if isinstance(result, bytes) else json.dumps(result).encode()
+        return httpx.post(
+            f"{self.url}/api/submissions",
+            headers={"Authorization": f"Bearer {token or self.token}"},
+            files={"result": ("result.json", body), "episodes": ("episodes.jsonl", episodes)},
+            timeout=60,
+        )
+
+    def wait_for_replay(self, entry_id: int, timeout_s: float = 60.0) -> dict:
+        """Poll an entry until its replay verification has finished."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            entry = httpx.get(f"{self.url}/api/entries/{entry_id}").json()
+            if entry["replay_status"] != "pending":
+                return entry
+            time.sleep(0.2)
+        raise AssertionError(f"entry {entry_id} still pending after {timeout_s}s")
+
+
+def serve(tmp_path: Path, **options: object) -> Iterator[Server]:
+    """Run a leaderboard on a free port of 127.0.0.1 until the generator is closed."""
+    db_url = f"sqlite:///{tmp_path / 'board.db'}"
+    app = create_app(db_url, tmp_path / "files", **options)
+    token = create_token(app.extensions["anchorgym"]["sessions"], "tester")
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Server(f"http://127.0.0.1:{http.server_port}", token, app)
+    finally:
+        http.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """A fresh leaderboard server per test."""
+    yield from serve(tmp_path)
+
+
+def load_submission(folder: Path) -> tuple[dict, str]:
+    """Read a result folder as (result dict, episodes text)."""
+    result = json.loads((folder / "result.json").read_text())
+    return result, (folder / "episodes.jsonl").read_text()
+
+
+def copy_result(folder: Path, target: Path) -> Path:
+    """Copy a result folder so a test may change it."""
+    shutil.copytree(folder, target)
+    return target

@@ -1,0 +1,40 @@
+"""The leaderboard in real headless Chromium: find the entry ranked, open its trajectory viewer."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import BENCHMARK, load_submission
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_leaderboard_pages_in_chromium(server, results):
+    from selenium.webdriver.common.by import By
+
+    from anchorgym.envs.webshop.browser import make_driver
+
+    ids = {}
+    for policy in ("random", "expert"):
+        response = server.submit(*load_submission(results[policy]))
+        ids[policy] = response.json()["id"]
+        server.wait_for_replay(ids[policy])
+    driver = make_driver()
+    try:
+        driver.get(server.url + "/")
+        driver.find_element(By.LINK_TEXT, BENCHMARK).click()
+        rows = driver.find_elements(By.CSS_SELECTOR, "#ranking tr.entry")
+        assert [int(row.get_attribute("data-entry-id")) for row in rows] == [ids["expert"], ids["random"]]
+        first = rows[0].find_elements(By.TAG_NAME, "td")
+        assert first[0].text == "1" and first[1].text == "expert"
+        assert first[2].text.startswith("1.000")
+        assert first[6].text == "replay-verified"
+        first[1].find_element(By.TAG_NAME, "a").click()
+        assert driver.find_element(By.TAG_NAME, "h1").text == f"Entry {ids['expert']}: expert"
+        trajectory = driver.find_elements(By.CSS_SELECTOR, "#trajectories details.trajectory")[0]
+        trajectory.find_element(By.TAG_NAME, "summary").click()
+        steps = trajectory.find_elements(By.CSS_SELECTOR, "tr.step")
+        assert steps and steps[0].is_displayed()
+        assert steps[-1].find_elements(By.TAG_NAME, "td")[2].text in {"up", "down", "left", "right"}
+    finally:
+        driver.quit()
