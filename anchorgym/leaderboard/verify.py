@@ -141,6 +141,7 @@ def verify_submission(result: dict[str, Any], episodes_text: str) -> dict[str, A
 def _entry_columns(result: dict[str, Any], benchmark: str, spec_hash: str, seeds: list[int]) -> dict[str, Any]:
     success = result["metrics"]["success_rate"]
     interval = success.get("ci95") or [success["mean"], success["mean"]]
+    interval = [min(max(bound, 0.0), 1.0) for bound in interval]  # a rate's t-interval is shown within [0, 1]
     return {
         "benchmark": benchmark,
         "spec_hash": spec_hash,
