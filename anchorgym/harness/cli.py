@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
     run = subparsers.add_parser("eval", help="evaluate a policy on a benchmark")
     run.add_argument("benchmark", help="benchmark id (see `anchorgym benchmarks`) or FILE.json[#ID]")
     run.add_argument("--policy", required=True, help="policy spec: random, expert, hf:PATH, openai:URL?model=M ...")
-    run.add_argument("--seeds", type=parse_seeds, default=None, help="evaluation seeds, e.g. 0,1,2 (default: spec's)")
+    run.add_argument("--seeds", default=None, help="evaluation seeds, e.g. 0,1,2 (default: spec's)")
     run.add_argument("--out", default=None, help="result directory (default anchorgym-results/BENCHMARK/POLICY)")
     run.add_argument("--num-workers", type=int, default=None, help="env worker processes (process backend when > 1)")
     run.add_argument("--backend", choices=("sync", "process", "ray"), default=None, help="vector env backend")
@@ -103,7 +103,7 @@ def _eval(args: argparse.Namespace) -> int:
     result = evaluate(
         spec,
         args.policy,
-        seeds=args.seeds,
+        seeds=parse_seeds(args.seeds) if args.seeds is not None else None,
         out=out,
         resume=args.resume,
         generation=generation_from_args(args),

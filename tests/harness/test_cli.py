@@ -1,0 +1,127 @@
+"""The real CLI in subprocesses: SIGKILL mid-run then --resume, one-line errors, compare and report."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from anchorgym.harness.runner import evaluate
+from anchorgym.policies.prompting import template_for
+
+TEST = "sokoban-6x6-1box/test@v1"
+SMOKE = "sokoban-6x6-1box/smoke@v1"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, check: bool = False) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "anchorgym.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=120)  # fmt: skip
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess, *fragments: str) -> str:
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+def _eval_args(out: Path, *extra: str) -> list[str]:
+    return ["eval", TEST, "--policy", "random", "--seeds", "0,1", "--batch-size", "5", "--out", str(out),
+            "--no-progress", *extra]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_gives_identical_metrics(tmp_path):
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    evaluate(TEST, "random", seeds=[0, 1], batch_size=5, out=full, progress=False)  # the uninterrupted reference
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "anchorgym.cli", *_eval_args(killed)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    log, deadline = killed / "episodes.jsonl", time.monotonic() + 60
+    while time.monotonic() < deadline and (not log.exists() or log.read_text().count("\n") < 40):
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    written = log.read_text().count("\n")
+    assert 40 <= written < 200, "the run finished before it could be killed"
+    assert not (killed / "result.json").exists()
+    assert_one_line_error(cli(*_eval_args(killed)), "already holds an evaluation. Pass --resume")
+    done = cli(*_eval_args(killed, "--resume"), check=True)
+    assert "random" in done.stdout and str(killed) in done.stdout
+    resumed, reference = (json.loads((d / "result.json").read_text()) for d in (killed, full))
+    assert resumed["metrics"] == reference["metrics"]
+    assert resumed["run"]["episodes_resumed"] >= 40 and resumed["metrics"]["episodes"] == 200
+
+
+def test_unknown_benchmark():
+    line = assert_one_line_error(cli("eval", "sokoban-6x6-1box/tset@v1", "--policy", "expert"), "Unknown benchmark")
+    assert f"Did you mean '{TEST}'?" in line
+
+
+def test_malformed_policy_spec(tmp_path):
+    assert_one_line_error(cli("eval", SMOKE, "--policy", "::nope", "--out", str(tmp_path)), "Malformed policy spec")
+
+
+def test_bad_seeds():
+    assert_one_line_error(cli("eval", SMOKE, "--policy", "random", "--seeds", "a,b"), "--seeds must look like")
+
+
+def test_unreachable_endpoint(tmp_path):
+    if importlib.util.find_spec("anchorgym.policies.openai") is None:
+        pytest.skip("the openai policy back-end is not in this checkout yet")
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    spec = f"openai:http://127.0.0.1:{port}/v1?model=m"
+    assert_one_line_error(cli("eval", SMOKE, "--policy", spec, "--out", str(tmp_path)), f"127.0.0.1:{port}")
+
+
+def test_missing_data_set(tmp_path):
+    template = template_for("anchorgym/ToolQA-v0")
+    empty = tmp_path / "no-questions-here"
+    empty.mkdir()
+    benchmark = {
+        "id": "toolqa-mine/test@v1", "env": {"id": "anchorgym/ToolQA-v0", "kwargs": {"dataset": str(empty)}},
+        "split": "test", "tasks": ["q0"], "episodes_per_task": 1, "max_steps": 4, "history_length": 2,
+        "prompt_template": {"name": template.name, "version": template.version},
+        "metrics": {"success": "won", "score": "score"}, "seeds": [0],
+    }  # fmt: skip
+    spec_file = tmp_path / "mine.json"
+    spec_file.write_text(json.dumps({"format": "anchorgym-benchmarks/1", "benchmarks": [benchmark]}))
+    done = cli("eval", str(spec_file), "--policy", "random", "--out", str(tmp_path / "out"))
+    assert_one_line_error(done, "No questions for split 'test'", str(empty))
+
+
+def test_compare_report_and_listing(tmp_path):
+    expert, random = tmp_path / "expert", tmp_path / "random"
+    for policy, out in (("expert", expert), ("random", random)):
+        evaluate(SMOKE, policy, out=out, progress=False)
+    table = cli("compare", str(expert), str(random), check=True).stdout
+    assert SMOKE in table and "| expert (" in table and "100.0%" in table
+    other = tmp_path / "other"
+    evaluate(SMOKE, "expert", out=other, progress=False)
+    spec = json.loads((other / "result.json").read_text())
+    spec["benchmark"]["spec_hash"] = "sha256:" + "0" * 64  # as if run on an edited spec
+    (other / "result.json").write_text(json.dumps(spec))
+    assert_one_line_error(cli("compare", str(expert), str(other)), "their benchmark specs differ")
+    cli("report", str(random), check=True)
+    page = (random / "report.html").read_text()
+    assert page.count("<svg") == 2 and "<script" not in page and 'src="http' not in page
+    assert "<details>" in page and "Per task type" in (random / "report.md").read_text()
+    listing = cli("benchmarks", check=True).stdout
+    assert TEST in listing and SMOKE in listing
