@@ -35,7 +35,7 @@ def check(action: str, page: PageText) -> Checked:
     """Parse ``action`` and check it against ``page``.
 
     >>> from anchorgym.envs.webshop.html_text import PageText
-    >>> page = PageText("", ["buy now"], has_search_bar=False)
+    >>> page = PageText("", ("buy now",), has_search_bar=False)
     >>> check("Click[Buy Now]", page).canonical
     'click[buy now]'
     >>> check("click[bye now]", page).reason

@@ -66,7 +66,7 @@ class WebShopEnv(AnchorEnv):
         self._tasks = [str(i) for i in split_indices(len(self.engine.goals), split)]
         self.mode = mode
         self.front = self._make_front_end()
-        self.page = PageText("", [], False)
+        self.page = PageText("", (), False)
         self.invalid_reason = ""
         self.reward_parts: dict[str, Any] | None = None
         self.searches: list[str] = []

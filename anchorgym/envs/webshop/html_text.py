@@ -13,7 +13,8 @@ Clickables are WebShop's: the lower-cased text of every ``.btn`` button and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from html.parser import HTMLParser
 
 SEP = " [SEP] "
@@ -21,14 +22,13 @@ HIDDEN = frozenset({"head", "script", "style", "title", "meta"})
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class PageText:
     """What the text env reads from a page."""
 
     observation: str
-    clickables: list[str]
+    clickables: tuple[str, ...]
     has_search_bar: bool
-    texts: list[str] = field(default_factory=list)
 
 
 class _Reader(HTMLParser):
@@ -83,16 +83,17 @@ def normalize(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
+@lru_cache(maxsize=4096)  # GRPO groups revisit the same pages; parsing is the costly part
 def read_page(html: str) -> PageText:
     """Return the simple-mode observation and clickables of a page.
 
     >>> page = read_page('<html><head><title>x</title></head><body><p>WebShop</p>'
     ...                  '<button class="btn">Buy  Now</button><input type="radio" value="red"></body></html>')
     >>> page.observation, page.clickables
-    ('WebShop [SEP] Buy Now', ['buy now', 'red'])
+    ('WebShop [SEP] Buy Now', ('buy now', 'red'))
     """
     reader = _Reader()
     reader.feed(html)
     reader.close()
-    clickables = list(dict.fromkeys(c for c in reader.clickables if c and c != "search"))
-    return PageText(SEP.join(reader.texts), clickables, reader.has_search_bar, reader.texts)
+    clickables = tuple(dict.fromkeys(c for c in reader.clickables if c and c != "search"))
+    return PageText(SEP.join(reader.texts), clickables, reader.has_search_bar)

