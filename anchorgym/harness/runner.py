@@ -275,6 +275,8 @@ def evaluate(
         raise ConfigError(f"Seeds must be distinct and non-empty, got {seeds}.")
     template = template_info(spec)
     agent = make_run_policy(policy, generation, policy_options or {})
+    if hasattr(agent, "history_length"):  # prompt policies: show exactly the spec's history
+        agent.history_length = spec.history_length
     envs = _make_envs(spec, batch_size, backend, num_workers)
     try:
         out = Path(out) if out is not None else default_out_dir(spec, agent.spec or type(agent).__name__)

@@ -89,3 +89,11 @@ def test_corrupt_middle_line_is_reported(tmp_path):
     path.write_text('{"a": 1}\n{"a": 2')
     assert records.read_episodes(path, repair=True) == [{"a": 1}]
     assert path.read_text() == '{"a": 1}\n'
+
+
+@pytest.mark.slow
+def test_process_backend_gives_the_same_result(full_run, tmp_path):
+    _, full = full_run
+    result = _run(tmp_path, backend="process", num_workers=2)
+    assert result["run"]["backend"] == "ProcessBackend"
+    assert result["metrics"] == full["metrics"]
