@@ -1,0 +1,128 @@
+"""The shared core of model policies: prompts in, completions out, actions parsed.
+
+:class:`ChatPolicy` builds chat messages from the env's versioned
+:class:`~anchorgym.policies.prompting.PromptTemplate`, fits them into the
+model's context by dropping the oldest history steps (never the instruction),
+asks its back-end for completions and parses the answers. Back-ends implement
+:meth:`ChatPolicy.complete` and, where they can count tokens, :meth:`ChatPolicy.count_tokens`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from anchorgym.errors import ConfigError
+from anchorgym.policies.base import AgentInput, GenerationConfig, Policy, PolicyOutput
+from anchorgym.policies.parsing import parse_action
+from anchorgym.policies.prompting import DEFAULT_HISTORY_LENGTH, PromptTemplate, template_for
+
+Messages = list[dict[str, str]]
+
+
+@dataclass
+class Completion:
+    """One generated answer.
+
+    Attributes:
+        text: the decoded response (special tokens removed).
+        prompt_token_ids: the exact prompt ids fed to the model, when the back-end reports them.
+        response_token_ids: the sampled ids, ending with the stop token when the model stopped.
+        logprobs: log-prob of each sampled id under the sampling distribution.
+        finish_reason: ``"stop"`` or ``"length"``.
+    """
+
+    text: str
+    prompt_token_ids: list[int] | None = None
+    response_token_ids: list[int] | None = None
+    logprobs: list[float] | None = None
+    finish_reason: str = "stop"
+
+
+class ChatPolicy(Policy, abc.ABC):
+    """A policy that prompts a chat model and parses its tagged answer.
+
+    Args:
+        generation: sampling settings.
+        history_length: past steps shown in the prompt (k; the template's default is 2).
+        repair: snap non-admissible answers to the closest admissible action.
+        context_length: the model's context in tokens (prompt + response); None: no budget.
+    """
+
+    def __init__(
+        self,
+        generation: GenerationConfig | None = None,
+        history_length: int = DEFAULT_HISTORY_LENGTH,
+        repair: bool = False,
+        context_length: int | None = None,
+    ) -> None:
+        self.generation = generation or GenerationConfig()
+        self.history_length = history_length
+        self.repair = repair
+        self.context_length = context_length
+        self.templates: dict[str, PromptTemplate] = {}
+
+    @abc.abstractmethod
+    def complete(self, prompts: Sequence[Messages]) -> list[Completion]:
+        """Return one completion per chat prompt, in order."""
+
+    def count_tokens(self, messages: Messages) -> int | None:
+        """Return the prompt length in tokens, or None when the back-end cannot count."""
+        return None
+
+    def template(self, env_id: str) -> PromptTemplate:
+        """Return (and remember) the prompt template of ``env_id``."""
+        if env_id not in self.templates:
+            self.templates[env_id] = template_for(env_id)
+        return self.templates[env_id]
+
+    def act(self, inputs: Sequence[AgentInput]) -> list[PolicyOutput]:
+        """Prompt the model for every input and parse its answers."""
+        if not inputs:
+            return []
+        completions = self.complete([self.messages(x) for x in inputs])
+        return [self._output(x, c) for x, c in zip(inputs, completions, strict=True)]
+
+    def messages(self, agent_input: AgentInput) -> Messages:
+        """Build the chat prompt, dropping the oldest history steps until it fits the context."""
+        template = self.template(agent_input.env_id)
+        history = agent_input.history[-self.history_length :] if self.history_length > 0 else []
+        budget = None if self.context_length is None else self.context_length - self.generation.max_new_tokens
+        while True:
+            trimmed = replace(agent_input, history=list(history))
+            messages = template.messages(trimmed, history_length=len(history))
+            length = self.count_tokens(messages) if budget is not None else None
+            if length is None or length <= budget:
+                return messages
+            if not history:
+                raise ConfigError(
+                    f"The prompt for {agent_input.env_id} needs {length} tokens without any history, but the "
+                    f"context allows {budget} (context_length {self.context_length} - max_new_tokens "
+                    f"{self.generation.max_new_tokens}). Lower max_new_tokens or use a model with a longer context."
+                )
+            history = history[1:]
+
+    def _output(self, agent_input: AgentInput, completion: Completion) -> PolicyOutput:
+        tags = self.template(agent_input.env_id).action_tags
+        result = parse_action(completion.text, tags, agent_input.admissible_actions, self.repair)
+        return PolicyOutput(
+            text=completion.text,
+            action=result.action,
+            parsed=result.parsed,
+            prompt_token_ids=completion.prompt_token_ids,
+            response_token_ids=completion.response_token_ids,
+            logprobs=completion.logprobs,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Add the prompt settings and the hashes of the templates used so far."""
+        described = super().describe()
+        described["history_length"] = self.history_length
+        described["repair"] = self.repair
+        described["templates"] = {
+            env_id: {"name": t.name, "version": t.version, "hash": t.content_hash()}
+            for env_id, t in sorted(self.templates.items())
+        }
+        return described
