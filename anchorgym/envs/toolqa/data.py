@@ -111,5 +111,5 @@ def wiki_summaries() -> list[Passage]:
     rows = json.loads(path.read_text(encoding="utf-8"))
     return [
         Passage(f"wiki{i}", make_contents(row.get("title", key), row.get("extract", "").strip()))
-        for i, (key, row) in enumerate(sorted(rows.items()))
+        for i, (key, row) in enumerate(rows.items())
     ]
