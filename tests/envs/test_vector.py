@@ -21,6 +21,9 @@ FIXED = ["up", "left", "nonsense", "down", "right"]
 def ray_session():
     """Start Ray once for this module (2 CPUs) and shut it down at the end."""
     ray = pytest.importorskip("ray")
+    if ray.is_initialized():  # another module started it: leave it to that module
+        yield ray
+        return
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
