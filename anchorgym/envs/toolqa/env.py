@@ -167,6 +167,15 @@ class ToolQAEnv(AnchorEnv):
             return expert.chain_expert(self.task, self.seen)
         return expert.supporting_expert(self.task, self.seen, self.corpus, self.max_steps - self.steps)
 
+    def dataset_hashes(self) -> dict[str, str]:
+        """Content hashes of the questions and corpus played (recorded in harness results)."""
+        hashes = {f"toolqa/{self.dataset}/{self.split}/tasks": self.data.content_hash("tasks")}
+        if self.data.passages is not None:
+            hashes[f"toolqa/{self.dataset}/{self.split}/corpus"] = self.data.content_hash("corpus")
+        else:
+            hashes[f"toolqa/{self.dataset}/{self.split}/corpus"] = f"server:{self.retriever_spec}"
+        return hashes
+
     def close(self) -> None:
         """Close the retrieval connection (HTTP retrievers)."""
         if is_url(self.retriever_spec):

