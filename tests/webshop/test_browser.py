@@ -1,0 +1,52 @@
+"""Text mode and browser mode (real site, headless Chromium) agree step by step."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SCRIPTS = {
+    "0": ["search[decorative pillows]", "click[next >]", "click[< prev]", "click[back to search]", "search[]"],
+    "1": None,  # the expert's episode
+    "7": ["search[pillow]", "click[nonexistent]", "FIRST_PRODUCT", "click[description]", "click[< prev]",
+          "click[features]", "click[< prev]", "click[buy now]"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def envs(webshop_dir):
+    from anchorgym.envs.registry import make
+
+    text = make("anchorgym/WebShop-v0", split="test", data_dir=str(webshop_dir))
+    browser = make("anchorgym/WebShop-v0", split="test", data_dir=str(webshop_dir), mode="browser")
+    yield text, browser
+    browser.close()
+    text.close()
+
+
+def _compare(text_step, browser_step):
+    (o1, r1, te1, tr1, i1), (o2, r2, te2, tr2, i2) = text_step, browser_step
+    assert o1 == o2
+    assert (r1, te1, tr1) == (r2, te2, tr2)
+    for key in ("anchor", "admissible_actions", "available_actions", "action_valid", "invalid_reason", "score", "won"):
+        assert i1[key] == i2[key], key
+
+
+@pytest.mark.parametrize("task_id", sorted(SCRIPTS))
+def test_browser_matches_text(envs, task_id):
+    text, browser = envs
+    o1, i1 = text.reset(options={"task_id": task_id})
+    o2, i2 = browser.reset(options={"task_id": task_id})
+    assert o1 == o2 and i1["anchor"] == i2["anchor"]
+    script, done, steps = SCRIPTS[task_id], False, 0
+    while not done and steps < 15:
+        action = text.expert_action() if script is None else script[steps]
+        if action == "FIRST_PRODUCT":
+            action = f"click[{text.page.clickables[2]}]"
+        result = text.step(action)
+        _compare(result, browser.step(action))
+        steps += 1
+        done = result[2] or result[3] or (script is not None and steps == len(script))
+    if script is None or script[-1] == "click[buy now]":
+        assert result[2] and result[1] == browser.score

@@ -1,0 +1,62 @@
+"""The real Flask site over HTTP on 127.0.0.1, and the CLI."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from anchorgym.cli import main
+from anchorgym.envs.webshop.html_text import read_page
+from anchorgym.envs.webshop.site import SiteServer
+
+
+@pytest.fixture(scope="module")
+def site(engine):
+    server = SiteServer(engine)
+    with httpx.Client(base_url=server.url, timeout=20) as client:
+        yield client
+    server.close()
+
+
+def test_pages_over_http(site, engine):
+    goal = engine.goals[2]
+    search = site.get("/s1?goal=2")
+    assert search.status_code == 200
+    assert (
+        read_page(search.text).observation
+        == f"WebShop [SEP] Instruction: [SEP] {goal['instruction_text']} [SEP] Search"
+    )
+    results = site.get("/s1/search", params={"q": "shorts", "page": 2})
+    assert "Page 2 (Total results: 50) [SEP] < Prev [SEP] Next >" in read_page(results.text).observation
+    asin = engine.results("shorts")[10]
+    link = re.search(rf'href="(/s1/item/{asin}\?[^"]+)"', results.text).group(1).replace("&amp;", "&")
+    item = site.get(link)
+    assert read_page(item.text).clickables[:2] == ("back to search", "< prev")
+    assert site.get("/static/style.css").status_code == 200
+
+
+def test_buy_shows_score_and_session_keeps_goal(site, engine):
+    goal = engine.goals[0]
+    site.get("/s2?goal=0")
+    options = '{"size": "28\\" x 28\\""}'
+    done = site.post(f"/s2/buy/{goal['asin']}", params={"q": "pillow", "page": 1, "options": options})
+    page = read_page(done.text)
+    assert done.status_code == 200
+    assert page.observation.startswith(
+        "WebShop [SEP] Thank you for shopping with us! [SEP] Your score (min 0.0, max 1.0) [SEP] 1.0"
+    )
+    wrong = site.post(f"/s2/buy/{goal['asin']}", params={"q": "pillow", "page": 1, "options": "{}"})
+    assert "[SEP] 0.8 [SEP]" in read_page(wrong.text).observation  # 3 attributes + price of 5 points, r_type 1
+
+
+def test_unknown_pages_are_404(site):
+    assert site.get("/s3/item/NOTANASIN").status_code == 404
+    assert site.get("/s3/search", params={"q": "shorts", "page": 9}).status_code == 404
+    assert site.get("/", follow_redirects=False).status_code == 302
+
+
+def test_cli_rejects_bad_port(capsys):
+    assert main(["webshop", "serve", "--port", "70000"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --port must be 0-65535, got 70000."
