@@ -150,3 +150,19 @@ def test_vector_env_with_expert(env):
         total = [t + r for t, r in zip(total, rewards.tolist(), strict=True)]
     assert not envs.active.any() and total == [1.0] * 6
     envs.close()
+
+
+def test_dataset_hashes_and_benchmark_specs(env):
+    from anchorgym.harness.specs import list_benchmarks
+
+    hashes = env.dataset_hashes()
+    assert hashes == anchorgym.make(ENV_ID, split="test").dataset_hashes()
+    assert set(hashes) == {"toolqa/synthetic/test/tasks", "toolqa/synthetic/test/corpus"}
+    assert hashes != anchorgym.make(ENV_ID, split="test", synthetic={"seed": 1}).dataset_hashes()
+    specs = [spec for spec in list_benchmarks() if spec.env_spec()["id"] == ENV_ID]
+    assert {spec.id for spec in specs} >= {"toolqa-synthetic/test@v1", "toolqa-synthetic-4hop/test@v1"}
+    for spec in specs:
+        kwargs = spec.env_spec()["kwargs"]
+        if kwargs["dataset"] == "synthetic":
+            made = anchorgym.make(ENV_ID, split=spec.split, max_steps=spec.max_steps, **kwargs)
+            assert spec.resolve_tasks(made.task_ids())  # every listed task exists

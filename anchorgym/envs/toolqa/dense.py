@@ -17,6 +17,7 @@ from anchorgym.envs.toolqa.retrieval import IndexRetriever
 from anchorgym.errors import missing_extra
 
 BATCH_SIZE = 64
+PROGRESS_FROM = 2000  # show a progress bar when encoding at least this many texts
 
 
 def load_encoder() -> object:
@@ -43,7 +44,11 @@ class DenseRetriever(IndexRetriever):
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Return L2-normalised float32 embeddings, one row per text."""
         vectors = self.encoder.encode(
-            list(texts), batch_size=BATCH_SIZE, normalize_embeddings=True, convert_to_numpy=True
+            list(texts),
+            batch_size=BATCH_SIZE,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=len(texts) >= PROGRESS_FROM,
         )
         return np.asarray(vectors, dtype=np.float32)
 
