@@ -9,6 +9,7 @@ from anchorgym.policies.base import AgentInput, GenerationConfig
 from anchorgym.policies.registry import make_policy
 
 torch = pytest.importorskip("torch")
+from policies_scoring import rescore  # noqa: E402
 
 HISTORY = [("The counter shows 0.", "add 3"), ("The counter shows 3.", "add 1"), ("The counter shows 4.", "add 1")]
 INPUTS = [
@@ -21,19 +22,6 @@ INPUTS = [
 def tiny_policy(tiny_model_dir):
     """One loaded tiny-model policy; tests set its ``generation`` (cheaper than reloading on busy CPUs)."""
     return make_policy(f"hf:{tiny_model_dir}", device="cpu")
-
-
-def rescore(model, prompt_ids, response_ids, temperature=0.0, top_p=1.0):
-    """Log-probs of ``response_ids`` from one unpadded forward pass, under the sampling distribution."""
-    with torch.no_grad():
-        logits = model(torch.tensor([prompt_ids + response_ids])).logits[0, len(prompt_ids) - 1 : -1].double()
-    if temperature > 0:
-        logits = logits / temperature
-        probs = logits.softmax(-1)
-        ordered, order = probs.sort(-1, descending=True)
-        outside = (ordered.cumsum(-1) - ordered) >= top_p  # the nucleus: smallest prefix reaching top_p
-        logits = logits.masked_fill(torch.zeros_like(outside).scatter(-1, order, outside), float("-inf"))
-    return logits.log_softmax(-1).gather(-1, torch.tensor(response_ids)[:, None])[:, 0]
 
 
 @pytest.mark.parametrize("temperature, top_p", [(0.0, 1.0), (1.0, 1.0), (0.7, 0.8)])

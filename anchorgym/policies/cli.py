@@ -1,0 +1,43 @@
+"""``anchorgym serve``: serve a local model over an OpenAI-compatible HTTP API."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``serve`` subcommand."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve a local HF model as an OpenAI-compatible chat-completions API",
+        description="Serve a local model (a save_pretrained directory, or an alias: smollm2, tiny) at "
+        "http://HOST:PORT/v1; use it with the policy spec openai:http://HOST:PORT/v1?model=NAME.",
+    )
+    parser.add_argument("model", metavar="PATH", help="model directory or alias (smollm2, tiny)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (0: pick a free one; default 8000)")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--name", default=None, help="model name clients use (default: the PATH argument)")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--dtype", default=None, help="torch dtype name (default float32 on CPU, bfloat16 on GPU)")
+    parser.set_defaults(handler=serve_command)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Load the model and serve it until interrupted."""
+    from werkzeug.serving import make_server
+
+    from anchorgym.policies.hf_engine import HFEngine
+    from anchorgym.policies.models import resolve_model
+    from anchorgym.policies.server import create_app
+
+    name = args.name or args.model
+    engine = HFEngine(resolve_model(args.model), device=args.device, dtype=args.dtype)
+    server = make_server(args.host, args.port, create_app(engine, name), threaded=True)
+    # one line that scripts (and tests) can wait for; the port is the real one when --port 0
+    print(f"Serving {name!r} at http://{args.host}:{server.server_port}/v1", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
