@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("benchmark", help="benchmark id (see `anchorgym benchmarks`) or FILE.json[#ID]")
     run.add_argument("--policy", required=True, help="policy spec: random, expert, hf:PATH, openai:URL?model=M ...")
     run.add_argument("--seeds", default=None, help="evaluation seeds, e.g. 0,1,2 (default: spec's)")
-    run.add_argument("--out", default=None, help="result directory (default anchorgym-results/BENCHMARK/POLICY)")
+    run.add_argument("--out", default=None, help="result directory (default runs/eval/BENCHMARK/POLICY)")
     run.add_argument("--num-workers", type=int, default=None, help="env worker processes (process backend when > 1)")
     run.add_argument("--backend", choices=("sync", "process", "ray"), default=None, help="vector env backend")
     run.add_argument("--batch-size", type=int, default=None, help="episodes played at once (default up to 16)")

@@ -65,7 +65,7 @@ def run_demo(root: Path, with_lm: bool = True) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo and print the summary tables and where the reports are."""
     parser = argparse.ArgumentParser(prog="python -m anchorgym.harness.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="anchorgym-results/demo", help="where the demo writes its results")
+    parser.add_argument("--out", default="demo-results", help="where the demo writes its results")
     parser.add_argument("--skip-lm", action="store_true", help="skip the SmolLM2 evaluation")
     args = parser.parse_args(argv)
     root = Path(args.out)

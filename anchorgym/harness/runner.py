@@ -35,11 +35,11 @@ from anchorgym.harness.specs import BenchmarkSpec, content_hash, load_benchmark
 from anchorgym.policies.base import GenerationConfig, Policy
 
 DEFAULT_BATCH_SIZE = 16
-DEFAULT_OUT_ROOT = Path("anchorgym-results")
+DEFAULT_OUT_ROOT = Path("runs") / "eval"  # runs/ is git-ignored
 
 
 def default_out_dir(spec: BenchmarkSpec, policy_spec: str) -> Path:
-    """Return ``anchorgym-results/<benchmark>/<policy>`` with path-safe names."""
+    """Return ``runs/eval/<benchmark>/<policy>`` with path-safe names."""
 
     def slug(text: str) -> str:
         return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "policy"
@@ -251,7 +251,7 @@ def evaluate(
         benchmark: a benchmark id (``anchorgym benchmarks``), ``FILE.json[#ID]``, or a spec.
         policy: a policy spec string (``random``, ``expert``, ``hf:smollm2``...) or a Policy.
         seeds: evaluation seeds (default: the spec's); each is one full pass over the tasks.
-        out: result directory (default ``anchorgym-results/<benchmark>/<policy>``).
+        out: result directory (default ``runs/eval/<benchmark>/<policy>``).
         resume: continue an interrupted run in ``out`` instead of refusing to overwrite it.
         generation: sampling settings for model policies.
         batch_size: episodes played at once (default min(16, tasks x episodes)); part of the run's identity,
