@@ -17,6 +17,8 @@ from anchorgym.policies.prompting import extract_tag
 
 REPAIR_CUTOFF = 0.6
 """difflib similarity an answer needs to be repaired to an admissible action."""
+BARE_TAGS = frozenset({"action"})
+"""Answer tags whose content alone is the env action; other tags stay around their content."""
 _NESTED_TAG = re.compile(r"</?[A-Za-z_]+>")
 
 
@@ -42,9 +44,9 @@ def parse_action(
 ) -> ParsedAction:
     """Extract the answer from ``text`` and check it against ``admissible``.
 
-    With one tag (``("action",)``, ``("code",)``) the action is the tag's content.
-    With several (tool-QA's ``("search", "answer")``) the action keeps its tag,
-    e.g. ``"<search>capital of France</search>"``, so the env knows which kind it is.
+    The generic ``<action>`` tag is stripped (``"go north"``). Domain tags are kept
+    (tool-QA's ``"<search>capital of France</search>"``, AppWorld's ``"<code>...</code>"``):
+    those envs read the tag to know what kind of action it is.
 
     Args:
         text: the raw model output.
@@ -65,7 +67,7 @@ def parse_action(
     tag, content = found
     if not content or _NESTED_TAG.search(content):
         return ParsedAction(content, False, "malformed")
-    action = content if len(tags) == 1 else f"<{tag}>{content}</{tag}>"
+    action = content if tag in BARE_TAGS else f"<{tag}>{content}</{tag}>"
     if admissible is None:
         return ParsedAction(action, True)
     return _check_admissible(action, admissible, repair)

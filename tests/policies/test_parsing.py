@@ -41,7 +41,9 @@ def test_repair_only_when_enabled():
 
 
 def test_open_action_space_accepts_any_tagged_answer():
-    assert parse_action("<code>print(1)</code>", ["code"], None) == ParsedAction("print(1)", True)
+    assert parse_action("<action>add 5</action>", ["action"], None) == ParsedAction("add 5", True)
+    # domain tags stay: AppWorld's env reads the code from inside <code>
+    assert parse_action("<code>print(1)</code>", ["code"], None) == ParsedAction("<code>print(1)</code>", True)
 
 
 def test_multi_tag_answers_keep_their_tag():
