@@ -117,7 +117,7 @@ class _Progress:
     def __init__(self, total: int, done: Sequence[dict[str, Any]], label: str, enabled: bool) -> None:
         from tqdm.auto import tqdm
 
-        self.wins, self.count = sum(bool(r["won"]) for r in done), len(done)
+        self.wins, self.count, self.steps = sum(bool(r["won"]) for r in done), len(done), 0
         self.bar = tqdm(total=total, initial=len(done), desc=label, unit="ep", disable=not enabled, dynamic_ncols=True)
         self._show()
 
@@ -126,15 +126,24 @@ class _Progress:
         self.bar.update(1)
         self._show()
 
-    def _show(self) -> None:
-        if self.count:
-            self.bar.set_postfix(success=f"{self.wins / self.count:.1%}", refresh=False)
+    def step(self, active: int, _finished: int) -> None:
+        """Show that a batch is still stepping (model policies can take minutes per batch)."""
+        self.steps += 1
+        self._show(active)
+
+    def _show(self, active: int | None = None) -> None:
+        shown = {"success": f"{self.wins / self.count:.1%}"} if self.count else {}
+        if active:
+            shown.update(step=self.steps, running=active)
+        self.bar.set_postfix(shown, refresh=active is not None)
 
     def close(self) -> None:
         self.bar.close()
 
 
-def _play_batch(envs: Any, policy: Policy, spec: BenchmarkSpec, batch: Batch, done: set[EpisodeKey], sink: Any) -> None:
+def _play_batch(
+    envs: Any, policy: Policy, spec: BenchmarkSpec, batch: Batch, done: set[EpisodeKey], sink: Any, bar: _Progress
+) -> None:
     """Play one batch (padded to the vector env's size); record its episodes not already done."""
     pad = envs.num_tasks - len(batch.keys)
     task_ids = list(batch.task_ids) + [batch.task_ids[0]] * pad
@@ -154,6 +163,7 @@ def _play_batch(envs: Any, policy: Policy, spec: BenchmarkSpec, batch: Batch, do
         seeds=seeds,
         skip=range(len(batch.keys), envs.num_tasks),
         on_episode=on_episode,
+        on_step=bar.step,
     )
 
 
@@ -327,7 +337,7 @@ def _play_all(
         try:
             for batch in batches:
                 if not all(key in done for key in batch.keys):
-                    _play_batch(envs, policy, spec, batch, done, sink)
+                    _play_batch(envs, policy, spec, batch, done, sink, bar)
         finally:
             bar.close()
 
