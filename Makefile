@@ -36,6 +36,25 @@ system-deps:
 
 TEST_DEPS += system-deps
 
+# ALFWorld's games unpacked once into a cache the tests reuse (skipped when the shared archive is absent).
+export ANCHORGYM_ALFWORLD_TEST_DATA ?= $(HOME)/.cache/anchorgym/test/alfworld
+ALFWORLD_ARCHIVE := $(SHARED_DATA)/alfworld/json_2.1.1.tar.xz
+.PHONY: alfworld-data
+alfworld-data: install
+	@if [ -d "$(ANCHORGYM_ALFWORLD_TEST_DATA)/json_2.1.1/valid_unseen" ] || [ ! -f "$(ALFWORLD_ARCHIVE)" ]; then :; \
+	else $(VENV)/bin/anchorgym data alfworld --from "$(ALFWORLD_ARCHIVE)" --data-dir "$(ANCHORGYM_ALFWORLD_TEST_DATA)"; fi
+
+TEST_DEPS += alfworld-data
+
+# AppWorld: its own venv (appworld pins pydantic<2) and the generated offline tasks, in ~/.cache/anchorgym.
+# Needs PyPI once; without it the AppWorld engine tests skip with the reason.
+.PHONY: appworld-venv
+appworld-venv: install
+	@$(PY) -c "from anchorgym.envs.appworld.data import ensure_generated; ensure_generated(build_venv=True)" \
+	|| echo "note: the AppWorld venv could not be built: AppWorld engine tests will be skipped"
+
+TEST_DEPS += appworld-venv
+
 test: $(TEST_DEPS)
 	$(PY) -m pytest -m "not gpu" -q $(PYTEST_ARGS)
 

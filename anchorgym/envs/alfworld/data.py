@@ -1,0 +1,173 @@
+"""Locating, installing and listing the ALFWorld text games.
+
+The data folder holds ALFWorld's release ``json_2.1.1/<split>/<task-folder>/<trial>/game.tw-pddl``.
+It is found, in order, from the ``data_dir`` argument, ``$ALFWORLD_DATA`` (the
+variable alfworld itself uses) and the user cache (``~/.cache/anchorgym/alfworld``,
+filled by ``anchorgym data alfworld --from PATH``).
+
+The release may lack ALFRED's ``traj_data.json``; the two fields the engine and
+its handcoded expert read (``task_type``, ``pddl_params``) follow from the task
+folder name ``<task_type>-<Object>-<MovableRecep|None>-<ParentTarget>-<scene>``
+(see :func:`task_info_from_folder`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from anchorgym.errors import ConfigError, DataNotFoundError, unknown
+
+ENV_VAR = "ALFWORLD_DATA"
+RELEASE = "json_2.1.1"
+GAME_FILE = "game.tw-pddl"
+SPLITS = ("train", "valid_seen", "valid_unseen")
+SPLIT_ALIASES = {"eval_in_distribution": "valid_seen", "eval_out_of_distribution": "valid_unseen"}
+SPLIT_SIZES = {"train": 3553, "valid_seen": 140, "valid_unseen": 134}
+TASK_TYPES = (
+    "pick_and_place_simple",
+    "look_at_obj_in_light",
+    "pick_clean_then_place_in_recep",
+    "pick_heat_then_place_in_recep",
+    "pick_cool_then_place_in_recep",
+    "pick_two_obj_and_place",
+)
+INSTALL_HINT = "Install it with: anchorgym data alfworld --from PATH/TO/json_2.1.1.tar.xz (or set ALFWORLD_DATA)."
+
+
+def cache_dir() -> Path:
+    """Return the user cache folder for ALFWorld data (``$XDG_CACHE_HOME/anchorgym/alfworld``)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "anchorgym" / "alfworld"
+
+
+def data_root(data_dir: str | Path | None = None) -> Path:
+    """Return the folder that holds ``json_2.1.1/`` (not checked; see :func:`games_root`)."""
+    if data_dir is not None:
+        return Path(data_dir).expanduser()
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser()
+    return cache_dir()
+
+
+def games_root(data_dir: str | Path | None = None) -> Path:
+    """Return ``<data root>/json_2.1.1``.
+
+    Raises:
+        DataNotFoundError: the games are not installed there.
+    """
+    root = data_root(data_dir) / RELEASE
+    if not (root / "train").is_dir() and not (root / "valid_unseen").is_dir():
+        raise DataNotFoundError(f"ALFWorld games not found at {root}. {INSTALL_HINT}")
+    return root
+
+
+def canonical_split(split: str) -> str:
+    """Map a split name or alias (``eval_out_of_distribution``...) to its folder name."""
+    split = SPLIT_ALIASES.get(split, split)
+    if split not in SPLITS:
+        raise unknown("ALFWorld split", split, (*SPLITS, *SPLIT_ALIASES))
+    return split
+
+
+@lru_cache(maxsize=16)
+def list_games(root: Path, split: str) -> tuple[str, ...]:
+    """Return the sorted task ids (``<task-folder>/<trial>``) of ``split`` under ``root``."""
+    split_dir = root / canonical_split(split)
+    if not split_dir.is_dir():
+        raise DataNotFoundError(f"ALFWorld split {split!r} not found at {split_dir}. {INSTALL_HINT}")
+    ids = [
+        f"{task.name}/{trial.name}"
+        for task in os.scandir(split_dir)
+        if task.is_dir()
+        for trial in os.scandir(task.path)
+        if os.path.isfile(os.path.join(trial.path, GAME_FILE))
+    ]
+    return tuple(sorted(ids))
+
+
+def task_info_from_folder(folder: str) -> dict[str, Any]:
+    """Derive ALFRED's ``task_type`` and ``pddl_params`` from a task folder name.
+
+    For ``look_at_obj_in_light`` the last receptacle is the lamp to toggle;
+    a ``...Sliced`` object is the sliced form of the base object.
+
+    >>> info = task_info_from_folder("pick_clean_then_place_in_recep-AppleSliced-None-Fridge-5")
+    >>> info["task_type"], info["pddl_params"]["object_target"], info["pddl_params"]["object_sliced"]
+    ('pick_clean_then_place_in_recep', 'Apple', True)
+    """
+    parts = folder.split("/")[0].split("-")
+    if len(parts) != 5 or parts[0] not in TASK_TYPES:
+        raise ConfigError(
+            f"ALFWorld task folder {folder!r} does not match '<task_type>-<Object>-<MovableRecep>-<Target>-<scene>' "
+            f"with a task type among {', '.join(TASK_TYPES)}."
+        )
+    task_type, obj, mrecep, target, _scene = parts
+    sliced = obj.endswith("Sliced")
+    lamp = task_type == "look_at_obj_in_light"
+    params = {
+        "object_target": obj[: -len("Sliced")] if sliced else obj,
+        "object_sliced": sliced,
+        "mrecep_target": "" if mrecep == "None" else mrecep,
+        "parent_target": "" if lamp else target,
+        "toggle_target": target if lamp else "",
+    }
+    return {"task_type": task_type, "pddl_params": params}
+
+
+def install(source: str | Path | None, target: str | Path | None = None) -> Path:
+    """Install the games from a ``.tar.xz``/``.tar.gz`` archive or an unpacked folder; idempotent.
+
+    Args:
+        source: the archive, a folder holding ``json_2.1.1/`` or the ``json_2.1.1`` folder
+            itself; None downloads through alfworld's own ``alfworld-download``.
+        target: the data root (default: ``$ALFWORLD_DATA`` or the user cache).
+
+    Returns:
+        The ``json_2.1.1`` folder.
+    """
+    root = data_root(target)
+    final = root / RELEASE
+    if (final / "valid_unseen").is_dir() and (final / "train").is_dir():
+        return final
+    if source is None:
+        return _download(root)
+    source = Path(source).expanduser()
+    if not source.exists():
+        raise DataNotFoundError(f"{source} does not exist. Pass the json_2.1.1.tar.xz archive or its folder.")
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".alfworld-", dir=root))
+    try:
+        _unpack(source, staging)
+        found = next((p for p in (staging / RELEASE, staging) if (p / "valid_unseen").is_dir()), None)
+        if found is None:
+            raise DataNotFoundError(f"{source} holds no {RELEASE}/valid_unseen folder; is it ALFWorld's json_2.1.1?")
+        os.replace(found, final)  # atomic: readers never see a half-installed release
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def _unpack(source: Path, staging: Path) -> None:
+    if source.is_dir():
+        inner = source / RELEASE if (source / RELEASE).is_dir() else source
+        shutil.copytree(inner, staging / RELEASE)
+        return
+    with tarfile.open(source) as archive:
+        archive.extractall(staging, filter="data")
+
+
+def _download(root: Path) -> Path:
+    """Fetch the release with alfworld's own downloader (needs internet)."""
+    import subprocess
+
+    exe = shutil.which("alfworld-download")
+    if exe is None:
+        raise DataNotFoundError(f"No --from given and alfworld-download is not installed. {INSTALL_HINT}")
+    subprocess.run([exe, "--data-dir", str(root)], check=True, env={**os.environ, ENV_VAR: str(root)})
+    return games_root(root)

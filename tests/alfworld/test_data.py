@@ -1,0 +1,102 @@
+"""ALFWorld data: resolution, installation, splits and the traj_data fields derived from folder names."""
+
+from __future__ import annotations
+
+import tarfile
+
+import pytest
+
+from anchorgym.cli import main
+from anchorgym.envs.alfworld import data
+from anchorgym.errors import DataNotFoundError, UnknownNameError
+
+GAME = "pick_heat_then_place_in_recep-AppleSliced-None-Fridge-5/trial_1"
+
+
+def test_folder_name_gives_task_type_and_pddl_params():
+    assert data.task_info_from_folder("pick_two_obj_and_place-Book-None-Sofa-201/trial_T1") == {
+        "task_type": "pick_two_obj_and_place",
+        "pddl_params": {
+            "object_target": "Book",
+            "object_sliced": False,
+            "mrecep_target": "",
+            "parent_target": "Sofa",
+            "toggle_target": "",
+        },
+    }
+    lamp = data.task_info_from_folder("look_at_obj_in_light-AlarmClock-None-DeskLamp-308")
+    assert lamp["pddl_params"]["toggle_target"] == "DeskLamp"
+    assert lamp["pddl_params"]["parent_target"] == ""
+    sliced = data.task_info_from_folder(GAME)["pddl_params"]
+    assert (sliced["object_target"], sliced["object_sliced"]) == ("Apple", True)
+
+
+def test_bad_folder_name_is_a_clear_error():
+    with pytest.raises(ValueError, match="does not match '<task_type>-<Object>-<MovableRecep>-<Target>-<scene>'"):
+        data.task_info_from_folder("pick_and_place_with_movable_recep-Pen-Bowl-Desk-1")
+
+
+def test_split_aliases_and_unknown_split():
+    assert data.canonical_split("eval_out_of_distribution") == "valid_unseen"
+    assert data.canonical_split("eval_in_distribution") == "valid_seen"
+    with pytest.raises(UnknownNameError, match="Did you mean 'valid_unseen'"):
+        data.canonical_split("valid_unsen")
+
+
+def test_resolution_order(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    assert data.data_root() == tmp_path / "cache" / "anchorgym" / "alfworld"
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "env"))
+    assert data.data_root() == tmp_path / "env"
+    assert data.data_root(tmp_path / "arg") == tmp_path / "arg"
+
+
+def test_missing_data_names_the_fixing_command(monkeypatch, tmp_path):
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path))
+    with pytest.raises(DataNotFoundError) as error:
+        data.games_root()
+    assert str(error.value) == (
+        f"ALFWorld games not found at {tmp_path / 'json_2.1.1'}. Install it with: anchorgym data alfworld "
+        "--from PATH/TO/json_2.1.1.tar.xz (or set ALFWORLD_DATA)."
+    )
+
+
+def test_make_without_data_is_one_clear_line(monkeypatch, tmp_path, capsys):
+    pytest.importorskip("alfworld")
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path))
+    assert main(["play", "anchorgym/ALFWorld-v0", "--split", "valid_unseen"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "anchorgym data alfworld --from" in err
+
+
+def _mini_archive(tmp_path, shared_root):
+    """A tar.xz holding two real games, in the release layout."""
+    archive = tmp_path / "mini.tar.xz"
+    with tarfile.open(archive, "w:xz") as tar:
+        for split in ("train", "valid_unseen"):
+            task_id = data.list_games(shared_root, split)[0]
+            tar.add(shared_root / split / task_id, arcname=f"json_2.1.1/{split}/{task_id}")
+    return archive
+
+
+def test_install_from_archive_is_atomic_and_idempotent(tmp_path, alfworld_dir, capsys):
+    root = alfworld_dir / data.RELEASE
+    archive = _mini_archive(tmp_path, root)
+    target = tmp_path / "data"
+    assert main(["data", "alfworld", "--from", str(archive), "--data-dir", str(target)]) == 0
+    installed = target / data.RELEASE
+    assert data.list_games(installed, "valid_unseen") == data.list_games(root, "valid_unseen")[:1]
+    assert (installed / "train" / data.list_games(root, "train")[0] / data.GAME_FILE).is_file()
+    assert [p.name for p in target.iterdir()] == [data.RELEASE]  # no staging folder left behind
+    assert data.install(tmp_path / "does-not-exist", target) == installed  # already there: nothing to do
+
+
+def test_install_from_missing_source_is_clear(tmp_path):
+    with pytest.raises(DataNotFoundError, match="does not exist. Pass the json_2.1.1.tar.xz archive or its folder."):
+        data.install(tmp_path / "nope.tar.xz", tmp_path / "target")
+
+
+def test_published_split_sizes(alfworld_dir):
+    root = alfworld_dir / data.RELEASE
+    assert {split: len(data.list_games(root, split)) for split in data.SPLITS} == data.SPLIT_SIZES
