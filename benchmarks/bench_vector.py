@@ -1,0 +1,158 @@
+"""Sokoban vector-env throughput on each backend, and process vs one-Ray-actor-per-env overhead.
+
+Every configuration plays the same workload: ``num_envs`` Sokoban envs (one per
+group, autoreset on, so every env is stepped every step) taking random moves.
+For each it reports env steps per second and the wall time of one vector step.
+
+Per-step overhead = the wall time of one batched call that reaches every env
+but does no env work (reading each env's step counter): the transport cost a
+vector step pays on top of the envs' own compute. The claim compared:
+``process`` at 128 envs has >= 10x lower per-step overhead than one Ray actor
+per env (the verl-agent design). The full step-time ratio is printed too.
+
+Run: ``.venv/bin/python benchmarks/bench_vector.py [--quick] [--ray-actor-per-env-512]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+import anchorgym
+
+ENV_ID = "anchorgym/Sokoban-v0"
+RESULTS = Path(__file__).resolve().parent / "results" / "vector.json"
+MOVES = np.array(["up", "down", "left", "right"])
+TARGET_RATIO = 10.0
+ROUNDTRIPS = 10
+
+
+def measure(backend: str, num_envs: int, steps: int, **kwargs) -> dict:
+    """Build the vector env, warm it up, time ``steps`` vector steps; return the numbers."""
+    start = time.perf_counter()
+    envs = anchorgym.make_vec(ENV_ID, num_tasks=num_envs, backend=backend, split="train", autoreset=True, **kwargs)
+    envs.reset(seed=0)
+    startup_s = time.perf_counter() - start
+    rng = np.random.default_rng(0)
+    plans = [MOVES[rng.integers(4, size=num_envs)].tolist() for _ in range(steps + 3)]
+    for actions in plans[:3]:
+        envs.step(actions)
+    start = time.perf_counter()
+    for actions in plans[3:]:
+        envs.step(actions)
+    elapsed = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(ROUNDTRIPS):
+        envs.call("steps")
+    roundtrip_ms = 1000 * (time.perf_counter() - start) / ROUNDTRIPS
+    envs.close()
+    return {
+        "backend": backend,
+        "num_envs": num_envs,
+        "steps": steps,
+        "startup_s": startup_s,
+        "step_ms": 1000 * elapsed / steps,
+        "overhead_ms": roundtrip_ms,
+        "env_steps_per_s": num_envs * steps / elapsed,
+        **kwargs,
+    }
+
+
+def configurations(sizes: list[int], ape_sizes: list[int]) -> list[tuple[str, str, int, dict]]:
+    """(label, backend, num_envs, extra kwargs) for every measurement."""
+    configs = []
+    for size in sizes:
+        configs += [("sync", "sync", size, {}), ("process", "process", size, {}), ("ray", "ray", size, {})]
+    for size in ape_sizes:
+        configs.append(("ray_actor_per_env", "ray_actor_per_env", size, {}))
+    return configs
+
+
+def run_one(label: str, backend: str, size: int, steps: int) -> dict:
+    if backend == "ray_actor_per_env":
+        return {**measure_actor_per_env(size, steps), "label": label}
+    return {**measure(backend, size, steps), "label": label}
+
+
+def measure_actor_per_env(size: int, steps: int) -> dict:
+    """Like :func:`measure`, with one Ray actor per env (RayBackend(actor_per_env=True))."""
+    from functools import partial
+
+    from anchorgym.envs import backends
+
+    original = backends.BACKENDS["ray"]
+    backends.BACKENDS["ray"] = partial(backends.RayBackend, actor_per_env=True)
+    try:
+        return {**measure("ray", size, steps), "backend": "ray_actor_per_env"}
+    finally:
+        backends.BACKENDS["ray"] = original
+
+
+def write_results(payload: dict) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=RESULTS.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(payload, handle, indent=2)
+    os.replace(tmp, RESULTS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="16 and 128 envs only, fewer steps")
+    parser.add_argument("--ray-actor-per-env-512", action="store_true", help="also 512 Ray actors (heavy)")
+    args = parser.parse_args()
+    sizes = [16, 128] if args.quick else [16, 128, 512]
+    ape_sizes = [16, 128] + ([512] if args.ray_actor_per_env_512 else [])
+    steps = {16: 100, 128: 40, 512: 15} if not args.quick else {16: 40, 128: 15, 512: 5}
+    import ray
+
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
+    rows = []
+    for label, backend, size, _ in tqdm(configurations(sizes, ape_sizes), desc="configurations"):
+        rows.append(run_one(label, backend, size, steps[size]))
+    ray.shutdown()
+    report(rows)
+
+
+def report(rows: list[dict]) -> None:
+    """Print the table and the RATIO lines; write the JSON results."""
+    print(f"\n{'backend':<20}{'envs':>6}{'startup s':>11}{'step ms':>10}{'overhead ms':>13}{'env steps/s':>13}")
+    for row in rows:
+        print(
+            f"{row['label']:<20}{row['num_envs']:>6}{row['startup_s']:>11.2f}{row['step_ms']:>10.2f}"
+            f"{row['overhead_ms']:>13.3f}{row['env_steps_per_s']:>13.0f}"
+        )
+    by_key = {(row["label"], row["num_envs"]): row for row in rows}
+    process, ape = by_key[("process", 128)], by_key[("ray_actor_per_env", 128)]
+    claims = {
+        "process_vs_ray_actor_per_env_overhead": ape["overhead_ms"] / process["overhead_ms"],
+        "process_vs_ray_actor_per_env_step_time": ape["step_ms"] / process["step_ms"],
+    }
+    write_results(
+        {
+            "schema_version": 1,
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "rows": rows,
+            "claims": claims,
+        }
+    )
+    print(
+        f"\nRATIO process_vs_ray_actor_per_env_overhead {claims['process_vs_ray_actor_per_env_overhead']:.1f}x "
+        f"(target >= {TARGET_RATIO:g}x; 128 envs: {process['overhead_ms']:.2f} ms vs {ape['overhead_ms']:.2f} ms)"
+    )
+    print(
+        f"RATIO process_vs_ray_actor_per_env_step_time {claims['process_vs_ray_actor_per_env_step_time']:.1f}x "
+        f"(no target; 128 envs: {process['step_ms']:.1f} ms vs {ape['step_ms']:.1f} ms per vector step)"
+    )
+
+
+if __name__ == "__main__":
+    main()
