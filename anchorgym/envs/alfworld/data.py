@@ -13,6 +13,7 @@ folder name ``<task_type>-<Object>-<MovableRecep|None>-<ParentTarget>-<scene>``
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tarfile
@@ -89,6 +90,16 @@ def list_games(root: Path, split: str) -> tuple[str, ...]:
         if os.path.isfile(os.path.join(trial.path, GAME_FILE))
     ]
     return tuple(sorted(ids))
+
+
+@lru_cache(maxsize=8)
+def split_hash(root: Path, split: str) -> str:
+    """Return a content hash of every game file of ``split`` (ids and bytes, in task-id order)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for task_id in list_games(root, split):
+        digest.update(task_id.encode("utf-8") + b"\0")
+        digest.update((root / canonical_split(split) / task_id / GAME_FILE).read_bytes())
+    return digest.hexdigest()
 
 
 def task_info_from_folder(folder: str) -> dict[str, Any]:

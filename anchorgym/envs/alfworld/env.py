@@ -122,6 +122,10 @@ class AlfWorldEnv(AnchorEnv):
         """One of ALFWorld's six task types (see :data:`.data.TASK_TYPES`)."""
         return self._task_type
 
+    def dataset_hashes(self) -> dict[str, str]:
+        """Return the content hash of this split's game files (recorded in benchmark results)."""
+        return {f"alfworld/{data.RELEASE}/{self.split}": data.split_hash(self.root, self.split)}
+
     def walkthrough(self) -> list[str]:
         """Return the current game's stored walkthrough (a winning command sequence)."""
         return list(self.game.pddl._game_data["walkthrough"])
