@@ -26,6 +26,26 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """Parse ``KEY=VALUE`` pairs; values are JSON when they parse as JSON, else strings.
+
+    >>> parse_options(["max_retries=0", "device=cpu", "repair=true"])
+    {'max_retries': 0, 'device': 'cpu', 'repair': True}
+    """
+    import json
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--policy-option must look like KEY=VALUE, got {pair!r}.")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
+
+
 def register(subparsers: Any) -> None:
     """Add the harness subcommands."""
     listing = subparsers.add_parser("benchmarks", help="list the versioned benchmarks")
@@ -44,6 +64,13 @@ def register(subparsers: Any) -> None:
     run.add_argument("--temperature", type=float, default=None, help="sampling temperature (0: greedy)")
     run.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass")
     run.add_argument("--max-new-tokens", type=int, default=None, help="cap on generated tokens per step")
+    run.add_argument(
+        "--policy-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="back-end option for make_policy, e.g. device=cpu or max_retries=2 (repeatable; values parsed as JSON)",
+    )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(handler=_eval)
 
@@ -111,6 +138,7 @@ def _eval(args: argparse.Namespace) -> int:
         backend=args.backend,
         num_workers=args.num_workers,
         progress=not args.no_progress,
+        policy_options=parse_options(args.policy_option),
     )
     print(format_table([summary_row(result)]))
     print(f"results: {out}  (report: anchorgym report {out})")
