@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from anchorgym.envs.webshop.search import B, K1, RESULTS_CUTOFF, product_document
+from anchorgym.envs.webshop.search import K1, RESULTS_CUTOFF, B, product_document
 from anchorgym.errors import DependencyError, missing_extra
 
 MISSING_MODULE_OPTION = "jdk.incubator.vector"

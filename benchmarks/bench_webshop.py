@@ -1,0 +1,111 @@
+"""WebShop benchmark: text-mode steps per second and search latency, bm25s vs Lucene, in one run.
+
+Text mode: the scripted expert plays the 500 test goals (every page rendered to
+HTML and read back as text, every purchase scored), once with cold page caches
+and once warm, as a GRPO group revisits the same pages. Search: the 500 test
+instructions, each searched once per back end, uncached, top 50.
+
+Run: .venv/bin/python benchmarks/bench_webshop.py [--goals N]
+Writes benchmarks/results/webshop.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from anchorgym.envs.registry import make
+from anchorgym.envs.webshop.html_text import read_page
+
+RESULTS = Path(__file__).with_name("results") / "webshop.json"
+TARGET_STEPS_PER_S = 50.0  # a 15-step episode under 0.3 s, far below an LLM's generation time
+
+
+def play(env, task_ids):
+    steps, start = 0, time.perf_counter()
+    for task_id in task_ids:
+        env.reset(options={"task_id": task_id})
+        done = False
+        while not done:
+            *_, terminated, truncated, _ = env.step(env.expert_action())
+            steps += 1
+            done = terminated or truncated
+    return steps, time.perf_counter() - start
+
+
+def search_latency(search, queries):
+    times = []
+    for query in queries:
+        start = time.perf_counter()
+        search.search(query, 50)
+        times.append(time.perf_counter() - start)
+    return {"mean_ms": 1e3 * statistics.mean(times), "p50_ms": 1e3 * statistics.median(times),
+            "p95_ms": 1e3 * sorted(times)[int(0.95 * len(times)) - 1]}  # fmt: skip
+
+
+def lucene_latency(engine, queries):
+    try:
+        from anchorgym.envs.webshop.lucene import LuceneSearch
+
+        return search_latency(LuceneSearch(engine.data.products), queries)
+    except ImportError as error:
+        print(f"lucene: skipped ({error})")
+        return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--goals", type=int, default=500, help="test goals the expert plays")
+    args = parser.parse_args()
+    env = make("anchorgym/WebShop-v0", split="test")
+    tasks = list(env.task_ids())[: args.goals]
+    env.reset(options={"task_id": tasks[0]})  # load spaCy etc. outside the timing
+    read_page.cache_clear()
+    env.engine._results.clear()
+    cold_steps, cold_s = play(env, tasks)
+    warm_steps, warm_s = play(env, tasks)
+    queries = [env.engine.goals[int(t)]["instruction_text"].lower() for t in tasks]
+    results = {
+        "schema_version": 1,
+        "text_mode": {
+            "episodes": len(tasks),
+            "steps": cold_steps,
+            "cold_steps_per_s": cold_steps / cold_s,
+            "warm_steps_per_s": warm_steps / warm_s,
+        },  # fmt: skip
+        "search": {
+            "queries": len(queries),
+            "bm25s": search_latency(env.engine.search_engine, queries),
+            "lucene": lucene_latency(env.engine, queries),
+        },  # fmt: skip
+    }
+    report(results)
+    RESULTS.parent.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=RESULTS.parent, suffix=".json")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(results, handle, indent=2)
+    os.replace(tmp, RESULTS)
+
+
+def report(results):
+    text, search = results["text_mode"], results["search"]
+    print(f"text mode: {text['steps']} expert steps over {text['episodes']} goals")
+    print(f"  cold caches {text['cold_steps_per_s']:.0f} steps/s, warm {text['warm_steps_per_s']:.0f} steps/s")
+    for name in ("bm25s", "lucene"):
+        if search[name]:
+            print(f"search {name}: mean {search[name]['mean_ms']:.2f} ms, p50 {search[name]['p50_ms']:.2f} ms, "
+                  f"p95 {search[name]['p95_ms']:.2f} ms")  # fmt: skip
+    print(f"RATE text_mode_steps_per_s_cold {text['cold_steps_per_s']:.0f} (target >= {TARGET_STEPS_PER_S:.0f})")
+    print(f"RATIO text_mode_warm_vs_cold {text['warm_steps_per_s'] / text['cold_steps_per_s']:.1f}x (no target)")
+    if search["lucene"]:
+        ratio = search["lucene"]["mean_ms"] / search["bm25s"]["mean_ms"]
+        print(f"RATIO search_latency_lucene_vs_bm25s {ratio:.1f}x (no target; > 1 means bm25s is faster)")
+
+
+if __name__ == "__main__":
+    main()
