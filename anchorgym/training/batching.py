@@ -8,6 +8,7 @@ group's statistics, and padded rows carry weight 0 so they never move the loss.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -69,3 +70,23 @@ def pad_to_multiple(num_rows: int, multiple: int) -> tuple[np.ndarray, np.ndarra
     indices = np.arange(total) % num_rows
     weights = (np.arange(total) < num_rows).astype(np.float64)
     return indices, weights
+
+
+def episode_columns(episodes: Sequence[Any]) -> dict[str, np.ndarray]:
+    """Flatten harness episodes into per-step columns for :func:`~anchorgym.training.advantages.compute`.
+
+    Returns a dict of equal-length arrays: ``group``, ``traj``, ``step``,
+    ``reward`` (env reward), ``valid`` (action validity) and ``anchor``.
+    """
+    rows = [(e.group_id, e.traj_id, s.step, s.reward, s.action_valid, s.anchor) for e in episodes for s in e.steps]
+    if not rows:
+        raise ConfigError("The rollout produced no steps; check the env and max_steps.")
+    group, traj, step, reward, valid, anchor = zip(*rows, strict=True)
+    return {
+        "group": np.asarray(group, dtype=np.int64),
+        "traj": np.asarray(traj, dtype=np.int64),
+        "step": np.asarray(step, dtype=np.int64),
+        "reward": np.asarray(reward, dtype=np.float64),
+        "valid": np.asarray(valid, dtype=bool),
+        "anchor": np.asarray(anchor, dtype=object),
+    }

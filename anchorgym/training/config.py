@@ -1,0 +1,142 @@
+"""The one training configuration: a dataclass loaded from YAML, checked as a whole.
+
+Every field carries a one-line description (``TrainConfig.describe()`` lists
+them). Defaults follow GiGPO (Feng et al. 2025, arXiv 2505.10978, Sec. 5.1 and
+App. C): group size 8, gamma 0.95, omega 1, invalid-action penalty 0.1,
+clip 0.2, KL coefficient 0.01, history of 2 steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anchorgym.errors import ConfigError, suggest
+from anchorgym.training.advantages import ESTIMATORS
+
+ACTION_FORMATS = ("text", "choice")
+
+
+def _doc(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata={"doc": text})
+    return field(default=default, metadata={"doc": text})
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (see :meth:`describe` for every field)."""
+
+    env_id: str = _doc("registered env id to train on", "anchorgym/Sokoban-v0")
+    model: str = _doc("model directory (or `tiny` for the built-in tiny Qwen2, `hf:PATH` accepted)", "tiny")
+    output_dir: str = _doc("run directory: metrics.csv, checkpoints/, config.yaml", "runs/train")
+    estimator: str = _doc("advantage estimator: grpo, rloo, mc_grpo, gigpo, hgpo", "gigpo")
+    estimator_options: dict = _doc("options for the estimator (mode, stats, omega, history, alpha...)", factory=dict)
+    gamma: float | None = _doc("discount for step returns; null = the estimator's published default", None)
+    iterations: int = _doc("training iterations (rollout + update)", 100)
+    num_tasks: int = _doc("episode groups per iteration (distinct tasks)", 16)
+    group_size: int = _doc("trajectories per group, all on the same task and seed (GiGPO: 8)", 8)
+    split: str = _doc("env split to train on", "train")
+    task_ids: list = _doc("fixed task ids to train on (empty: sample from the split each iteration)", factory=list)
+    env_kwargs: dict = _doc("keyword arguments for every env", factory=dict)
+    max_steps: int | None = _doc("cap on steps per episode on top of the env's own limit", None)
+    history_length: int = _doc("past (observation, action) pairs in each prompt (GiGPO: 2)", 2)
+    action_format: str = _doc("`text`: free generation parsed by the prompt's tags; `choice`: one token", "text")
+    choice_size: int = _doc("choice format: the model picks an admissible action by index 0..choice_size-1", 4)
+    temperature: float = _doc("sampling temperature for rollouts", 1.0)
+    max_new_tokens: int = _doc("cap on generated tokens per step (text format)", 256)
+    invalid_action_penalty: float = _doc("subtracted from the step reward when the action is invalid", 0.1)
+    dynamic_sampling: bool = _doc("drop groups whose trajectories all earn the same return (DAPO)", False)
+    learning_rate: float = _doc("AdamW learning rate", 1e-6)
+    weight_decay: float = _doc("AdamW weight decay", 0.01)
+    max_grad_norm: float = _doc("gradient clipping norm", 1.0)
+    ppo_epochs: int = _doc("passes over each iteration's samples", 1)
+    mini_batch_size: int = _doc("samples per optimizer step", 64)
+    micro_batch_size: int = _doc("samples per forward/backward (gradient accumulation inside a mini-batch)", 8)
+    clip_eps: float = _doc("PPO clip epsilon", 0.2)
+    clip_ratio_c: float = _doc("dual-clip bound c", 3.0)
+    loss_aggregation: str = _doc("`token-mean` or `seq-mean`", "token-mean")
+    kl_coef: float = _doc("k3 KL weight to the frozen initial model; 0 disables it", 0.01)
+    entropy_coef: float = _doc("entropy bonus weight; 0 disables it", 0.0)
+    lora_rank: int = _doc("LoRA rank (peft); 0 trains all weights", 0)
+    lora_alpha: int = _doc("LoRA alpha", 32)
+    device: str = _doc("`auto` (cuda when present), `cpu` or `cuda`", "auto")
+    bf16: bool = _doc("bf16 autocast on GPU (ignored on CPU)", True)
+    gradient_checkpointing: bool = _doc("trade compute for memory on GPU (ignored on CPU)", True)
+    seed: int = _doc("seeds tasks, sampling and initialisation", 0)
+    eval_every: int = _doc("evaluate every N iterations (0: never)", 0)
+    eval_benchmark: str = _doc("harness benchmark spec evaluated with greedy decoding (`anchorgym benchmarks`)", "")
+    eval_seeds: list = _doc("evaluation seeds (empty: the spec's own)", factory=list)
+    save_every: int = _doc("checkpoint every N iterations (0: only at the end)", 10)
+    tensorboard: bool = _doc("also log to TensorBoard (needs tensorboard)", False)
+    wandb_project: str = _doc("also log to this W&B project (needs wandb); empty disables", "")
+    progress: bool = _doc("show a progress bar", True)
+
+    def __post_init__(self) -> None:
+        if self.estimator not in ESTIMATORS:
+            raise ConfigError(
+                f"estimator {self.estimator!r} is unknown.{suggest(self.estimator, ESTIMATORS)} "
+                f"Choose one of {sorted(ESTIMATORS)}."
+            )
+        if self.action_format not in ACTION_FORMATS:
+            raise ConfigError(f"action_format must be one of {ACTION_FORMATS}, got {self.action_format!r}.")
+        for name in ("iterations", "num_tasks", "group_size", "mini_batch_size", "micro_batch_size", "ppo_epochs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}.")
+        if self.mini_batch_size % self.micro_batch_size:
+            fits = _divisor(self.mini_batch_size, self.micro_batch_size)
+            raise ConfigError(
+                f"mini_batch_size ({self.mini_batch_size}) must be a multiple of micro_batch_size "
+                f"({self.micro_batch_size}); e.g. set micro_batch_size to {fits}."
+            )
+        if self.group_size < 2:
+            raise ConfigError("group_size must be >= 2: group-relative advantages are 0 for a group of one.")
+        if self.task_ids and len(self.task_ids) not in (1, self.num_tasks):
+            raise ConfigError(f"task_ids lists {len(self.task_ids)} tasks; give one or num_tasks={self.num_tasks}.")
+        if self.action_format == "choice" and not 1 < self.choice_size <= 10:
+            raise ConfigError(f"choice_size must be in 2..10 (one digit token per choice), got {self.choice_size}.")
+        if self.eval_every and not self.eval_benchmark:
+            raise ConfigError("eval_every > 0 needs eval_benchmark, e.g. 'sokoban-6x6-1box/smoke@v1'.")
+        if self.temperature <= 0:
+            raise ConfigError("temperature must be > 0 for training rollouts (log-probs of greedy picks are 0).")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
+        """Build a config from a dict, rejecting unknown keys with a suggestion."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        for key in raw:
+            if key not in names:
+                raise ConfigError(f"Unknown config key {key!r}.{suggest(key, names)} See `anchorgym train --fields`.")
+        return cls(**raw)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TrainConfig:
+        """Load a config from a YAML file."""
+        import yaml
+
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"Config file {str(path)!r} does not exist.")
+        raw = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path} must hold a mapping of config keys, got {type(raw).__name__}.")
+        return cls.from_dict(raw)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as a plain dict (YAML-able)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def describe(cls) -> str:
+        """Return one line per field: name, default and meaning."""
+        lines = []
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            lines.append(f"{f.name:24} {default!r:28} {f.metadata['doc']}")
+        return "\n".join(lines)
+
+
+def _divisor(total: int, wanted: int) -> int:
+    return max(d for d in range(1, wanted + 1) if total % d == 0)

@@ -1,0 +1,104 @@
+"""Training metrics: one CSV row per iteration (always), TensorBoard and W&B optionally.
+
+Keys are slash-separated. Besides the loss keys of :mod:`.losses`:
+
+============================ =============================================================
+key                          meaning
+============================ =============================================================
+``iteration``                iterations completed
+``rollout/success``          fraction of training episodes won
+``rollout/return``           mean episode return (env reward, before shaping)
+``rollout/length``           mean episode length in steps
+``rollout/invalid``          fraction of steps with an invalid action
+``rollout/tokens_per_s``     generated tokens per second during rollout
+``samples/kept``             samples trained on (after dynamic sampling)
+``samples/dropped_groups``   groups dropped by dynamic sampling
+``advantage/mean``           mean advantage over kept samples
+``advantage/abs_mean``       mean absolute advantage
+``step_group/size_mean``     mean size of GiGPO step groups (episode group x anchor)
+``step_group/size_max``      largest step group
+``step_group/singleton``     fraction of steps alone in their step group
+``update/tokens_per_s``      trained tokens per second in the update
+``grad_norm``                gradient norm before clipping (mean over steps)
+``eval/success``             evaluation success rate (on evaluation iterations)
+``time/iteration_s``         wall time of the iteration
+============================ =============================================================
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from anchorgym.errors import missing_extra
+
+METRICS_FILE = "metrics.csv"
+
+
+class MetricsLogger:
+    """Appends metric rows to ``metrics.csv``; the column set grows as new keys appear.
+
+    Args:
+        output_dir: the run directory.
+        start_iteration: rows at or after this iteration are dropped (a resumed run redoes them).
+        tensorboard: also write TensorBoard events.
+        wandb_project: also log to this W&B project (empty: off).
+    """
+
+    def __init__(
+        self, output_dir: Path, start_iteration: int = 0, tensorboard: bool = False, wandb_project: str = ""
+    ) -> None:
+        self.path = output_dir / METRICS_FILE
+        self.rows = [r for r in read_metrics(self.path) if int(float(r["iteration"])) <= start_iteration]
+        self.writers = _writers(output_dir, tensorboard, wandb_project)
+
+    def log(self, row: dict[str, Any]) -> None:
+        """Record one iteration's metrics (rewrites the CSV atomically)."""
+        self.rows.append({key: _plain(value) for key, value in row.items()})
+        columns = list(dict.fromkeys(key for r in self.rows for key in r))
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        os.replace(tmp, self.path)
+        for write in self.writers:
+            write(row)
+
+
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    """Read ``metrics.csv`` rows (empty list when absent)."""
+    if not path.is_file():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _plain(value: Any) -> Any:
+    return round(value, 8) if isinstance(value, float) else value
+
+
+def _writers(output_dir: Path, tensorboard: bool, wandb_project: str) -> list:
+    writers = []
+    if tensorboard:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as error:
+            raise missing_extra("tensorboard", "train") from error
+        board = SummaryWriter(str(output_dir / "tensorboard"))
+        writers.append(
+            lambda row: [
+                board.add_scalar(k, v, row["iteration"]) for k, v in row.items() if isinstance(v, (int, float))
+            ]
+        )
+    if wandb_project:
+        try:
+            import wandb
+        except ImportError as error:
+            raise missing_extra("wandb", "train") from error
+        run = wandb.init(project=wandb_project, dir=str(output_dir))
+        writers.append(lambda row: run.log(row, step=int(row["iteration"])))
+    return writers

@@ -1,0 +1,172 @@
+"""The policy update: samples -> padded token tensors -> loss -> optimizer steps.
+
+Each agent step is one :class:`Sample` ``(prompt_t, response_t)`` with the
+exact token ids and old log-probs recorded at generation. An update makes
+``ppo_epochs`` passes; each pass shuffles the samples, pads them to a multiple
+of the mini-batch size with zero-weight copies, and takes one optimizer step
+per mini-batch, accumulating gradients over micro-batches. The token-mean loss
+divides by the token count of the whole mini-batch, so accumulation gives the
+same gradient as one big batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from anchorgym.training.batching import pad_to_multiple
+from anchorgym.training.generation import token_logprobs
+from anchorgym.training.losses import LossConfig, policy_loss
+
+
+@dataclass
+class Sample:
+    """One agent step as a training sample.
+
+    Attributes:
+        prompt_ids: the exact prompt tokens.
+        response_ids: the sampled response tokens.
+        old_logprobs: their log-probs under the sampling policy.
+        advantage: the step's advantage.
+        weight: 1 for real samples, 0 for padding copies.
+    """
+
+    prompt_ids: list[int]
+    response_ids: list[int]
+    old_logprobs: list[float]
+    advantage: float
+    weight: float = 1.0
+
+
+def collate(samples: list[Sample], pad_id: int, device: Any) -> dict[str, torch.Tensor]:
+    """Right-pad ``prompt + response`` rows; targets and masks are aligned to ``logits[:, :-1]``."""
+    width = max(len(s.prompt_ids) + len(s.response_ids) for s in samples)
+    ids = torch.full((len(samples), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(samples), width), dtype=torch.long)
+    mask = torch.zeros((len(samples), width - 1))
+    old = torch.zeros((len(samples), width - 1))
+    for row, s in enumerate(samples):
+        full = s.prompt_ids + s.response_ids
+        ids[row, : len(full)] = torch.tensor(full)
+        attention[row, : len(full)] = 1
+        start, end = len(s.prompt_ids) - 1, len(full) - 1
+        mask[row, start:end] = s.weight
+        old[row, start:end] = torch.tensor(s.old_logprobs, dtype=torch.float32)
+    advantages = torch.tensor([s.advantage for s in samples], dtype=torch.float32)
+    tensors = {"ids": ids, "attention": attention, "mask": mask, "old": old, "advantages": advantages}
+    return {key: value.to(device) for key, value in tensors.items()}
+
+
+def response_logprobs(
+    model: Any, batch: dict[str, torch.Tensor], temperature: float, allowed: torch.Tensor | None, autocast: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token log-probs and entropies of ``batch["ids"][:, 1:]`` under ``model``."""
+    context = torch.autocast("cuda", dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
+    with context:
+        logits = model(input_ids=batch["ids"], attention_mask=batch["attention"]).logits[:, :-1]
+    targets = batch["ids"][:, 1:]
+    if allowed is not None:  # prompt positions hold any token; only response positions are scored
+        targets = torch.where(batch["mask"] > 0, targets, allowed[0])
+    return token_logprobs(logits, targets, temperature, allowed)
+
+
+class Learner:
+    """Runs the update step for one model and optimizer.
+
+    Args:
+        model: the causal LM being trained.
+        optimizer: its optimizer.
+        loss_config: loss settings.
+        pad_id: padding token id.
+        temperature: the rollout temperature (log-probs are scored under the same distribution).
+        allowed: the choice-format token ids, or None.
+        reference: callable returning the frozen reference's context manager and model (KL), or None.
+        autocast: bf16 autocast (GPU).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        optimizer: torch.optim.Optimizer,
+        loss_config: LossConfig,
+        pad_id: int,
+        temperature: float = 1.0,
+        allowed: torch.Tensor | None = None,
+        reference: Any = None,
+        autocast: bool = False,
+        max_grad_norm: float = 1.0,
+    ) -> None:
+        self.model, self.optimizer, self.loss_config = model, optimizer, loss_config
+        self.pad_id, self.temperature, self.allowed = pad_id, temperature, allowed
+        self.reference, self.autocast, self.max_grad_norm = reference, autocast, max_grad_norm
+        self.device = next(model.parameters()).device
+
+    def update(
+        self, samples: list[Sample], mini_batch_size: int, micro_batch_size: int, epochs: int, seed: int
+    ) -> dict[str, float]:
+        """Run ``epochs`` shuffled passes over ``samples``; return mean metrics."""
+        rng = np.random.default_rng(seed)
+        totals: dict[str, list[float]] = defaultdict(list)
+        self.model.train()
+        for _ in range(epochs):
+            order = rng.permutation(len(samples))
+            index, weight = pad_to_multiple(len(samples), mini_batch_size)
+            padded = [_with_weight(samples[order[i]], w) for i, w in zip(index, weight, strict=True)]
+            for start in range(0, len(padded), mini_batch_size):
+                for key, value in self._step(padded[start : start + mini_batch_size], micro_batch_size).items():
+                    totals[key].append(value)
+        return {key: float(np.mean(values)) for key, values in totals.items()}
+
+    def _step(self, mini_batch: list[Sample], micro_batch_size: int) -> dict[str, float]:
+        """One optimizer step over a mini-batch, accumulating micro-batch gradients."""
+        normalizer = self._normalizer(mini_batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        sums: dict[str, float] = defaultdict(float)
+        micro = list(_chunks(mini_batch, micro_batch_size))
+        for part in micro:
+            batch = collate(part, self.pad_id, self.device)
+            logp, entropy = response_logprobs(self.model, batch, self.temperature, self.allowed, self.autocast)
+            loss, metrics = policy_loss(
+                self.loss_config,
+                logp,
+                batch["old"],
+                batch["advantages"],
+                batch["mask"],
+                self._reference_logprobs(batch),
+                entropy,
+                normalizer,
+            )
+            loss.backward()
+            for key, value in metrics.items():  # loss terms already carry the global normaliser: add them up
+                sums[key] += value if key.startswith("loss/") else value / len(micro)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.max_grad_norm)
+        self.optimizer.step()
+        sums["grad_norm"] = float(grad_norm)
+        return dict(sums)
+
+    def _normalizer(self, mini_batch: list[Sample]) -> float:
+        if self.loss_config.aggregation == "seq-mean":
+            return max(sum(s.weight for s in mini_batch), 1.0)
+        return max(sum(s.weight * len(s.response_ids) for s in mini_batch), 1.0)
+
+    def _reference_logprobs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        if self.reference is None or self.loss_config.kl_coef == 0:
+            return None
+        context, model = self.reference()
+        with torch.no_grad(), context:
+            return response_logprobs(model, batch, self.temperature, self.allowed, self.autocast)[0]
+
+
+def _with_weight(sample: Sample, weight: float) -> Sample:
+    return sample if weight == sample.weight else Sample(**{**sample.__dict__, "weight": float(weight)})
+
+
+def _chunks(items: list[Sample], size: int) -> Iterator[list[Sample]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
