@@ -60,3 +60,17 @@ def test_unknown_pages_are_404(site):
 def test_cli_rejects_bad_port(capsys):
     assert main(["webshop", "serve", "--port", "70000"]) == 2
     assert capsys.readouterr().err.strip() == "error: --port must be 0-65535, got 70000."
+
+
+def test_cli_data_install(tmp_path, webshop_dir, capsys):
+    assert main(["data", "webshop", "--from", str(webshop_dir), "--data-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip() == f"Installed webshop data into {tmp_path}"
+    assert (tmp_path / "products_1k.json").read_bytes() == (webshop_dir / "products_1k.json").read_bytes()
+    assert main(["data", "webshop", "--from", str(tmp_path / "nowhere")]) == 2
+    assert "is not a WebShop data folder" in capsys.readouterr().err
+
+
+def test_dataset_hashes(env):
+    hashes = env.dataset_hashes()
+    assert sorted(hashes) == ["items_ins_v2_1000.json", "products_1k.json"]
+    assert all(len(h) == 64 for h in hashes.values())

@@ -15,6 +15,7 @@ holds raw scraped items or already processed ones.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -118,6 +119,16 @@ def _atomic_copy(src: Path, dst: Path) -> None:
     os.close(fd)
     shutil.copyfile(src, tmp)
     os.replace(tmp, dst)
+
+
+def file_hashes(folder: str | Path) -> dict[str, str]:
+    """Return the sha256 of the product and attribute files the env reads from ``folder``."""
+    hashes = {}
+    for patterns in (PRODUCT_PATTERNS, ATTRIBUTE_PATTERNS):
+        path = _find(Path(folder), patterns)
+        if path is not None:
+            hashes[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
 
 
 def _read_json(path: Path) -> Any:

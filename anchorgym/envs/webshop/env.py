@@ -153,6 +153,12 @@ class WebShopEnv(AnchorEnv):
 
         return expert_action(self)
 
+    def dataset_hashes(self) -> dict[str, str]:
+        """Return the sha256 of the data files this env reads (recorded in results)."""
+        from anchorgym.envs.webshop.data import file_hashes
+
+        return file_hashes(self.engine.data.source)
+
     def close(self) -> None:
         """Close the browser and site in browser mode."""
         self.front.close()
