@@ -2,13 +2,20 @@
 
 Profiling ALFWorld's engine (textworld 1.7) shows most of a step spent in TatSu
 re-parsing the same short grammar strings: every admissible command template and
-every feedback rule is parsed again on every step, and every rule condition is
-re-parsed as a conjunctive query. A reset re-translates the PDDL problem with
-Fast Downward twice. These are pure functions of their string arguments, so we
-memoise them:
+every feedback rule is parsed again on every step, every rule condition is
+re-parsed as a conjunctive query, and each derivation deep-copies its context
+(entity infos and all) once per symbol. A reset re-translates the PDDL problem with Fast Downward twice.
+These are pure functions of their string arguments, so we memoise them:
 
 * ``textgen._parse_and_convert`` (grammar right-hand sides): cached, and a deep
   copy handed out each time because derivation mutates the symbols' contexts;
+* ``ContextSensitiveGrammar.derive``: a text made only of literals and
+  ``{expression}`` symbols (every command template, most feedback) depends on
+  the action's variables alone, so it is compiled once into a plan and
+  evaluated directly; anything with ``#rules#``, conditions or lists takes
+  TextWorld's own path;
+* ``textgen.copy_context``: shallow copies of the two dicts derivation extends
+  instead of deep copies (see :func:`_copy_context`);
 * ``Rule.parse_conjunctive_query`` (grammar conditions and queries): cached; the
   returned rule is only read;
 * ``fast_downward.pddl2sas`` (the translator run by every ``PddlState``): cached
@@ -21,12 +28,22 @@ caches survive), so stock and fast engines can run and be compared in one proces
 from __future__ import annotations
 
 import copy
+import importlib
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 SAS_CACHE_SIZE = 64  # translated problems kept per process (a few hundred KB each)
+
+# (module, attribute path) of each function we replace.
+TARGETS = {
+    "symbols": ("textworld.envs.pddl.textgen", "_parse_and_convert"),
+    "derive": ("textworld.envs.pddl.textgen", "ContextSensitiveGrammar.derive"),
+    "copy_context": ("textworld.envs.pddl.textgen", "copy_context"),
+    "query": ("textworld.logic", "Rule.parse_conjunctive_query"),
+    "pddl2sas": ("fast_downward", "pddl2sas"),
+}
 
 _originals: dict[str, Any] = {}
 _memoised: dict[str, Any] = {}  # built once, so caches survive disable()/enable()
@@ -38,37 +55,41 @@ def is_enabled() -> bool:
     return _enabled
 
 
-def _targets() -> tuple[Any, Any, Any]:
-    import fast_downward
-    import textworld.envs.pddl.textgen as textgen
-    from textworld.logic import Rule
+def _owner(name: str) -> tuple[Any, str]:
+    module, path = TARGETS[name]
+    owner: Any = importlib.import_module(module)
+    *parents, attribute = path.split(".")
+    for parent in parents:
+        owner = getattr(owner, parent)
+    return owner, attribute
 
-    if not _originals:
-        _originals.update(
-            symbols=textgen._parse_and_convert,
-            query=Rule.__dict__["parse_conjunctive_query"],
-            pddl2sas=fast_downward.pddl2sas,
-        )
-        _memoised.update(
-            symbols=_memo_symbols(_originals["symbols"]),
-            query=classmethod(lru_cache(maxsize=None)(_originals["query"].__func__)),
-            pddl2sas=_memo_pddl2sas(_originals["pddl2sas"]),
-        )
-    return textgen, Rule, fast_downward
+
+def _prepare() -> None:
+    if _originals:
+        return
+    for name in TARGETS:
+        owner, attribute = _owner(name)
+        _originals[name] = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
+    _memoised.update(
+        symbols=_memo_symbols(_originals["symbols"]),
+        derive=_plan_derive(_originals["derive"]),
+        copy_context=_copy_context,
+        query=classmethod(lru_cache(maxsize=None)(_originals["query"].__func__)),
+        pddl2sas=_memo_pddl2sas(_originals["pddl2sas"]),
+    )
 
 
 def _install(functions: dict[str, Any]) -> None:
-    textgen, rule, fast_downward = _targets()
-    textgen._parse_and_convert = functions["symbols"]
-    rule.parse_conjunctive_query = functions["query"]
-    fast_downward.pddl2sas = functions["pddl2sas"]
+    for name, function in functions.items():
+        owner, attribute = _owner(name)
+        setattr(owner, attribute, function)
 
 
 def enable() -> None:
     """Install the memoised parsers and translator (cheap when already installed)."""
     global _enabled
     if not _enabled:
-        _targets()
+        _prepare()
         _install(_memoised)
         _enabled = True
 
@@ -92,6 +113,60 @@ def _memo_symbols(parse: Callable[..., Any]) -> Callable[..., Any]:
         return copy.deepcopy(cache[key])
 
     return parse_cached
+
+
+def _plan(start: str) -> tuple[tuple[bool, Any], ...] | None:
+    """Compile ``start`` into ``(is_expression, literal_or_code)`` parts, or None if it needs the full path."""
+    from textworld.envs.pddl import textgen
+
+    parts = []
+    for symbol in textgen._parse_and_convert(start, rule_name="symbols"):
+        if isinstance(symbol, textgen.TerminalSymbol):
+            parts.append((False, str(symbol.symbol)))
+        elif (
+            isinstance(symbol, textgen.ConditionalSymbol)
+            and not symbol.given
+            and type(symbol.expression) is textgen.EvalSymbol
+        ):
+            parts.append((True, compile(symbol.expression.expression, "<string>", "eval")))
+        else:
+            return None
+    return tuple(parts)
+
+
+def _plan_derive(derive: Callable[..., str]) -> Callable[..., str]:
+    """Derive literal/expression-only texts from a cached plan; everything else as TextWorld does."""
+    plans: dict[str, Any] = {}
+
+    def derive_planned(self: Any, start: str, context: dict = {}) -> str:  # noqa: B006 - TextWorld's signature
+        if start not in plans:
+            plans[start] = _plan(start)
+        plan = plans[start]
+        if plan is None or not context:
+            return derive(self, start, context)
+        from textworld.envs.pddl import textgen
+
+        names = {**context["variables"], "context": context}  # the names TextWorld's eval sees
+        return "".join(str(eval(part, textgen.__dict__, names)) if is_code else part for is_code, part in plan)
+
+    return derive_planned
+
+
+def _copy_context(context: dict[str, Any]) -> dict[str, Any]:
+    """TextWorld's ``copy_context`` without deep copies.
+
+    Derivation only ever adds keys to a context's ``variables`` and ``mapping``
+    dicts (``query`` updates them); it never mutates the entity infos and logic
+    variables they hold, so fresh top-level dicts isolate contexts exactly as the
+    deep copy did, at a fraction of the cost (deep copies were most of a step).
+    """
+    return {
+        "state": context["state"],
+        "facts": context["facts"],
+        "variables": dict(context["variables"]),
+        "mapping": dict(context["mapping"]),
+        "entity_infos": context["entity_infos"],
+    }
 
 
 def _memo_pddl2sas(translate: Callable[..., Any]) -> Callable[..., Any]:
