@@ -134,6 +134,10 @@ def test_ray_backend_gives_identical_results(ray_session):
     envs.close()
     envs = make("ray", num_workers=2)
     assert rollout(envs) == expected
+    envs.reset(seed=1)
+    os.kill(envs.backend.pids[1], signal.SIGKILL)  # envs 3-5 live in actor 1
+    with pytest.raises(WorkerError, match="Ray actor 1 hosting envs 3-5 of anchorgym/Sokoban-v0"):
+        envs.step(["up"] * envs.num_envs)
     envs.close()
 
 
