@@ -118,6 +118,8 @@ class WorldHost:
 def serve(requests: TextIO, replies: TextIO) -> None:
     """Answer every request line from ``requests`` on ``replies`` until EOF."""
     host = WorldHost()
+    replies.write(json.dumps({"ok": True, **host.op_ping()}) + "\n")
+    replies.flush()
     for line in requests:
         if not line.strip():
             continue

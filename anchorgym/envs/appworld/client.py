@@ -1,0 +1,150 @@
+"""The env's side of the world worker: a subprocess in the AppWorld venv, spoken to in JSON lines.
+
+One :class:`WorldWorker` per env, reused across episodes (opening a task
+closes the previous world). Every request has a deadline: a worker that does
+not answer in time is killed and the request raises :class:`WorkerError`, as
+does a worker that dies; the env then ends only that episode, and the next
+request starts a fresh worker. :meth:`WorldWorker.recycle_if_large` restarts a
+worker whose memory grew past its limit, between episodes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from anchorgym.errors import WorkerError
+
+SERVER = Path(__file__).resolve().parent / "worker" / "server.py"
+START_TIMEOUT_S = 180.0  # importing appworld and loading a task's databases, on a busy machine
+STDERR_TAIL_CHARS = 1500
+CLOSE_GRACE_S = 2.0
+
+
+class WorldWorker:
+    """A world worker process.
+
+    Args:
+        python: the AppWorld venv's Python.
+        request_timeout_s: deadline for an ``execute``/``evaluate`` reply.
+        max_rss_bytes: :meth:`recycle_if_large` restarts the worker above this.
+    """
+
+    def __init__(self, python: Path, request_timeout_s: float, max_rss_bytes: int) -> None:
+        self.python = python
+        self.request_timeout_s = request_timeout_s
+        self.max_rss_bytes = max_rss_bytes
+        self.process: subprocess.Popen | None = None
+        self.last_rss = 0
+        self.restarts = 0
+        self._buffer = b""
+        self._log = tempfile.NamedTemporaryFile(prefix="anchorgym-appworld-", suffix=".log", delete=False)
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id, or None when it is not running."""
+        return self.process.pid if self.process is not None else None
+
+    def request(self, op: str, timeout_s: float | None = None, **fields: Any) -> dict[str, Any]:
+        """Send one request and return the reply's fields.
+
+        Raises:
+            WorkerError: the worker died, did not answer within the deadline
+                (it is then killed), or reported an error.
+        """
+        self._ensure_started()
+        line = json.dumps({"op": op, **fields}) + "\n"
+        try:
+            self.process.stdin.write(line.encode())
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self._died(op) from None
+        reply = self._read_reply(op, timeout_s or self.request_timeout_s)
+        if not reply.pop("ok", False):
+            raise WorkerError(f"AppWorld worker failed on {op!r}: {reply.get('error', 'no message')}")
+        self.last_rss = int(reply.get("rss", self.last_rss))
+        return reply
+
+    def recycle_if_large(self) -> bool:
+        """Restart the worker when its last reported memory exceeds the limit; return whether it did."""
+        if self.process is None or self.last_rss <= self.max_rss_bytes:
+            return False
+        self.close()
+        self.restarts += 1
+        return True
+
+    def close(self) -> None:
+        """Stop the worker process (it closes its world on EOF; killed if it does not exit)."""
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        self._buffer = b""
+        try:  # the world is in memory: nothing to save, so a short grace is enough
+            process.stdin.close()
+            process.wait(timeout=CLOSE_GRACE_S)
+        except (OSError, subprocess.TimeoutExpired):
+            process.kill()
+            process.wait()
+
+    def __del__(self) -> None:
+        self.close()
+        try:
+            os.unlink(self._log.name)
+        except OSError:
+            pass
+
+    def _ensure_started(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        self.process = None
+        self._log.seek(0)
+        self._log.truncate()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+        workdir = tempfile.mkdtemp(prefix="anchorgym-appworld-worker-")
+        self.process = subprocess.Popen(
+            [str(self.python), str(SERVER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            cwd=workdir,
+            env=env,
+        )
+        self._buffer = b""
+        self._read_reply("start", START_TIMEOUT_S)  # the worker greets once it is up
+
+    def _read_reply(self, op: str, timeout_s: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            while b"\n" not in self._buffer:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not selector.select(remaining):
+                    self._kill()
+                    raise WorkerError(
+                        f"AppWorld worker did not answer {op!r} within {timeout_s:.0f}s; it was killed "
+                        "(code that hangs and ignores AppWorld's own timeout does this)."
+                    )
+                chunk = os.read(self.process.stdout.fileno(), 1 << 16)
+                if not chunk:
+                    raise self._died(op)
+                self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)
+
+    def _kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def _died(self, op: str) -> WorkerError:
+        code = self.process.wait() if self.process is not None else None
+        self.process = None
+        tail = Path(self._log.name).read_text(errors="replace")[-STDERR_TAIL_CHARS:].strip()
+        return WorkerError(f"AppWorld worker exited (code {code}) during {op!r}. Its last output:\n{tail}")

@@ -1,0 +1,144 @@
+"""Where AppWorld tasks come from: the real data (``APPWORLD_ROOT``) or the offline generator.
+
+* ``real``: AppWorld's own data, installed by the user with ``appworld download
+  data`` (it needs the internet; its licence forbids redistributing it, so
+  anchorgym never copies it). Found at ``$APPWORLD_ROOT/data``; splits
+  ``train``, ``dev``, ``test_normal``, ``test_challenge``.
+* ``generated``: tasks that :mod:`.worker.generate` writes with the real engine
+  into the cache (``anchorgym data appworld``); split ``offline``. The folder
+  name carries a digest of the generator's sources, so editing them
+  regenerates.
+* ``auto`` (default): ``real`` when ``APPWORLD_ROOT`` holds data, else ``generated``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anchorgym.envs.appworld.venv import cache_dir, ensure_venv, require_python
+from anchorgym.errors import ConfigError, DataNotFoundError, WorkerError, unknown
+
+WORKER_DIR = Path(__file__).resolve().parent / "worker"
+GENERATOR_SOURCES = ("generate.py", "tasks.py", "world.py")
+INDEX_FILE = "anchorgym_tasks.json"
+REAL_SPLITS = ("train", "dev", "test_normal", "test_challenge")
+OFFLINE_SPLIT = "offline"
+SOURCES = ("auto", "real", "generated")
+
+
+@dataclass(frozen=True)
+class TaskSource:
+    """A folder shaped like ``APPWORLD_ROOT`` and the tasks of one split in it.
+
+    Attributes:
+        kind: ``"real"`` or ``"generated"``.
+        root: the folder holding ``data/``.
+        split: the split played.
+        task_ids: the split's task ids, in file order.
+        index: generated tasks only: task id -> spec (instruction, app, solution...).
+    """
+
+    kind: str
+    root: Path
+    split: str
+    task_ids: tuple[str, ...]
+    index: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def real_root() -> Path | None:
+    """Return ``$APPWORLD_ROOT`` when it holds AppWorld's data, else None."""
+    root = os.environ.get("APPWORLD_ROOT")
+    if root and (Path(root) / "data" / "tasks").is_dir():
+        return Path(root)
+    return None
+
+
+def generated_root() -> Path:
+    """Return the cache folder of the offline tasks for the current generator sources."""
+    digest = hashlib.blake2b(digest_size=6)
+    for name in GENERATOR_SOURCES:
+        digest.update((WORKER_DIR / name).read_bytes())
+    return cache_dir() / f"appworld-offline-{digest.hexdigest()}"
+
+
+def ensure_generated(verify: bool = False, build_venv: bool = False) -> Path:
+    """Generate the offline tasks into the cache unless present; return their root.
+
+    Args:
+        verify: also play every task with its expert (must pass) and a wrong
+            solution (must fail) through AppWorld's evaluator.
+        build_venv: build the AppWorld venv first if it is missing.
+    """
+    root = generated_root()
+    if (root / INDEX_FILE).exists() and not verify:
+        return root
+    python = ensure_venv() if build_venv else require_python()
+    command = [str(python), str(WORKER_DIR / "generate.py"), str(root), *(["--verify"] if verify else [])]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=str(cache_dir()))
+    if result.returncode != 0:
+        tail = " | ".join((result.stdout + result.stderr).strip().splitlines()[-6:])
+        raise WorkerError(f"AppWorld task generation failed (exit {result.returncode}): {tail}")
+    return root
+
+
+def _split_ids(root: Path, split: str) -> tuple[str, ...]:
+    path = root / "data" / "datasets" / f"{split}.txt"
+    if not path.exists():
+        known = sorted(p.stem for p in (root / "data" / "datasets").glob("*.txt"))
+        raise unknown("AppWorld split", split, known, f"(no {path})")
+    return tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+
+
+def load_source(source: str = "auto", split: str | None = None) -> TaskSource:
+    """Resolve ``source`` and ``split`` to a :class:`TaskSource`.
+
+    Raises:
+        UnknownNameError: unknown source or split.
+        DataNotFoundError: ``source="real"`` without AppWorld's data.
+    """
+    if source not in SOURCES:
+        raise unknown("AppWorld task source", source, SOURCES)
+    root = real_root() if source in ("auto", "real") else None
+    if source == "real" and root is None:
+        raise DataNotFoundError(
+            "AppWorld's data was not found: set APPWORLD_ROOT to the folder holding data/ "
+            "(get it with `appworld download data` in the AppWorld venv), or use source='generated'."
+        )
+    if root is not None:
+        split = split or "train"
+        return TaskSource("real", root, split, _split_ids(root, split))
+    root = ensure_generated()
+    split = split or OFFLINE_SPLIT
+    if split != OFFLINE_SPLIT:
+        raise ConfigError(
+            f"The generated AppWorld tasks have one split, {OFFLINE_SPLIT!r}; got {split!r}. "
+            "Set APPWORLD_ROOT to AppWorld's data for train/dev/test_normal/test_challenge."
+        )
+    index = json.loads((root / INDEX_FILE).read_text())["tasks"]
+    return TaskSource("generated", root, split, _split_ids(root, split), index)
+
+
+def install_data(source: str | None = None, verify: bool = True, **_: Any) -> Path:
+    """Installer for ``anchorgym data appworld``: build the venv and the offline tasks.
+
+    Args:
+        source: optional path to AppWorld's own data root (checked, never copied).
+        verify: play every generated task with its expert and a wrong solution.
+
+    Returns:
+        The folder holding the generated tasks.
+    """
+    if source is not None and not (Path(source) / "data" / "tasks").is_dir():
+        raise DataNotFoundError(f"{source} holds no data/tasks: point it at the folder `appworld download data` made.")
+    ensure_venv()
+    root = ensure_generated(verify=verify, build_venv=True)
+    if source is not None:
+        print(f"AppWorld data found at {source}: export APPWORLD_ROOT={Path(source).resolve()} to play it.")
+    print(f"AppWorld venv: {require_python()}\nOffline tasks: {root}")
+    return root

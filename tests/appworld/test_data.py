@@ -1,0 +1,36 @@
+"""Task sources: clear errors for a missing real data set, unknown sources and splits."""
+
+from __future__ import annotations
+
+import pytest
+
+from anchorgym.envs.appworld.data import install_data, load_source, real_root
+from anchorgym.errors import DataNotFoundError, UnknownNameError
+
+
+def test_real_source_without_appworld_root_says_how_to_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("APPWORLD_ROOT", str(tmp_path))
+    assert real_root() is None
+    with pytest.raises(DataNotFoundError, match="set APPWORLD_ROOT to the folder holding data/"):
+        load_source("real")
+
+
+def test_real_source_reads_appworld_splits(monkeypatch, tmp_path):
+    (tmp_path / "data" / "tasks").mkdir(parents=True)
+    (tmp_path / "data" / "datasets").mkdir()
+    (tmp_path / "data" / "datasets" / "dev.txt").write_text("50e1ac9_1\n50e1ac9_2\n\n")
+    monkeypatch.setenv("APPWORLD_ROOT", str(tmp_path))
+    source = load_source("auto", "dev")
+    assert (source.kind, source.split, source.task_ids) == ("real", "dev", ("50e1ac9_1", "50e1ac9_2"))
+    with pytest.raises(UnknownNameError, match="Unknown AppWorld split 'deb'. Did you mean 'dev'?"):
+        load_source("real", "deb")
+
+
+def test_unknown_source_suggests_a_name():
+    with pytest.raises(UnknownNameError, match="Did you mean 'generated'"):
+        load_source("generatd")
+
+
+def test_installer_rejects_a_folder_without_appworld_data(tmp_path):
+    with pytest.raises(DataNotFoundError, match="holds no data/tasks"):
+        install_data(str(tmp_path))

@@ -1,0 +1,118 @@
+"""The real AppWorld engine behind ``anchorgym/AppWorld-v0``, on the generated offline tasks.
+
+All tests of this module share one env, so one worker process (starting one
+imports appworld and IPython: seconds, or a minute on a loaded machine).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from anchorgym.envs.appworld.expert import expert_code
+
+pytestmark = pytest.mark.slow
+
+
+def play(env, task_id, action):
+    env.reset(options={"task_id": task_id})
+    return env.step(action)
+
+
+def test_offline_tasks_cover_three_apps(env):
+    apps = {spec["app"] for spec in env.source.index.values()}
+    assert env.source.kind == "generated" and env.split == "offline"
+    assert len(env.task_ids()) == 24 and apps == {"venmo", "spotify", "simple_note"}
+
+
+def test_observation_holds_instruction_supervisor_and_last_output(env):
+    obs, info = env.reset(options={"task_id": "venmopay_1"})
+    assert obs.startswith(f"Task: {info['instruction']}\nSupervisor: Ada Lovelace (email ada.lovelace@example.com")
+    assert obs.endswith("Output of your last code:\n(no code executed yet)")
+    obs, *_ = env.step("<code>print(apis.supervisor.show_profile()['last_name'])</code>")
+    assert obs.endswith("Output of your last code:\nLovelace\n")
+
+
+def test_every_offline_task_passes_with_its_expert(env):
+    for task_id in env.task_ids():
+        env.reset(options={"task_id": task_id})
+        _, reward, terminated, truncated, info = env.step(env.expert_action())
+        assert (task_id, reward, terminated, truncated) == (task_id, 1.0, True, False)
+        assert info["won"] is True and info["score"] == 1.0 and info["task_completed"] is True
+
+
+@pytest.mark.parametrize(
+    ("task_id", "score"),
+    [("venmopay_2", 2 / 4), ("spotifyedit_1", 2 / 3), ("notetag_1", 1 / 2), ("spotifynew_1", 1 / 3)],
+)
+def test_wrong_solution_fails_with_appworld_partial_score(env, task_id, score):
+    wrong = expert_code(env.source.index[task_id], wrong=True)
+    _, reward, terminated, _, info = play(env, task_id, wrong)
+    assert terminated and reward == 0.0
+    assert info["won"] is False and info["score"] == pytest.approx(score)
+
+
+def test_code_errors_come_back_as_observations_and_leave_the_state(env):
+    _, info0 = env.reset(options={"task_id": "venmopay_1"})
+    obs, reward, terminated, _, info = env.step("<code>print(1 / 0)</code>")
+    assert "ZeroDivisionError: division by zero" in obs and "Output of your last code:" in obs
+    assert (reward, terminated, info["action_valid"]) == (0.0, False, True)
+    assert info["anchor"] == info0["anchor"]
+    obs, *_ = env.step("<code>print(apis.venmo.show_venmo_balance(access_token='nope'))</code>")
+    assert "Execution failed" in obs
+
+
+def test_text_without_code_block_is_an_invalid_no_op(env):
+    obs0, info0 = env.reset(options={"task_id": "noteread_2"})
+    obs, reward, terminated, _, info = env.step("I will look at my notes.")
+    assert (obs, reward, terminated, info["action_valid"]) == (obs0, 0.0, False, False)
+    assert info["anchor"] == info0["anchor"] and info["step"] == 1
+
+
+def test_anchor_follows_database_state_not_history(env):
+    _, start = env.reset(options={"task_id": "spotifyedit_1"})
+    _, again = env.reset(options={"task_id": "spotifyedit_1"})
+    assert start["anchor"] == again["anchor"]
+    spec = env.source.index["spotifyedit_1"]
+    *_, changed = env.step(expert_code(spec))
+    assert changed["anchor"] != start["anchor"]
+    _, other = env.reset(options={"task_id": "spotifyedit_2"})
+    assert other["anchor"] != start["anchor"]
+
+
+def test_appworld_timeout_is_reported_as_an_observation(short_timeout):
+    env = short_timeout
+    env.reset(options={"task_id": "venmobalance_1"})
+    obs, _, terminated, _, info = env.step("<code>\nwhile True:\n    pass\n</code>")
+    assert "Execution timed out after 2 seconds." in obs
+    assert not terminated and "error" not in info
+
+
+def test_hanging_code_kills_only_the_worker_and_ends_the_episode(short_timeout):
+    env = short_timeout
+    env.reset(options={"task_id": "venmobalance_1"})
+    hang = "<code>\nwhile True:\n    try:\n        while True:\n            pass\n"
+    hang += "    except BaseException:\n        pass\n</code>"
+    old_pid = env.worker.pid
+    obs, reward, terminated, truncated, info = env.step(hang)
+    assert terminated and not truncated and reward == 0.0 and not info["won"]
+    assert "did not answer 'execute' within 17s; it was killed" in info["error"]
+    assert "crashed or hung" in obs
+    _, _, terminated, _, info = play(env, "venmobalance_1", _expert(env, "venmobalance_1"))
+    assert info["won"] and env.worker.pid != old_pid
+
+
+def test_crashed_worker_ends_the_episode_with_a_clear_error(env):
+    env.reset(options={"task_id": "notetag_2"})
+    os.kill(env.worker.pid, signal.SIGKILL)
+    obs, reward, terminated, _, info = env.step("<code>print('hello')</code>")
+    assert terminated and reward == 0.0
+    assert "AppWorld worker exited (code -9) during 'execute'" in info["error"]
+    _, _, _, _, info = play(env, "notetag_2", _expert(env, "notetag_2"))
+    assert info["won"] is True
+
+
+def _expert(env, task_id):
+    return expert_code(env.source.index[task_id])
