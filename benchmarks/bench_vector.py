@@ -84,16 +84,7 @@ def run_one(label: str, backend: str, size: int, steps: int) -> dict:
 
 def measure_actor_per_env(size: int, steps: int) -> dict:
     """Like :func:`measure`, with one Ray actor per env (RayBackend(actor_per_env=True))."""
-    from functools import partial
-
-    from anchorgym.envs import backends
-
-    original = backends.BACKENDS["ray"]
-    backends.BACKENDS["ray"] = partial(backends.RayBackend, actor_per_env=True)
-    try:
-        return {**measure("ray", size, steps), "backend": "ray_actor_per_env"}
-    finally:
-        backends.BACKENDS["ray"] = original
+    return {**measure("ray", size, steps, backend_options={"actor_per_env": True}), "backend": "ray_actor_per_env"}
 
 
 def write_results(payload: dict) -> None:

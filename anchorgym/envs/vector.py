@@ -45,6 +45,7 @@ class AnchorVectorEnv(VectorEnv):
         seed: seeds the task sampler; the same seed gives the same tasks on every backend.
         split: task split the envs play.
         autoreset: reset finished groups inside ``step`` (see module docs).
+        backend_options: extra arguments for the backend, e.g. ``{"actor_per_env": True}`` for ``ray``.
         **env_kwargs: passed to every sub-env.
     """
 
@@ -58,6 +59,7 @@ class AnchorVectorEnv(VectorEnv):
         seed: int = 0,
         split: str = "train",
         autoreset: bool = False,
+        backend_options: dict[str, Any] | None = None,
         **env_kwargs: Any,
     ) -> None:
         if num_tasks < 1 or group_size < 1:
@@ -75,7 +77,9 @@ class AnchorVectorEnv(VectorEnv):
         self.autoreset = autoreset
         self.group_id = np.arange(self.num_envs) // group_size
         workers = num_workers or min(self.num_envs, _cpu_count())
-        self.backend = BACKENDS[backend](env_id, {"split": split, **env_kwargs}, self.num_envs, workers)
+        self.backend = BACKENDS[backend](
+            env_id, {"split": split, **env_kwargs}, self.num_envs, workers, **(backend_options or {})
+        )
         self._rng = np.random.default_rng(seed)
         self._all_tasks: Sequence[str] | None = None
         self._episode = -1
