@@ -22,6 +22,12 @@ from anchorgym.policies.prompting import DEFAULT_HISTORY_LENGTH, PromptTemplate,
 Messages = list[dict[str, str]]
 
 
+def chat_prompt_ids(tokenizer: Any, messages: Messages) -> list[int]:
+    """Return the ids of ``messages`` under ``tokenizer``'s chat template, ending with the answer prompt."""
+    encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
+
+
 @dataclass
 class Completion:
     """One generated answer.

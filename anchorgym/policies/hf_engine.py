@@ -14,7 +14,7 @@ from typing import Any
 
 from anchorgym.errors import missing_extra
 from anchorgym.policies.base import GenerationConfig
-from anchorgym.policies.chat import Completion, Messages
+from anchorgym.policies.chat import Completion, Messages, chat_prompt_ids
 
 
 def _import_torch() -> Any:
@@ -65,8 +65,7 @@ class HFEngine:
 
     def encode_chat(self, messages: Messages) -> list[int]:
         """Return the prompt ids of ``messages`` under the model's chat template, ready for the answer."""
-        encoded = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        return list(encoded["input_ids"] if isinstance(encoded, dict) or hasattr(encoded, "keys") else encoded)
+        return chat_prompt_ids(self.tokenizer, messages)
 
     def generate(self, prompts: Sequence[Sequence[int]], generation: GenerationConfig, seed: int) -> list[Completion]:
         """Generate one answer per prompt (a list of ids) in one left-padded batch.

@@ -14,7 +14,7 @@ from typing import Any
 
 from anchorgym.errors import missing_extra
 from anchorgym.policies.base import GenerationConfig
-from anchorgym.policies.chat import ChatPolicy, Completion, Messages
+from anchorgym.policies.chat import ChatPolicy, Completion, Messages, chat_prompt_ids
 from anchorgym.policies.models import resolve_model
 from anchorgym.policies.prompting import DEFAULT_HISTORY_LENGTH
 
@@ -71,8 +71,7 @@ class VLLMPolicy(ChatPolicy):
 
     def encode_chat(self, messages: Messages) -> list[int]:
         """Return the prompt ids of ``messages`` under the model's chat template."""
-        encoded = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
+        return chat_prompt_ids(self.tokenizer, messages)
 
     def count_tokens(self, messages: Messages) -> int:
         """Return the prompt length in tokens."""

@@ -8,7 +8,8 @@ import torch
 def rescore(model, prompt_ids, response_ids, temperature=0.0, top_p=1.0):
     """Log-probs of ``response_ids`` from one unpadded forward pass, under the sampling distribution."""
     with torch.no_grad():
-        logits = model(torch.tensor([prompt_ids + response_ids])).logits[0, len(prompt_ids) - 1 : -1].double()
+        ids = torch.tensor([prompt_ids + response_ids], device=model.device)
+        logits = model(ids).logits[0, len(prompt_ids) - 1 : -1].double().cpu()
     if temperature > 0:
         logits = logits / temperature
         probs = logits.softmax(-1)

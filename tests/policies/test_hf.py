@@ -99,3 +99,15 @@ def test_tiny_model_plays_episodes_through_the_vector_env(tiny_policy):
     assert described["templates"][COUNTER_ID]["version"] == "1"
     assert described["generation"] == {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 8, "seed": 0}
     envs.close()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_hf_on_cuda_matches_a_rescoring_pass(tiny_model_dir, temperature):
+    generation = GenerationConfig(temperature=temperature, max_new_tokens=8, seed=4)
+    policy = make_policy(f"hf:{tiny_model_dir}", generation, device="cuda", dtype="float32")
+    assert policy.engine.model.device.type == "cuda"
+    for agent_input, out in zip(INPUTS, policy.act(INPUTS), strict=True):
+        assert out.prompt_token_ids == policy.engine.encode_chat(policy.messages(agent_input))
+        expected = rescore(policy.engine.model, out.prompt_token_ids, out.response_token_ids, temperature)
+        assert torch.allclose(torch.tensor(out.logprobs, dtype=torch.float64), expected, atol=1e-3)

@@ -1,0 +1,103 @@
+"""Policies: batched HF generation vs one prompt at a time, and concurrent vs serial OpenAI-style requests.
+
+1. ``hf`` back-end, tiny random-init Qwen2 (CPU): 16 Sokoban prompts x 32 new tokens, one left-padded
+   batch vs 16 single-prompt calls (same work, same tokens).
+2. ``openai`` back-end against a real local HTTP server that answers each request after 100 ms
+   (a stand-in for a remote model's latency): 32 requests with concurrency 8 vs concurrency 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from anchorgym.policies.base import AgentInput, GenerationConfig  # noqa: E402
+from anchorgym.policies.registry import make_policy  # noqa: E402
+from anchorgym.policies.tiny import build_tiny_model  # noqa: E402
+
+ENV_ID = "anchorgym/Sokoban-v0"
+RESULTS = Path(__file__).parent / "results" / "policies.json"
+LATENCY_S = 0.1
+REPLY = {"choices": [{"message": {"role": "assistant", "content": "<action>up</action>"}, "finish_reason": "stop"}]}
+
+
+def inputs(count):
+    board = "#####\n#P_O#\n#_X_#\n#___#\n#####"
+    return [
+        AgentInput(ENV_ID, "Push every box onto a target.", f"{board}\n({i})", ["up", "down", "left", "right"])
+        for i in range(count)
+    ]
+
+
+def bench_hf_batching():
+    policy = make_policy(f"hf:{build_tiny_model()}", GenerationConfig(max_new_tokens=32, seed=0), device="cpu")
+    batch = inputs(16)
+    policy.act(batch[:2])  # warm-up
+    start = time.perf_counter()
+    policy.act(batch)
+    batched = time.perf_counter() - start
+    start = time.perf_counter()
+    for item in batch:
+        policy.act([item])
+    single = time.perf_counter() - start
+    return {"prompts": 16, "new_tokens": 32, "batched_s": batched, "one_at_a_time_s": single}
+
+
+class SlowHandler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(LATENCY_S)
+        body = json.dumps(REPLY).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def bench_openai_concurrency():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    spec = f"openai:http://127.0.0.1:{server.server_port}/v1?model=m"
+    times = {}
+    for concurrency in (1, 8):
+        policy = make_policy(spec, concurrency=concurrency)
+        start = time.perf_counter()
+        outputs = policy.act(inputs(32))
+        times[concurrency] = time.perf_counter() - start
+        assert all(o.action == "up" for o in outputs)
+    server.shutdown()
+    return {"requests": 32, "latency_s": LATENCY_S, "concurrency_1_s": times[1], "concurrency_8_s": times[8]}
+
+
+def write(results):
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=RESULTS.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(results, handle, indent=2)
+    os.replace(tmp, RESULTS)
+
+
+def main():
+    hf = bench_hf_batching()
+    remote = bench_openai_concurrency()
+    write({"schema_version": 1, "hf_batching": hf, "openai_concurrency": remote})
+    print(f"hf: 16 prompts batched {hf['batched_s']:.2f}s, one at a time {hf['one_at_a_time_s']:.2f}s")
+    print(f"openai: 32 requests concurrency 8 {remote['concurrency_8_s']:.2f}s, 1 {remote['concurrency_1_s']:.2f}s")
+    print(f"RATIO hf_batched_vs_one_at_a_time {hf['one_at_a_time_s'] / hf['batched_s']:.1f}x (target >= 3x)")
+    speedup = remote["concurrency_1_s"] / remote["concurrency_8_s"]
+    print(f"RATIO openai_concurrency8_vs_serial {speedup:.1f}x (target >= 5x)")
+
+
+if __name__ == "__main__":
+    main()
