@@ -34,3 +34,16 @@ def test_unknown_source_suggests_a_name():
 def test_installer_rejects_a_folder_without_appworld_data(tmp_path):
     with pytest.raises(DataNotFoundError, match="holds no data/tasks"):
         install_data(str(tmp_path))
+
+
+def test_dataset_hashes_cover_the_split_file(monkeypatch, tmp_path):
+    import hashlib
+
+    from anchorgym.envs.appworld.data import dataset_hashes
+
+    (tmp_path / "data" / "tasks").mkdir(parents=True)
+    (tmp_path / "data" / "datasets").mkdir()
+    (tmp_path / "data" / "datasets" / "train.txt").write_text("a_1\n")
+    monkeypatch.setenv("APPWORLD_ROOT", str(tmp_path))
+    expected = hashlib.sha256(b"a_1\n").hexdigest()
+    assert dataset_hashes(load_source("real")) == {"appworld/train.txt": expected}

@@ -142,3 +142,16 @@ def install_data(source: str | None = None, verify: bool = True, **_: Any) -> Pa
         print(f"AppWorld data found at {source}: export APPWORLD_ROOT={Path(source).resolve()} to play it.")
     print(f"AppWorld venv: {require_python()}\nOffline tasks: {root}")
     return root
+
+
+def dataset_hashes(source: TaskSource) -> dict[str, str]:
+    """Content hashes of the files that define ``source``'s tasks (recorded in results).
+
+    Generated tasks: the task index (every instruction, solution and evaluation
+    input) and the split file. Real data: the split file (its tasks' folders are
+    AppWorld's own, versioned by AppWorld).
+    """
+    files = [source.root / "data" / "datasets" / f"{source.split}.txt"]
+    if source.kind == "generated":
+        files.append(source.root / INDEX_FILE)
+    return {f"appworld/{path.name}": hashlib.sha256(path.read_bytes()).hexdigest() for path in files}

@@ -20,7 +20,7 @@ from typing import Any
 
 from anchorgym.envs.appworld.anchor import anchor_apps, anchor_state
 from anchorgym.envs.appworld.client import WorldWorker
-from anchorgym.envs.appworld.data import load_source
+from anchorgym.envs.appworld.data import dataset_hashes, load_source
 from anchorgym.envs.appworld.expert import expert_code
 from anchorgym.envs.appworld.venv import require_python
 from anchorgym.envs.core import AnchorEnv, AnchorFn, Transition
@@ -109,6 +109,10 @@ class AppWorldEnv(AnchorEnv):
         if spec is None:
             raise NotImplementedError("AppWorld's own tasks have no expert in anchorgym; use the offline tasks.")
         return expert_code(spec)
+
+    def dataset_hashes(self) -> dict[str, str]:
+        """Content hashes of the split's task files (see :func:`.data.dataset_hashes`)."""
+        return dataset_hashes(self.source)
 
     # ------------------------------------------------------------ episode
     def _load_task(self, task_id: str) -> str:
