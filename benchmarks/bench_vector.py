@@ -15,7 +15,7 @@ Run: ``.venv/bin/python benchmarks/bench_vector.py [--quick] [--ray-actor-per-en
 Cost: on 2 shared cores the run takes about 7-8 minutes, 5-6 of them spent
 starting 128 Ray actors (one worker process each) for the actor-per-env
 configuration; every other configuration takes seconds. 512 actors (about
-50 GB of worker processes) do not fit such a machine, so they are opt-in.
+80 GB: each actor process holds ~155 MB RSS here) do not fit such a machine, so they are opt-in.
 """
 
 from __future__ import annotations
