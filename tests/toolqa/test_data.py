@@ -1,12 +1,13 @@
 import importlib.util
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import anchorgym
 from anchorgym.envs.toolqa.corpus import Passage, read_corpus, write_corpus
-from anchorgym.envs.toolqa.data import load_hotpot, wiki_summaries
+from anchorgym.envs.toolqa.data import hotpot_candidates, load_hotpot, wiki_summaries
 from anchorgym.errors import ConfigError, DataNotFoundError
 
 ENV_ID = "anchorgym/ToolQA-v0"
@@ -49,10 +50,20 @@ def test_hotpot_env_episode(hotpot_dir):
 
 
 def test_hotpot_missing_data_says_where_it_looked(tmp_path, monkeypatch):
-    monkeypatch.setenv("ANCHORGYM_SHARED_DATA", str(tmp_path))
-    monkeypatch.setattr("anchorgym.envs.toolqa.data.shared_data_candidates", lambda d: [tmp_path])
-    with pytest.raises(DataNotFoundError, match=r"HotpotQA sample not found \(looked at .*toolqa/hotpotqa_dev"):
+    monkeypatch.setattr("anchorgym.envs.toolqa.data.hotpot_candidates", lambda d: [tmp_path / "x.json"])
+    with pytest.raises(DataNotFoundError, match=r"HotpotQA sample not found \(looked at .*x.json\). Install it with"):
         load_hotpot("dev")
+
+
+def test_data_command_installs_into_the_cache(hotpot_dir, tmp_path, monkeypatch):
+    from anchorgym.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert main(["data", "hotpot-sample", "--from", hotpot_dir]) == 0
+    installed = tmp_path / "anchorgym" / "toolqa" / "hotpotqa_dev_distractor_sample.json"
+    assert installed.read_bytes() == (Path(hotpot_dir) / "toolqa" / installed.name).read_bytes()
+    assert hotpot_candidates(None)[-1] == installed  # the loader looks in the cache last
+    assert main(["data", "hotpot-sample", "--from", str(tmp_path / "nowhere")]) == 2
 
 
 @pytest.mark.slow

@@ -19,6 +19,8 @@ register(
         extra="toolqa",
         requires=("bm25s",),
         description="Search-R1-style multi-hop QA with a search tool (synthetic default, HotpotQA sample).",
+        data="hotpot-sample",
+        data_installer="anchorgym.envs.toolqa.data:install",
         kwargs={"dataset": "synthetic"},
     )
 )

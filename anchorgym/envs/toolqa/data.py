@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -54,25 +55,35 @@ def _load(dataset: str, split: str, options_json: str) -> ToolQAData:
     raise unknown("tool-QA dataset", dataset, DATASETS, "Or pass the path of Search-R1-format questions.")
 
 
-def shared_data_candidates(data_dir: str | None) -> list[Path]:
-    """Where data is looked for: ``data_dir``, ``$ANCHORGYM_SHARED_DATA``, ``../shared/data`` beside the repo."""
-    found = [Path(data_dir)] if data_dir else []
+def cache_dir() -> Path:
+    """The user cache folder for tool-QA data (``$XDG_CACHE_HOME/anchorgym/toolqa``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "anchorgym" / "toolqa"
+
+
+def hotpot_candidates(data_dir: str | None) -> list[Path]:
+    """Where the HotpotQA sample is looked for, in order.
+
+    ``data_dir`` (holding ``toolqa/`` or the file itself), ``$ANCHORGYM_SHARED_DATA/toolqa``,
+    ``../shared/data/toolqa`` beside the repo, then the user cache (``anchorgym data hotpot-sample``).
+    """
+    name = HOTPOT_FILE[-1]
+    bases = [Path(data_dir) / "toolqa", Path(data_dir)] if data_dir else []
     if os.environ.get("ANCHORGYM_SHARED_DATA"):
-        found.append(Path(os.environ["ANCHORGYM_SHARED_DATA"]))
-    found.append(Path(__file__).resolve().parents[4] / "shared" / "data")
-    return found
+        bases.append(Path(os.environ["ANCHORGYM_SHARED_DATA"]) / "toolqa")
+    bases += [Path(__file__).resolve().parents[4] / "shared" / "data" / "toolqa", cache_dir()]
+    return [base / name for base in bases]
 
 
 def load_hotpot(split: str, data_dir: str | None = None, pad_wiki: bool = False) -> ToolQAData:
     """Load the HotpotQA dev distractor sample (split ``dev``)."""
     if split not in SPLITS["hotpot-sample"]:
         raise unknown("hotpot-sample split", split, SPLITS["hotpot-sample"])
-    candidates = [base.joinpath(*HOTPOT_FILE) for base in shared_data_candidates(data_dir)]
+    candidates = hotpot_candidates(data_dir)
     path = next((c for c in candidates if c.is_file()), None)
     if path is None:
         raise DataNotFoundError(
-            f"HotpotQA sample not found (looked at {', '.join(map(str, candidates))}). "
-            "Set ANCHORGYM_SHARED_DATA or pass data_dir= to the folder holding toolqa/."
+            f"HotpotQA sample not found (looked at {', '.join(map(str, candidates))}). Install it with "
+            "`anchorgym data hotpot-sample --from PATH`, set ANCHORGYM_SHARED_DATA, or pass data_dir=."
         )
     rows = json.loads(path.read_text(encoding="utf-8"))
     passages, ids = _hotpot_corpus(rows)
@@ -87,6 +98,33 @@ def load_hotpot(split: str, data_dir: str | None = None, pad_wiki: bool = False)
         for row in rows
     ]
     return ToolQAData("hotpot-sample", split, tasks, passages + (wiki_summaries() if pad_wiki else []))
+
+
+def install(source: str | None, target: str | None = None) -> Path:
+    """``anchorgym data hotpot-sample``: copy the sample (a file, or a folder holding it) into the cache.
+
+    Without ``source`` the shared data folder is used. Returns the folder the file now lives in.
+    """
+    name = HOTPOT_FILE[-1]
+    if source is None:
+        candidates = hotpot_candidates(None)[:-1]  # not the cache itself
+    elif Path(source).is_file():
+        candidates = [Path(source)]
+    else:
+        candidates = [Path(source) / "toolqa" / name, Path(source) / name]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise DataNotFoundError(
+            f"No {HOTPOT_FILE[-1]} at {', '.join(map(str, candidates))}. Pass --from the file or its folder."
+        )
+    json.loads(found.read_text(encoding="utf-8"))  # refuse to install a corrupt file
+    folder = Path(target) if target else cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    with os.fdopen(handle, "wb") as out:
+        out.write(found.read_bytes())
+    os.replace(tmp, folder / HOTPOT_FILE[-1])
+    return folder
 
 
 def _hotpot_corpus(rows: list[dict]) -> tuple[list[Passage], dict[str, str]]:
