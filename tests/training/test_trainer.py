@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from anchorgym.cli import main
+from anchorgym.errors import ConfigError, ResultError
+from anchorgym.training.config import TrainConfig
+from anchorgym.training.metrics import read_metrics
+from anchorgym.training.trainer import train
+
+from .training_toyenv import register_corridor
+
+ENV = register_corridor()
+BASE = dict(
+    env_id=ENV,
+    num_tasks=1,
+    group_size=4,
+    history_length=0,
+    action_format="choice",
+    choice_size=2,
+    learning_rate=3e-3,
+    mini_batch_size=32,
+    micro_batch_size=16,
+    kl_coef=0.0,
+    progress=False,
+    save_every=1,
+)
+
+
+def config(tmp_path: Path, **changes) -> TrainConfig:
+    return TrainConfig(**{**BASE, "output_dir": str(tmp_path / "run"), **changes})
+
+
+def metrics(path) -> list[dict[str, str]]:
+    return read_metrics(Path(path) / "metrics.csv")
+
+
+@pytest.mark.slow
+def test_tiny_model_learns_the_corridor(tmp_path):
+    # 2-way choice at every cell; the random-init model succeeds ~1/3 of the time, the trained one nearly always
+    out = train(config(tmp_path, iterations=8, num_tasks=2, group_size=8, save_every=0))
+    success = [float(r["rollout/success"]) for r in metrics(out)]
+    first, last = sum(success[:2]) / 2, sum(success[-2:]) / 2
+    assert last >= first + 0.4, success
+    assert last >= 0.8, success
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("action_format", ["choice", "text"])
+def test_recorded_logprobs_match_the_update(tmp_path, action_format):
+    # one mini-batch, one epoch: the ratio is measured before the only optimizer step, so it must be 1
+    cfg = config(
+        tmp_path, iterations=1, action_format=action_format, max_new_tokens=6, mini_batch_size=64, micro_batch_size=8
+    )
+    row = metrics(train(cfg))[0]
+    assert abs(float(row["approx_kl/old"])) < 1e-5
+    assert float(row["clip_ratio/low_mean"]) == 0.0 and float(row["clip_ratio/high_mean"]) == 0.0
+    assert math.isfinite(float(row["loss/policy"]))
+
+
+@pytest.mark.slow
+def test_resume_continues_exactly(tmp_path):
+    straight = train(config(tmp_path / "a", iterations=2))
+    cli_cfg = tmp_path / "cfg.yaml"
+    cli_cfg.write_text(
+        "\n".join(
+            f"{k}: {v!r}" if isinstance(v, str) else f"{k}: {v}"
+            for k, v in {**BASE, "output_dir": str(tmp_path / "b")}.items()
+        )
+    )
+    assert main(["train", str(cli_cfg), "--set", "iterations=1"]) == 0
+    assert main(["train", str(cli_cfg), "--set", "iterations=1"]) == 2  # refuses to overwrite a run
+    assert main(["train", str(cli_cfg), "--set", "iterations=2", "--resume"]) == 0
+    skip = ("time/", "tokens_per_s")
+    rows_a = [{k: v for k, v in r.items() if not k.startswith(skip[0]) and skip[1] not in k} for r in metrics(straight)]
+    rows_b = [
+        {k: v for k, v in r.items() if not k.startswith(skip[0]) and skip[1] not in k} for r in metrics(tmp_path / "b")
+    ]
+    assert rows_a == rows_b and len(rows_a) == 2
+    weights_a = _weights(straight / "checkpoints" / "iter_000002")
+    weights_b = _weights(tmp_path / "b" / "checkpoints" / "iter_000002")
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(path / "model.safetensors")
+
+
+@pytest.mark.slow
+def test_lora_with_kl_to_the_adapter_free_reference(tmp_path):
+    row = metrics(train(config(tmp_path, iterations=1, lora_rank=4, kl_coef=0.01, estimator="hgpo")))[0]
+    assert float(row["loss/kl"]) == pytest.approx(0.0, abs=1e-6)  # LoRA starts as the identity
+    assert (tmp_path / "run" / "checkpoints" / "iter_000001" / "adapter_model.safetensors").is_file()
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(ResultError, match="no checkpoint"):
+        train(config(tmp_path, iterations=1), resume=True)
+
+
+def test_config_checks_are_helpful(tmp_path):
+    with pytest.raises(ConfigError, match="Did you mean 'gigpo'"):
+        TrainConfig(estimator="gigp")
+    with pytest.raises(ConfigError, match="set micro_batch_size to 24"):
+        TrainConfig(mini_batch_size=48, micro_batch_size=32)
+    with pytest.raises(ConfigError, match="Unknown config key 'iteration'. Did you mean 'iterations'"):
+        TrainConfig.from_dict({"iteration": 3})
+    with pytest.raises(ConfigError, match="needs eval_benchmark"):
+        TrainConfig(eval_every=5)
+    with pytest.raises(ConfigError, match="group_size must be >= 2"):
+        TrainConfig(group_size=1)
+
+
+@pytest.mark.parametrize("name", ["sokoban", "alfworld", "webshop", "toolqa", "sokoban-tiny-cpu"])
+def test_shipped_configs_load(name):
+    root = Path(__file__).resolve().parents[2] / "configs"
+    cfg = TrainConfig.from_yaml(root / f"{name}.yaml")
+    assert cfg.group_size == 8
+
+
+@pytest.mark.gpu
+def test_gpu_bf16_update_runs(tmp_path):
+    row = metrics(train(config(tmp_path, iterations=1, device="cuda", kl_coef=0.01)))[0]
+    assert math.isfinite(float(row["loss/policy"]))
