@@ -5,9 +5,9 @@
   anchorgym never copies it). Found at ``$APPWORLD_ROOT/data``; splits
   ``train``, ``dev``, ``test_normal``, ``test_challenge``.
 * ``generated``: tasks that :mod:`.worker.generate` writes with the real engine
-  into the cache (``anchorgym data appworld``); split ``offline``. The folder
-  name carries a digest of the generator's sources, so editing them
-  regenerates.
+  into the cache, or under ``$ANCHORGYM_APPWORLD_DATA`` (``anchorgym data
+  appworld [--data-dir DIR]``); split ``offline``. The folder name carries a
+  digest of the generator's sources, so editing them regenerates.
 * ``auto`` (default): ``real`` when ``APPWORLD_ROOT`` holds data, else ``generated``.
 """
 
@@ -59,28 +59,34 @@ def real_root() -> Path | None:
     return None
 
 
-def generated_root() -> Path:
-    """Return the cache folder of the offline tasks for the current generator sources."""
+def generated_root(base: str | Path | None = None) -> Path:
+    """Return the folder of the offline tasks for the current generator sources.
+
+    It lies under ``base``, else ``$ANCHORGYM_APPWORLD_DATA``, else the cache.
+    """
     digest = hashlib.blake2b(digest_size=6)
     for name in GENERATOR_SOURCES:
         digest.update((WORKER_DIR / name).read_bytes())
-    return cache_dir() / f"appworld-offline-{digest.hexdigest()}"
+    base = Path(base or os.environ.get("ANCHORGYM_APPWORLD_DATA") or cache_dir())
+    return base / f"appworld-offline-{digest.hexdigest()}"
 
 
-def ensure_generated(verify: bool = False, build_venv: bool = False) -> Path:
-    """Generate the offline tasks into the cache unless present; return their root.
+def ensure_generated(verify: bool = False, build_venv: bool = False, base: str | Path | None = None) -> Path:
+    """Generate the offline tasks unless present; return their root.
 
     Args:
         verify: also play every task with its expert (must pass) and a wrong
             solution (must fail) through AppWorld's evaluator.
         build_venv: build the AppWorld venv first if it is missing.
+        base: the folder to generate under (see :func:`generated_root`).
     """
-    root = generated_root()
+    root = generated_root(base)
+    root.parent.mkdir(parents=True, exist_ok=True)
     if (root / INDEX_FILE).exists() and not verify:
         return root
     python = ensure_venv() if build_venv else require_python()
     command = [str(python), str(WORKER_DIR / "generate.py"), str(root), *(["--verify"] if verify else [])]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=str(cache_dir()))
+    result = subprocess.run(command, capture_output=True, text=True, cwd=str(root.parent))
     if result.returncode != 0:
         tail = " | ".join((result.stdout + result.stderr).strip().splitlines()[-6:])
         raise WorkerError(f"AppWorld task generation failed (exit {result.returncode}): {tail}")
@@ -124,11 +130,16 @@ def load_source(source: str = "auto", split: str | None = None) -> TaskSource:
     return TaskSource("generated", root, split, _split_ids(root, split), index)
 
 
-def install_data(source: str | None = None, verify: bool = True, **_: Any) -> Path:
-    """Installer for ``anchorgym data appworld``: build the venv and the offline tasks.
+def install_data(source: str | None = None, target: str | None = None, verify: bool = True) -> Path:
+    """Installer for ``anchorgym data appworld [--from ROOT] [--data-dir DIR]``.
+
+    Builds the AppWorld venv and generates (and, with ``verify``, checks) the
+    offline tasks. AppWorld's own data cannot be fetched by anchorgym; ``source``
+    may name a folder holding it, which is checked, never copied.
 
     Args:
-        source: optional path to AppWorld's own data root (checked, never copied).
+        source: optional path to AppWorld's own data root (``APPWORLD_ROOT``).
+        target: folder to generate the offline tasks under (default: the cache).
         verify: play every generated task with its expert and a wrong solution.
 
     Returns:
@@ -137,10 +148,12 @@ def install_data(source: str | None = None, verify: bool = True, **_: Any) -> Pa
     if source is not None and not (Path(source) / "data" / "tasks").is_dir():
         raise DataNotFoundError(f"{source} holds no data/tasks: point it at the folder `appworld download data` made.")
     ensure_venv()
-    root = ensure_generated(verify=verify, build_venv=True)
+    root = ensure_generated(verify=verify, build_venv=True, base=target)
     if source is not None:
         print(f"AppWorld data found at {source}: export APPWORLD_ROOT={Path(source).resolve()} to play it.")
-    print(f"AppWorld venv: {require_python()}\nOffline tasks: {root}")
+    if target is not None:
+        print(f"Generated tasks in {root}: export ANCHORGYM_APPWORLD_DATA={Path(target).resolve()} to play them.")
+    print(f"AppWorld venv: {require_python()}")
     return root
 
 

@@ -119,15 +119,18 @@ class AppWorldEnv(AnchorEnv):
         self.worker.recycle_if_large()
         self._score, self.error = 0.0, None
         spec = self.source.index.get(task_id)
-        reply = self.worker.request(
-            "open",
-            timeout_s=OPEN_TIMEOUT_S,
-            root=str(self.source.root),
-            task_id=task_id,
-            experiment=self.experiment,
-            timeout=self.code_timeout_s,
-            anchor_apps=anchor_apps(spec["app"] if spec else None),
-        )
+        request = {
+            "root": str(self.source.root),
+            "task_id": task_id,
+            "experiment": self.experiment,
+            "timeout": self.code_timeout_s,
+            "anchor_apps": anchor_apps(spec["app"] if spec else None),
+        }
+        try:
+            reply = self.worker.request("open", timeout_s=OPEN_TIMEOUT_S, **request)
+        except WorkerError:  # a worker that died since the last episode: one retry on a fresh one
+            self.worker.close()
+            reply = self.worker.request("open", timeout_s=OPEN_TIMEOUT_S, **request)
         self._task = reply
         self._db_digest = reply["anchor"]
         self._last_output = "(no code executed yet)"
