@@ -166,3 +166,20 @@ def test_dataset_hashes_and_benchmark_specs(env):
         if kwargs["dataset"] == "synthetic":
             made = anchorgym.make(ENV_ID, split=spec.split, max_steps=spec.max_steps, **kwargs)
             assert spec.resolve_tasks(made.task_ids())  # every listed task exists
+
+
+def test_passes_the_env_checker(env):
+    from anchorgym.envs.checker import check_env
+
+    check_env(env)
+
+
+def test_cli_export_writes_the_corpus(tmp_path, synthetic_test):
+    from anchorgym.cli import main
+    from anchorgym.envs.toolqa.corpus import read_corpus
+
+    out = tmp_path / "corpus.jsonl"
+    assert main(["retrieval", "export", "--dataset", "synthetic", "--split", "test", "--out", str(out)]) == 0
+    assert read_corpus(out) == synthetic_test.passages
+    assert main(["retrieval", "export", "--dataset", "synthetic", "--synthetic", "{bad", "--out", str(out)]) == 2
+    assert main(["retrieval", "serve", "--corpus", str(out), "--dataset", "synthetic"]) == 2
