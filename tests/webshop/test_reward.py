@@ -72,13 +72,19 @@ def test_type_reward_branches():
 
 
 def test_type_reward_half_and_tenth():
-    # goal nouns: coffee, mug, handle; purchase shares one (1/3 > 0.2) -> match by title: r_type 1
-    assert type_reward(product(name="Coffee Grinder", query="x", product_category="A"), goal())[0] == 1.0
-    long_goal = goal(name="Coffee Table Lamp Shade Cover Frame Base Bulb Cord Switch Plug")
-    nouns = title_nouns(long_goal["name"])
-    share = 1 / len(nouns)
-    r_type = type_reward(product(name="Coffee Grinder", query="x", product_category="A"), long_goal)[0]
-    assert r_type == (0.1 if share < 0.1 else 0.5 if share <= 0.2 else 1.0)
+    grinder = product(name="Coffee Grinder", query="x", product_category="A")  # nouns: coffee, grinder
+    # goal nouns coffee, mug, handle: 1/3 shared > 0.2 -> a title match, r_type 1
+    assert type_reward(grinder, goal()) == (1.0, False, False, 1 / 3)
+    # 6 goal nouns, 1 shared: 1/6 is neither > 0.2 nor < 0.1, and nothing else matches -> 0.5
+    six = goal(name="Kitchen Sink Faucet Handle Valve Hose")
+    assert title_nouns(six["name"]) == ("kitchen", "sink", "faucet", "handle", "valve", "hose")
+    assert type_reward(product(name="Door Handle", query="x", product_category="A"), six) == (0.5, False, False, 1 / 6)
+    # ... unless the query matches: 1
+    assert type_reward(product(name="Door Handle", product_category="A"), six)[0] == 1.0
+    # 11 goal nouns, 1 shared: 1/11 < 0.1 -> 0.1 even though the query matches
+    eleven = goal(name="Coffee Table Lamp Shade Cover Frame Base Bulb Cord Switch Plug")
+    assert len(title_nouns(eleven["name"])) == 11
+    assert type_reward(product(name="Coffee Grinder"), eleven) == (0.1, True, True, 1 / 11)
 
 
 def test_normalize_color_takes_the_first_listed_colour():
