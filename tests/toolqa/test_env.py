@@ -174,12 +174,23 @@ def test_passes_the_env_checker(env):
     check_env(env)
 
 
-def test_cli_export_writes_the_corpus(tmp_path, synthetic_test):
+def test_cli_export_writes_a_search_r1_data_set(tmp_path, synthetic_test, env):
     from anchorgym.cli import main
     from anchorgym.envs.toolqa.corpus import read_corpus
 
-    out = tmp_path / "corpus.jsonl"
-    assert main(["retrieval", "export", "--dataset", "synthetic", "--split", "test", "--out", str(out)]) == 0
+    out, questions = tmp_path / "corpus.jsonl", tmp_path / "test.jsonl"
+    command = ["retrieval", "export", "--dataset", "synthetic", "--split", "test", "--out", str(out)]
+    assert main([*command, "--questions", str(questions)]) == 0
     assert read_corpus(out) == synthetic_test.passages
+    # the export is a Search-R1 data set: playing it by path gives the same episodes
+    by_path = anchorgym.make(ENV_ID, dataset=str(tmp_path), split="test")
+    assert by_path.task_ids() == env.task_ids()
+    for task_id in env.task_ids()[:5]:
+        for mine, theirs in zip(
+            play(by_path, task_id, ["<search>mayor</search>"])[:2],
+            play(env, task_id, ["<search>mayor</search>"])[:2],
+            strict=True,
+        ):
+            assert (mine[0], mine[-1]["anchor"]) == (theirs[0], theirs[-1]["anchor"])
     assert main(["retrieval", "export", "--dataset", "synthetic", "--synthetic", "{bad", "--out", str(out)]) == 2
     assert main(["retrieval", "serve", "--corpus", str(out), "--dataset", "synthetic"]) == 2

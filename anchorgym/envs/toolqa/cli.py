@@ -22,7 +22,8 @@ def register(subparsers: Any) -> None:
     serve.set_defaults(handler=serve_command)
     export = commands.add_parser("export", help="write a data set's corpus as Search-R1 JSONL")
     _add_source(export)
-    export.add_argument("--out", required=True, help="output JSONL path")
+    export.add_argument("--out", required=True, help="output corpus JSONL path")
+    export.add_argument("--questions", help="also write the split's questions (id, question, golden_answers) here")
     export.set_defaults(handler=export_command)
 
 
@@ -42,6 +43,11 @@ def load_passages(args: argparse.Namespace) -> list:
         from anchorgym.envs.toolqa.corpus import read_corpus
 
         return read_corpus(args.corpus)
+    return load_dataset(args).passages
+
+
+def load_dataset(args: argparse.Namespace) -> Any:
+    """The :class:`~anchorgym.envs.toolqa.tasks.ToolQAData` named by ``--dataset`` and ``--split``."""
     from anchorgym.envs.toolqa import data
 
     try:
@@ -51,7 +57,7 @@ def load_passages(args: argparse.Namespace) -> list:
     split = args.split or data.SPLITS.get(args.dataset, ("train",))[0]
     options = {"synthetic": synthetic, "data_dir": None, "corpus": None, "pad_wiki": args.pad_wiki}
     options["need_corpus"] = True
-    return data.load(args.dataset, split, json.dumps(options, sort_keys=True)).passages
+    return data.load(args.dataset, split, json.dumps(options, sort_keys=True))
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -77,4 +83,11 @@ def export_command(args: argparse.Namespace) -> int:
     passages = load_passages(args)
     path = write_corpus(passages, args.out)
     print(f"wrote {len(passages)} passages to {path}")
+    if args.questions:
+        if not args.dataset:
+            raise ConfigError("--questions needs --dataset (a corpus file holds no questions).")
+        from anchorgym.envs.toolqa.searchr1 import write_questions
+
+        tasks = load_dataset(args).tasks
+        print(f"wrote {len(tasks)} questions to {write_questions(tasks, args.questions)}")
     return 0

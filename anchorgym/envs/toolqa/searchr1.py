@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +75,16 @@ def _task(row: dict[str, Any], index: int, path: Path) -> Task:
     extra = row.get("extra_info") or {}
     task_id = row.get("id", extra.get("index", index))
     return Task(str(task_id), row["question"], tuple(map(str, answers)), str(row.get("data_source", "qa")))
+
+
+def write_questions(tasks: Sequence[Task], path: str | Path) -> Path:
+    """Write tasks as FlashRAG/Search-R1 JSONL rows ``{"id", "question", "golden_answers"}``, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        for task in tasks:
+            row = {"id": task.id, "question": task.question, "golden_answers": list(task.answers)}
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+    return path
