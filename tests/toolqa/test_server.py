@@ -1,5 +1,6 @@
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -76,9 +77,16 @@ def test_malformed_json_and_wrong_routes(server):
     assert missing.status_code == 404 and "POST /retrieve" in missing.json()["error"]
 
 
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_client_errors_name_the_server():
-    client = HttpRetriever("http://127.0.0.1:9")  # discard port: nothing listens
-    with pytest.raises(EndpointError, match=r"Retrieval server http://127.0.0.1:9/retrieve is unreachable"):
+    port = free_port()  # closed again: nothing listens there
+    client = HttpRetriever(f"http://127.0.0.1:{port}")
+    with pytest.raises(EndpointError, match=rf"Retrieval server http://127.0.0.1:{port}/retrieve is unreachable"):
         client.search(["q"], 3)
     client.close()
 
