@@ -58,6 +58,8 @@ class WorldWorker:
             WorkerError: the worker died, did not answer within the deadline
                 (it is then killed), or reported an error.
         """
+        if self.process is not None and self.process.poll() is not None:
+            raise self._died(op)  # died since the last request (its world is lost); the next one restarts
         self._ensure_started()
         line = json.dumps({"op": op, **fields}) + "\n"
         try:
@@ -100,9 +102,8 @@ class WorldWorker:
             pass
 
     def _ensure_started(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        if self.process is not None:
             return
-        self.process = None
         self._log.seek(0)
         self._log.truncate()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
