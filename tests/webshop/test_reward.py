@@ -49,6 +49,13 @@ def test_partial_purchase_hand_worked():
     assert (parts.r_att, parts.r_option, parts.r_price) == (1.0, 0.0, False)
 
 
+def test_score_capped_at_one_when_more_options_are_chosen_than_the_goal_has():
+    # goal without options; the buyer picks two options that appear in the description: WebShop would give 5/3
+    no_options = goal(goal_options={})
+    parts = get_reward(product(), no_options, price=15.0, options={"size": "12 oz", "style": "large"})
+    assert parts.score == 1.0 and parts.r_option is None
+
+
 def test_option_found_in_product_text_counts():
     # "12 oz" is not the goal size "16 oz", but it appears in the description, so it still counts
     assert option_matches(product(), ["16 oz"], {"size": "12 oz"}) == 1

