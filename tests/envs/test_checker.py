@@ -6,6 +6,7 @@ import pytest
 
 import anchorgym
 from anchorgym.envs.checker import check_env
+from anchorgym.envs.registry import env_info
 from anchorgym.envs.sokoban.env import SokobanEnv
 from anchorgym.errors import ConfigError, DataNotFoundError, DependencyError
 
@@ -16,7 +17,7 @@ def registered_ids() -> list[str]:
 
 def make_any_split(env_id: str):
     """Make ``env_id`` on its first split whose data is present; skip the test when none is."""
-    info = anchorgym.envs.env_info(env_id)
+    info = env_info(env_id)
     missing = info.missing_requirements()
     if missing:
         pytest.skip(f"{env_id} needs {missing} (pip install 'anchorgym[{info.extra}]')")
