@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -93,7 +94,12 @@ class OpenAIPolicy(ChatPolicy):
         """Send every prompt concurrently; return the completions in order."""
         self.calls += 1
         seed = self.generation.seed + self.calls - 1
-        return asyncio.run(self._complete_all(prompts, seed))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # the usual case: no event loop in this thread
+            return asyncio.run(self._complete_all(prompts, seed))
+        with ThreadPoolExecutor(max_workers=1) as pool:  # called from async code (e.g. a notebook)
+            return pool.submit(asyncio.run, self._complete_all(prompts, seed)).result()
 
     async def _complete_all(self, prompts: Sequence[Messages], seed: int) -> list[Completion]:
         limit = asyncio.Semaphore(self.concurrency)

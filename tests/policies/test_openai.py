@@ -219,3 +219,14 @@ def test_api_key_and_concurrency_limit(failing_server, monkeypatch):
     assert [o.action for o in outputs] == ["add 3"] * 6
     assert script.max_in_flight == 2 and script.requests == 6
     assert {h["Authorization"] for h in script.headers} == {"Bearer sk-test"}
+
+
+def test_act_works_inside_a_running_event_loop(failing_server):
+    import asyncio
+
+    spec = failing_server(Script(("ok", GOOD)))
+
+    async def inside():
+        return make_policy(spec).act([INPUT])[0].action
+
+    assert asyncio.run(inside()) == "add 3"
