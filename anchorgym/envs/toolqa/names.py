@@ -10,7 +10,7 @@ CODAS = ["", "", "n", "r", "l", "s", "th", "m", "x"]
 ORG_KINDS = "Institute Foundry Guild Company Press Observatory Bank Conservatory Shipyard Mills".split()
 COUNTRY_SUFFIXES = ["ia", "land", "or", "istan", "avia"]
 OCCUPATIONS = (
-    "cartographer astronomer glassblower composer botanist shipwright archivist engineer "
+    "cartographer navigator glassblower composer botanist shipwright librarian bookbinder "
     "painter linguist clockmaker surgeon sculptor chemist weaver"
 ).split()
 
