@@ -93,8 +93,11 @@ class TrainConfig:
             )
         if self.group_size < 2:
             raise ConfigError("group_size must be >= 2: group-relative advantages are 0 for a group of one.")
-        if self.task_ids and len(self.task_ids) not in (1, self.num_tasks):
-            raise ConfigError(f"task_ids lists {len(self.task_ids)} tasks; give one or num_tasks={self.num_tasks}.")
+        if self.task_ids and self.num_tasks % len(self.task_ids):
+            raise ConfigError(
+                f"num_tasks ({self.num_tasks}) must be a multiple of the {len(self.task_ids)} task_ids: "
+                "each iteration plays every listed task equally often."
+            )
         if self.action_format == "choice" and not 1 < self.choice_size <= 10:
             raise ConfigError(f"choice_size must be in 2..10 (one digit token per choice), got {self.choice_size}.")
         if self.eval_every and not self.eval_benchmark:
