@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import shutil
 import subprocess
 import tempfile
 import time
@@ -44,7 +45,8 @@ class WorldWorker:
         self.last_rss = 0
         self.restarts = 0
         self._buffer = b""
-        self._log = tempfile.NamedTemporaryFile(prefix="anchorgym-appworld-", suffix=".log", delete=False)
+        self._workdir = tempfile.mkdtemp(prefix="anchorgym-appworld-worker-")  # AppWorld's cwd (.env lookups)
+        self._log = open(os.path.join(self._workdir, "worker.log"), "w+b")  # noqa: SIM115 - lives with the worker
 
     @property
     def pid(self) -> int | None:
@@ -95,10 +97,11 @@ class WorldWorker:
             process.wait()
 
     def __del__(self) -> None:
-        self.close()
         try:
-            os.unlink(self._log.name)
-        except OSError:
+            self.close()
+            self._log.close()
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn modules down already
             pass
 
     def _ensure_started(self) -> None:
@@ -107,13 +110,12 @@ class WorldWorker:
         self._log.seek(0)
         self._log.truncate()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-        workdir = tempfile.mkdtemp(prefix="anchorgym-appworld-worker-")
         self.process = subprocess.Popen(
             [str(self.python), str(SERVER)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
-            cwd=workdir,
+            cwd=self._workdir,
             env=env,
         )
         self._buffer = b""

@@ -15,6 +15,7 @@ The world lives in a worker process in the isolated AppWorld venv
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from typing import Any
 
@@ -179,6 +180,8 @@ class AppWorldEnv(AnchorEnv):
         )
 
     def close(self) -> None:
-        """Stop the worker process."""
+        """Stop the worker process; drop this env's AppWorld outputs under the generated root."""
         self.worker.close()
+        if self.source.kind == "generated":
+            shutil.rmtree(self.source.root / "experiments" / "outputs" / self.experiment, ignore_errors=True)
         super().close()

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 SPLIT = "offline"
 INDEX_FILE = "anchorgym_tasks.json"
 INDEX_VERSION = 1
+VERIFY_EXPERIMENT = "anchorgym-verify"
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -149,8 +150,8 @@ def verify(specs: list[Any]) -> list[str]:
     """Return a problem line for every task whose expert fails or whose wrong solution passes."""
     problems = []
     for spec in specs:
-        good = play(spec.id, spec.solution, "anchorgym-verify")
-        bad = play(spec.id, spec.wrong_solution, "anchorgym-verify")
+        good = play(spec.id, spec.solution, VERIFY_EXPERIMENT)
+        bad = play(spec.id, spec.wrong_solution, VERIFY_EXPERIMENT)
         if not good["success"]:
             problems.append(f"{spec.id}: expert failed: {good}")
         if bad["success"]:
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     specs = generate(args.out.resolve())
     problems = verify(specs) if args.verify else []
-    shutil.rmtree(args.out.resolve() / "experiments", ignore_errors=True)
+    shutil.rmtree(args.out.resolve() / "experiments" / "outputs" / VERIFY_EXPERIMENT, ignore_errors=True)
     print(json.dumps({"tasks": len(specs), "problems": problems}))
     return 1 if problems else 0
 
