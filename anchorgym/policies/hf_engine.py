@@ -16,6 +16,18 @@ from anchorgym.errors import missing_extra
 from anchorgym.policies.base import GenerationConfig
 from anchorgym.policies.chat import Completion, Messages, chat_prompt_ids
 
+NEUTRAL_PROCESSING = {
+    "repetition_penalty": 1.0,
+    "no_repeat_ngram_size": 0,
+    "typical_p": 1.0,
+    "min_p": 0.0,
+    "epsilon_cutoff": 0.0,
+    "eta_cutoff": 0.0,
+    "min_new_tokens": 0,
+}
+"""Set explicitly so a model's own generation_config.json cannot add penalties or cut-offs:
+the sampling distribution stays exactly temperature + top-p, as documented."""
+
 
 def _import_torch() -> Any:
     try:
@@ -109,6 +121,7 @@ class HFEngine:
             temperature=generation.temperature if sample else 1.0,
             top_p=generation.top_p if sample else 1.0,
             top_k=0 if sample else None,  # sampling would otherwise default to top-k 50
+            **NEUTRAL_PROCESSING,
             max_new_tokens=generation.max_new_tokens,
             eos_token_id=self.stop_ids,
             pad_token_id=self.pad_id,
