@@ -54,3 +54,21 @@ def test_enable_disable_restores_textworld():
     assert speedups.is_enabled() and textgen._parse_and_convert is not original[0]
     speedups.disable()
     assert (textgen._parse_and_convert, fast_downward.pddl2sas) == original and not speedups.is_enabled()
+
+
+def test_translation_disk_cache_round_trips(tmp_path, make_env, unseen_by_type):
+    env = make_env(split="valid_unseen")
+    env.reset(options={"task_id": unseen_by_type["pick_and_place_simple"]})
+    game = env.game.pddl._game_data
+    speedups.enable()
+    translate = speedups._originals["pddl2sas"]
+    first = speedups._memo_pddl2sas(translate, tmp_path)(game["pddl_domain"], game["pddl_problem"])
+    assert len(list(tmp_path.rglob("*.pkl.z"))) == 1
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("translated again despite the disk cache")
+
+    second = speedups._memo_pddl2sas(must_not_run, tmp_path)(game["pddl_domain"], game["pddl_problem"])
+    assert second[1] == first[1]  # the SAS text the engine loads
+    assert [str(a) for a in second[0].init] == [str(a) for a in first[0].init]
+    assert [(o.name, o.type_name) for o in second[0].objects] == [(o.name, o.type_name) for o in first[0].objects]

@@ -180,5 +180,7 @@ def _download(root: Path) -> Path:
     exe = shutil.which("alfworld-download")
     if exe is None:
         raise DataNotFoundError(f"No --from given and alfworld-download is not installed. {INSTALL_HINT}")
-    subprocess.run([exe, "--data-dir", str(root)], check=True, env={**os.environ, ENV_VAR: str(root)})
+    done = subprocess.run([exe, "--data-dir", str(root)], env={**os.environ, ENV_VAR: str(root)})
+    if done.returncode != 0:
+        raise DataNotFoundError(f"alfworld-download failed (exit {done.returncode}; no internet?). {INSTALL_HINT}")
     return games_root(root)

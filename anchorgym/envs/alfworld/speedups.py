@@ -18,8 +18,10 @@ These are pure functions of their string arguments, so we memoise them:
   instead of deep copies (see :func:`_copy_context`);
 * ``Rule.parse_conjunctive_query`` (grammar conditions and queries): cached; the
   returned rule is only read;
-* ``fast_downward.pddl2sas`` (the translator run by every ``PddlState``): cached
-  per (domain, problem, options); its task object is only read.
+* ``fast_downward.pddl2sas`` (the translator, run twice by every ``PddlState``
+  and most of a game's load time): cached per (domain, problem, options) in
+  memory and, compressed, on disk (:func:`sas_cache_dir`), so a game is
+  translated once per machine; its task object is only read.
 
 :func:`enable` installs them and :func:`disable` restores the originals (the
 caches survive), so stock and fast engines can run and be compared in one process.
@@ -28,13 +30,23 @@ caches survive), so stock and fast engines can run and be compared in one proces
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib
+import os
+import pickle
+import tempfile
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+# Cache bounds keep a long-lived worker's memory flat: texts and queries recur across games
+# (a few thousand distinct ones over all of ALFWorld), translated problems are per game.
+TEXT_CACHE_SIZE = 20_000
 SAS_CACHE_SIZE = 64  # translated problems kept per process (a few hundred KB each)
+SAS_CACHE_ENV = "ANCHORGYM_SAS_CACHE"  # folder of the on-disk translation cache, or "off"
 
 # (module, attribute path) of each function we replace.
 TARGETS = {
@@ -74,8 +86,8 @@ def _prepare() -> None:
         symbols=_memo_symbols(_originals["symbols"]),
         derive=_plan_derive(_originals["derive"]),
         copy_context=_copy_context,
-        query=classmethod(lru_cache(maxsize=None)(_originals["query"].__func__)),
-        pddl2sas=_memo_pddl2sas(_originals["pddl2sas"]),
+        query=classmethod(lru_cache(maxsize=TEXT_CACHE_SIZE)(_originals["query"].__func__)),
+        pddl2sas=_memo_pddl2sas(_originals["pddl2sas"], sas_cache_dir()),
     )
 
 
@@ -102,15 +114,31 @@ def disable() -> None:
         _enabled = False
 
 
+class _Lru:
+    """A bounded least-recently-used cache."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Return the cached value of ``key``, computing and storing it on a miss."""
+        if key in self.items:
+            self.items.move_to_end(key)
+            return self.items[key]
+        value = self.items[key] = compute()
+        if len(self.items) > self.size:
+            self.items.popitem(last=False)
+        return value
+
+
 def _memo_symbols(parse: Callable[..., Any]) -> Callable[..., Any]:
     """Memoise the grammar parser; callers get a private deep copy (derivation mutates symbols)."""
-    cache: dict[tuple, Any] = {}
+    cache = _Lru(TEXT_CACHE_SIZE)
 
     def parse_cached(text: str, rule_name: str = "symbols", **kwargs: Any) -> Any:
         key = (text, rule_name, tuple(sorted(kwargs.items())))
-        if key not in cache:
-            cache[key] = parse(text, rule_name=rule_name, **kwargs)
-        return copy.deepcopy(cache[key])
+        return copy.deepcopy(cache.get(key, lambda: parse(text, rule_name=rule_name, **kwargs)))
 
     return parse_cached
 
@@ -136,12 +164,10 @@ def _plan(start: str) -> tuple[tuple[bool, Any], ...] | None:
 
 def _plan_derive(derive: Callable[..., str]) -> Callable[..., str]:
     """Derive literal/expression-only texts from a cached plan; everything else as TextWorld does."""
-    plans: dict[str, Any] = {}
+    plans = _Lru(TEXT_CACHE_SIZE)
 
     def derive_planned(self: Any, start: str, context: dict = {}) -> str:  # noqa: B006 - TextWorld's signature
-        if start not in plans:
-            plans[start] = _plan(start)
-        plan = plans[start]
+        plan = plans.get(start, lambda: _plan(start))
         if plan is None or not context:
             return derive(self, start, context)
         from textworld.envs.pddl import textgen
@@ -169,18 +195,54 @@ def _copy_context(context: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _memo_pddl2sas(translate: Callable[..., Any]) -> Callable[..., Any]:
-    """Memoise Fast Downward's PDDL-to-SAS translation, keeping the most recent problems."""
-    cache: OrderedDict[tuple, Any] = OrderedDict()
+def sas_cache_dir() -> Path | None:
+    """Folder of the on-disk translation cache (``$ANCHORGYM_SAS_CACHE``; ``off`` disables it)."""
+    setting = os.environ.get(SAS_CACHE_ENV)
+    if setting == "off":
+        return None
+    if setting:
+        return Path(setting)
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "anchorgym" / "alfworld-sas"
+
+
+def _memo_pddl2sas(translate: Callable[..., Any], disk: Path | None = None) -> Callable[..., Any]:
+    """Memoise Fast Downward's PDDL-to-SAS translation in memory (recent problems) and on disk (all)."""
+    cache = _Lru(SAS_CACHE_SIZE)
 
     def translate_cached(domain: str, problem: str, **kwargs: Any) -> Any:
         key = (domain, problem, tuple(sorted(kwargs.items())))
-        if key in cache:
-            cache.move_to_end(key)
-            return cache[key]
-        result = cache[key] = translate(domain, problem, **kwargs)
-        if len(cache) > SAS_CACHE_SIZE:
-            cache.popitem(last=False)
-        return result
+        return cache.get(key, lambda: _translate_on_disk(translate, disk, domain, problem, kwargs))
 
     return translate_cached
+
+
+def _translate_on_disk(
+    translate: Callable[..., Any], disk: Path | None, domain: str, problem: str, kwargs: dict[str, Any]
+) -> Any:
+    """Read a translation from the disk cache, or translate and store it (atomically)."""
+    if disk is None:
+        return translate(domain, problem, **kwargs)
+    name = hashlib.blake2b(repr((domain, problem, sorted(kwargs.items()))).encode(), digest_size=20).hexdigest()
+    path = disk / _translator_version() / f"{name}.pkl.z"
+    if path.is_file():
+        try:
+            return pickle.loads(zlib.decompress(path.read_bytes()))
+        except (OSError, zlib.error, pickle.UnpicklingError, EOFError, AttributeError):
+            pass  # a damaged entry: translate again and overwrite it
+    result = translate(domain, problem, **kwargs)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as handle:
+            handle.write(zlib.compress(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL), 1))
+        os.replace(handle.name, path)
+    except OSError:
+        pass  # a read-only cache only costs speed
+    return result
+
+
+@lru_cache(maxsize=1)
+def _translator_version() -> str:
+    from importlib.metadata import version
+
+    return f"fast-downward-textworld-{version('fast-downward-textworld')}"
