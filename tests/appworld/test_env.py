@@ -82,6 +82,16 @@ def test_anchor_follows_database_state_not_history(env):
     assert other["anchor"] != start["anchor"]
 
 
+def test_anchor_returns_when_a_change_is_undone(env):
+    _, start = env.reset(options={"task_id": "spotifyedit_1"})
+    solution = env.source.index["spotifyedit_1"]["solution"].replace("apis.supervisor.complete_task()", "")
+    *_, added = env.step(f"<code>{solution}</code>")
+    assert added["anchor"] != start["anchor"]
+    undo = "apis.spotify.remove_song_from_playlist(playlist_id=playlist_id, song_id=song_id, access_token=token)"
+    *_, undone = env.step(f"<code>{undo}</code>")
+    assert undone["anchor"] == start["anchor"] and undone["action_valid"]
+
+
 def test_appworld_timeout_is_reported_as_an_observation(short_timeout):
     env = short_timeout
     env.reset(options={"task_id": "venmobalance_1"})

@@ -1,11 +1,13 @@
 """AppWorld's anchor state: which task, plus a digest of the world's databases.
 
-The worker (:func:`.worker.server.state_digest`) hashes AppWorld's own
-per-record ``record_hash`` column over every table of the anchor apps, sorted
+The worker (:func:`.worker.server.app_digest`) hashes AppWorld's own
+per-record ``record_hash`` column over every table of each anchor app, sorted
 per table: two trajectories that leave the databases holding the same records
 get the same digest, whatever order they made the changes in, while code that
 only reads (or fails) leaves it unchanged. Time is frozen in AppWorld, so
-logins (which stamp ``last_logged_in``) do not split states either.
+logins (which stamp ``last_logged_in``) do not split states either. An app's
+digest is recomputed only after AppWorld's change tracker records a write to
+it; a task's initial digests are computed once per worker.
 
 For generated tasks the anchor apps are the task's app and ``supervisor``
 (where the task's status and answer live); for AppWorld's own tasks they are

@@ -28,29 +28,40 @@ def rss_bytes() -> int:
         return 0
 
 
-def state_digest(world: Any, apps: list[str]) -> str:
-    """Digest every record of ``apps`` in the world's live (in-memory) databases.
+def _cached_db(world: Any, app: str) -> tuple[Any, Any]:
+    """Return (engine, change tracker) of ``app``'s live database in ``world``.
+
+    Looked up in AppWorld's DB cache by path: the model classes' own ``db``
+    binding is global and moves whenever another collection is loaded (e.g. by
+    the evaluator).
+    """
+    from appworld.apps.model_lib import CachedDBHandler, db_home_to_app_path
+
+    return CachedDBHandler.get(db_home_to_app_path(world.models_to_db_home_path, app))
+
+
+def app_digest(world: Any, app: str) -> str:
+    """Digest every record of ``app`` in the world's live database.
 
     Uses AppWorld's per-record ``record_hash`` column, sorted per table, so the
     digest depends on the set of records only (not on the order of changes).
-    The engines come from AppWorld's DB cache by path: the model classes' own
-    ``db`` binding is global and moves whenever another collection is loaded
-    (e.g. by the evaluator).
     """
-    from appworld.apps.model_lib import CachedDBHandler, db_home_to_app_path
     from sqlalchemy import text
 
     digest = hashlib.blake2b(digest_size=16)
-    for app in sorted(apps):
-        engine = CachedDBHandler.get(db_home_to_app_path(world.models_to_db_home_path, app))[0]
-        tables = sorted(model.__tablename__ for name, model in world.models[app].items() if name != "SQLModel")
-        with engine.connect() as connection:
-            for table in tables:
-                rows = connection.execute(text(f"SELECT record_hash FROM {table}")).scalars()
-                hashes = sorted(str(value) for value in rows)
-                digest.update(f"{app}.{table}:{len(hashes)}:".encode())
-                digest.update("\n".join(hashes).encode())
+    tables = sorted(model.__tablename__ for name, model in world.models[app].items() if name != "SQLModel")
+    with _cached_db(world, app)[0].connect() as connection:
+        for table in tables:
+            rows = connection.execute(text(f"SELECT record_hash FROM {table}")).scalars()
+            hashes = sorted(str(value) for value in rows)
+            digest.update(f"{table}:{len(hashes)}:".encode())
+            digest.update("\n".join(hashes).encode())
     return digest.hexdigest()
+
+
+def change_count(world: Any, app: str) -> int:
+    """Return how many write statements AppWorld's tracker has recorded on ``app``'s database."""
+    return len(_cached_db(world, app)[1].changes)
 
 
 class WorldHost:
@@ -59,6 +70,9 @@ class WorldHost:
     def __init__(self) -> None:
         self.world: Any = None
         self.anchor_apps: list[str] = []
+        self.initial_digests: dict[tuple[str, str], dict[str, str]] = {}  # (root, task) -> app -> digest
+        self.digests: dict[str, str] = {}
+        self.baseline: dict[str, int] = {}
 
     def op_ping(self) -> dict[str, Any]:
         """Liveness check; reports memory."""
@@ -75,6 +89,11 @@ class WorldHost:
         self.world = AppWorld(task_id=task_id, experiment_name=experiment, timeout_seconds=timeout)
         task = self.world.task
         self.anchor_apps = sorted(anchor_apps or task.allowed_apps)
+        key = (root, task_id)
+        if key not in self.initial_digests:  # every episode of a task starts from the same state
+            self.initial_digests[key] = {app: app_digest(self.world, app) for app in self.anchor_apps}
+        self.digests = dict(self.initial_digests[key])
+        self.baseline = {app: change_count(self.world, app) for app in self.anchor_apps}
         supervisor = {key: str(task.supervisor[key]) for key in ("first_name", "last_name", "email", "phone_number")}
         return {
             "instruction": task.instruction,
@@ -112,7 +131,14 @@ class WorldHost:
         return self.world
 
     def _state(self) -> dict[str, Any]:
-        return {"anchor": state_digest(self.world, self.anchor_apps), "rss": rss_bytes()}
+        """The anchor: per-app record digests, recomputed only for apps with new writes."""
+        for app in self.anchor_apps:
+            count = change_count(self.world, app)
+            if count != self.baseline[app]:
+                self.digests[app] = app_digest(self.world, app)
+                self.baseline[app] = count
+        text = json.dumps(self.digests, sort_keys=True).encode()
+        return {"anchor": hashlib.blake2b(text, digest_size=16).hexdigest(), "rss": rss_bytes()}
 
 
 def serve(requests: TextIO, replies: TextIO) -> None:
