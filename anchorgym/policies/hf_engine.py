@@ -97,9 +97,11 @@ class HFEngine:
                 attention_mask=attention,
                 generation_config=self._generation_config(generation),
             )
-        steps = torch.stack(out.scores, dim=1).float().log_softmax(-1)  # (batch, new_tokens, vocab)
         new_ids = out.sequences[:, input_ids.shape[1] :]
-        chosen = steps.gather(-1, new_ids.unsqueeze(-1)).squeeze(-1)
+        # one step at a time: stacking all steps would hold batch x new_tokens x vocab floats at once
+        chosen = torch.stack(
+            [s.float().log_softmax(-1).gather(-1, new_ids[:, t, None])[:, 0] for t, s in enumerate(out.scores)], dim=1
+        )
         return [self._completion(list(p), new_ids[i].tolist(), chosen[i].tolist()) for i, p in enumerate(prompts)]
 
     def _left_pad(self, prompts: Sequence[Sequence[int]]) -> tuple[Any, Any]:
