@@ -141,50 +141,63 @@ def write(results):
     os.replace(handle.name, RESULTS)
 
 
+def report_single(stock, fast, identical):
+    print(json.dumps({"stock": stock, "fast": fast}, indent=1))
+    print(f"CHECK identical_outputs_stock_vs_fast {identical} (target True)")
+    ratio = fast["steps_per_s"] / stock["steps_per_s"]
+    print(f"RATIO single_env_step_throughput {ratio:.1f}x (target >= {TARGET_STEP_RATIO:.0f}x)")
+    print(f"RATIO single_env_reset_cold {stock['reset_cold_s'] / fast['reset_cold_s']:.1f}x (no target)")
+    print(f"RATIO single_env_reset_warm {stock['reset_warm_s'] / fast['reset_warm_s']:.1f}x (no target)", flush=True)
+
+
+def report_batched(stock, fast):
+    print(json.dumps({"stock": stock, "fast": fast}, indent=1))
+    ratio = fast["env_steps_per_s"] / stock["env_steps_per_s"]
+    print(f"RATIO process_backend_step_throughput {ratio:.1f}x (target >= {TARGET_STEP_RATIO:.0f}x)")
+    print(f"RATIO process_backend_reset {stock['reset_s'] / fast['reset_s']:.1f}x (no target)", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", type=int, default=8, help="valid_unseen games for the stock-vs-fast timings")
     parser.add_argument("--group-size", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory-episodes", type=int, default=500)
+    parser.add_argument("--skip-full-replay", action="store_true", help="skip replaying all 134 walkthroughs")
     parser.add_argument("--data-dir", default=None, help="folder holding json_2.1.1 (default: ALFWORLD_DATA/cache)")
     args = parser.parse_args()
-    root = data.games_root(args.data_dir)
-    all_tasks = data.list_games(root, SPLIT)
+    all_tasks = data.list_games(data.games_root(args.data_dir), SPLIT)
     tasks = [all_tasks[i] for i in range(0, len(all_tasks), max(1, len(all_tasks) // args.games))][: args.games]
+    results = {"games": tasks}
 
     stock, stock_traces = single(tasks, False, args.data_dir)
     fast, fast_traces = single(tasks, True, args.data_dir)
-    identical = stock_traces == fast_traces
+    results["single"] = {"stock": stock, "fast": fast, "identical_outputs": stock_traces == fast_traces}
+    report_single(stock, fast, stock_traces == fast_traces)
+    write(results)
+
     batch_tasks = tasks[: args.workers * 2]
     stock_batch = batched(batch_tasks, False, args.data_dir, args.group_size, args.workers)
     fast_batch = batched(batch_tasks, True, args.data_dir, args.group_size, args.workers)
-    results = {
-        "games": tasks,
-        "single": {"stock": stock, "fast": fast, "identical_outputs": identical},
-        "process": {
-            "stock": stock_batch,
-            "fast": fast_batch,
-            "group_size": args.group_size,
-            "workers": args.workers,
-            "groups": len(batch_tasks),
-        },
-        "walkthroughs": full_replay(args.data_dir),
-        "memory": memory(tasks, args.data_dir, args.memory_episodes),
+    results["process"] = {
+        "stock": stock_batch,
+        "fast": fast_batch,
+        "group_size": args.group_size,
+        "workers": args.workers,
+        "groups": len(batch_tasks),
     }
+    report_batched(stock_batch, fast_batch)
     write(results)
-    print(json.dumps(results["single"], indent=1), json.dumps(results["process"], indent=1), sep="\n")
-    print(json.dumps(results["memory"], indent=1))
-    walk = results["walkthroughs"]
-    print(f"CHECK identical_outputs_stock_vs_fast {identical} (target True)")
-    print(f"CHECK valid_unseen_walkthroughs_won {walk['won']}/{walk['games']} (target all)")
-    ratio = fast["steps_per_s"] / stock["steps_per_s"]
-    print(f"RATIO single_env_step_throughput {ratio:.1f}x (target >= {TARGET_STEP_RATIO:.0f}x)")
-    print(f"RATIO single_env_reset_cold {stock['reset_cold_s'] / fast['reset_cold_s']:.1f}x (no target)")
-    print(f"RATIO single_env_reset_warm {stock['reset_warm_s'] / fast['reset_warm_s']:.1f}x (no target)")
-    batch_ratio = fast_batch["env_steps_per_s"] / stock_batch["env_steps_per_s"]
-    print(f"RATIO process_backend_step_throughput {batch_ratio:.1f}x (target >= {TARGET_STEP_RATIO:.0f}x)")
-    print(f"RATIO process_backend_reset {stock_batch['reset_s'] / fast_batch['reset_s']:.1f}x (no target)")
+
+    if not args.skip_full_replay:
+        walk = results["walkthroughs"] = full_replay(args.data_dir)
+        print(f"CHECK valid_unseen_walkthroughs_won {walk['won']}/{walk['games']} (target all)", flush=True)
+        write(results)
+    if args.memory_episodes:
+        results["memory"] = memory(tasks, args.data_dir, args.memory_episodes)
+        print(json.dumps(results["memory"], indent=1))
+        print(f"CHECK rss_growth_after_settled_mb {results['memory']['growth_after_settled_mb']:.1f} (target ~0)")
+        write(results)
 
 
 if __name__ == "__main__":
