@@ -123,8 +123,11 @@ def _complete(answer: str = "") -> str:
 
 def venmo_tasks(world: dict[str, Any]) -> list[TaskSpec]:
     """Balance look-ups, payment counts and payments on Venmo."""
-    people = world["people"]
-    tasks = [
+    return _venmo_balance() + _venmo_counts(world["people"]) + _venmo_payments(world["people"])
+
+
+def _venmo_balance() -> list[TaskSpec]:
+    return [
         TaskSpec(
             id="venmobalance_1",
             instruction="What is my current Venmo balance? Answer with just the number.",
@@ -137,6 +140,10 @@ def venmo_tasks(world: dict[str, Any]) -> list[TaskSpec]:
             wrong_solution=_complete("100.0"),
         )
     ]
+
+
+def _venmo_counts(people: list[dict[str, str]]) -> list[TaskSpec]:
+    tasks = []
     counts = {1: 2, 2: 2, 4: 1}
     for number, (friend, count) in enumerate(counts.items(), start=1):
         person = people[friend]
@@ -156,6 +163,11 @@ def venmo_tasks(world: dict[str, Any]) -> list[TaskSpec]:
                 + _complete("len(everything)"),
             )
         )
+    return tasks
+
+
+def _venmo_payments(people: list[dict[str, str]]) -> list[TaskSpec]:
+    tasks = []
     payments = [(1, 15.0, "movie tickets"), (3, 42.5, "groceries"), (5, 7.25, "bagels"), (2, 60.0, "concert")]
     for number, (friend, amount, note) in enumerate(payments, start=1):
         person = people[friend]
@@ -190,9 +202,12 @@ song_id = next(s["song_id"] for s in songs if s["title"] == "{title}")
 
 def spotify_tasks(world: dict[str, Any]) -> list[TaskSpec]:
     """Playlist counts, additions, removals and creation on Spotify."""
-    PLAYLISTS, SONGS = world["playlists"], world["songs"]  # noqa: N806 - the world's constants
+    return _spotify_counts(world["playlists"]) + _spotify_edits(world) + _spotify_new()
+
+
+def _spotify_counts(playlists: dict[str, list[int]]) -> list[TaskSpec]:
     tasks = []
-    for number, (title, songs) in enumerate(PLAYLISTS.items(), start=1):
+    for number, (title, songs) in enumerate(playlists.items(), start=1):
         tasks.append(
             TaskSpec(
                 id=f"spotifycount_{number}",
@@ -210,6 +225,12 @@ def spotify_tasks(world: dict[str, Any]) -> list[TaskSpec]:
                 "for p in library]\n" + _complete("sum(len(s) for s in songs)"),
             )
         )
+    return tasks
+
+
+def _spotify_edits(world: dict[str, Any]) -> list[TaskSpec]:
+    PLAYLISTS, SONGS = world["playlists"], world["songs"]  # noqa: N806 - the world's constants
+    tasks = []
     edits = [("Road Trip", 5, True), ("Focus", 0, True), ("Weekend Mix", 6, False), ("Road Trip", 1, False)]
     for number, (playlist, song, add) in enumerate(edits, start=1):
         ids = [world["song_ids"][SONGS[i][0]] for i in PLAYLISTS[playlist]]
@@ -232,6 +253,11 @@ def spotify_tasks(world: dict[str, Any]) -> list[TaskSpec]:
                 wrong_solution=_login("spotify") + step + _complete(),
             )
         )
+    return tasks
+
+
+def _spotify_new() -> list[TaskSpec]:
+    tasks = []
     for number, title in enumerate(["Rainy Day", "Gym Hits"], start=1):
         tasks.append(
             TaskSpec(
@@ -259,8 +285,11 @@ note_id = next(n["note_id"] for n in notes if n["title"] == "{title}")
 
 def note_tasks(world: dict[str, Any]) -> list[TaskSpec]:
     """Note look-ups, tag counts, creation and deletion on SimpleNote."""
-    NOTES = world["note_specs"]  # noqa: N806 - the world's constants
-    notes = [(title, content) for title, content, _ in NOTES]
+    notes = [(title, content) for title, content, _ in world["note_specs"]]
+    return _note_reads(notes) + _note_tags(world["note_specs"]) + _note_new(notes) + _note_deletes(notes)
+
+
+def _note_reads(notes: list[tuple[str, str]]) -> list[TaskSpec]:
     tasks = []
     for number, index in enumerate([0, 2], start=1):
         title, content = notes[index]
@@ -278,8 +307,13 @@ def note_tasks(world: dict[str, Any]) -> list[TaskSpec]:
                 wrong_solution=_login("simple_note") + _complete(f'"{title}"'),
             )
         )
+    return tasks
+
+
+def _note_tags(note_specs: list[tuple[str, str, list[str]]]) -> list[TaskSpec]:
+    tasks = []
     for number, tag in enumerate(["work", "personal"], start=1):
-        count = sum(tag in tags for _, _, tags in NOTES)
+        count = sum(tag in tags for _, _, tags in note_specs)
         tasks.append(
             TaskSpec(
                 id=f"notetag_{number}",
@@ -294,6 +328,11 @@ def note_tasks(world: dict[str, Any]) -> list[TaskSpec]:
                 + _complete("len(apis.simple_note.search_notes(access_token=token, page_limit=20))"),
             )
         )
+    return tasks
+
+
+def _note_new(notes: list[tuple[str, str]]) -> list[TaskSpec]:
+    tasks = []
     for number, (title, content) in enumerate([("Packing List", "passport, charger, sunscreen")], start=1):
         tasks.append(
             TaskSpec(
@@ -310,6 +349,11 @@ def note_tasks(world: dict[str, Any]) -> list[TaskSpec]:
                 + _complete(),
             )
         )
+    return tasks
+
+
+def _note_deletes(notes: list[tuple[str, str]]) -> list[TaskSpec]:
+    tasks = []
     for number, index in enumerate([4, 5], start=1):
         title = notes[index][0]
         tasks.append(
