@@ -30,7 +30,7 @@ class TrainConfig:
     """Settings of one training run (see :meth:`describe` for every field)."""
 
     env_id: str = _doc("registered env id to train on", "anchorgym/Sokoban-v0")
-    model: str = _doc("model directory (or `tiny` for the built-in tiny Qwen2, `hf:PATH` accepted)", "tiny")
+    model: str = _doc("model directory, `hf:PATH`, or an alias: `tiny` (built-in tiny Qwen2), `smollm2`", "tiny")
     output_dir: str = _doc("run directory: metrics.csv, checkpoints/, config.yaml", "runs/train")
     estimator: str = _doc("advantage estimator: grpo, rloo, mc_grpo, gigpo, hgpo", "gigpo")
     estimator_options: dict = _doc("options for the estimator (mode, stats, omega, history, alpha...)", factory=dict)

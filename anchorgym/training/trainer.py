@@ -65,15 +65,10 @@ def resolve_device(name: str) -> torch.device:
 
 
 def model_path(spec: str) -> str:
-    """Resolve the config's ``model`` field to a local directory."""
-    if spec == "tiny":
-        from anchorgym.policies.tiny import build_tiny_model
+    """Resolve the config's ``model`` field (a directory, ``hf:PATH`` or an alias: tiny, smollm2) to a directory."""
+    from anchorgym.policies.models import resolve_model
 
-        return str(build_tiny_model())
-    path = spec.removeprefix("hf:")
-    if not Path(path).is_dir():
-        raise ConfigError(f"model {spec!r}: {path!r} is not a directory. Give a local model directory or 'tiny'.")
-    return path
+    return str(resolve_model(spec.removeprefix("hf:")))
 
 
 class Trainer:
