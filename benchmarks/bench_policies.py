@@ -2,7 +2,7 @@
 
 1. ``hf`` back-end, tiny random-init Qwen2 (CPU): 16 Sokoban prompts x 32 new tokens, one left-padded
    batch vs 16 single-prompt calls (same work, same tokens).
-2. ``openai`` back-end against a real local HTTP server that answers each request after 100 ms
+2. ``openai`` back-end against a real local HTTP server that answers each request after 500 ms
    (a stand-in for a remote model's latency): 32 requests with concurrency 8 vs concurrency 1.
 """
 
@@ -24,7 +24,7 @@ from anchorgym.policies.tiny import build_tiny_model  # noqa: E402
 
 ENV_ID = "anchorgym/Sokoban-v0"
 RESULTS = Path(__file__).parent / "results" / "policies.json"
-LATENCY_S = 0.1
+LATENCY_S = 0.5  # a typical remote chat-completion latency
 REPLY = {"choices": [{"message": {"role": "assistant", "content": "<action>up</action>"}, "finish_reason": "stop"}]}
 
 
@@ -89,8 +89,8 @@ def write(results):
 
 
 def main():
-    hf = bench_hf_batching()
     remote = bench_openai_concurrency()
+    hf = bench_hf_batching()
     write({"schema_version": 1, "hf_batching": hf, "openai_concurrency": remote})
     print(f"hf: 16 prompts batched {hf['batched_s']:.2f}s, one at a time {hf['one_at_a_time_s']:.2f}s")
     print(f"openai: 32 requests concurrency 8 {remote['concurrency_8_s']:.2f}s, 1 {remote['concurrency_1_s']:.2f}s")
