@@ -18,6 +18,7 @@ class HFPolicy(ChatPolicy):
         generation: sampling settings; ``seed`` seeds batch ``n`` with ``seed + n``.
         device: torch device; default CUDA when available.
         dtype: torch dtype name; default float32 on CPU, bfloat16 on GPU.
+        threads: CPU threads for torch (process-wide); None keeps torch's choice.
         batch_size: most prompts per ``generate`` call (None: all at once).
         history_length: past steps in the prompt.
         repair: snap non-admissible answers to the closest admissible action.
@@ -30,6 +31,7 @@ class HFPolicy(ChatPolicy):
         generation: GenerationConfig | None = None,
         device: str | None = None,
         dtype: str | None = None,
+        threads: int | None = None,
         batch_size: int | None = None,
         history_length: int = DEFAULT_HISTORY_LENGTH,
         repair: bool = False,
@@ -38,7 +40,7 @@ class HFPolicy(ChatPolicy):
         from anchorgym.policies.hf_engine import HFEngine
 
         self.path = resolve_model(target)
-        self.engine = HFEngine(self.path, device=device, dtype=dtype)
+        self.engine = HFEngine(self.path, device=device, dtype=dtype, threads=threads)
         super().__init__(generation, history_length, repair, context_length or self.engine.context_length)
         self.batch_size = batch_size
         self.calls = 0

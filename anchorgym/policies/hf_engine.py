@@ -16,17 +16,10 @@ from anchorgym.errors import missing_extra
 from anchorgym.policies.base import GenerationConfig
 from anchorgym.policies.chat import Completion, Messages, chat_prompt_ids
 
-NEUTRAL_PROCESSING = {
-    "repetition_penalty": 1.0,
-    "no_repeat_ngram_size": 0,
-    "typical_p": 1.0,
-    "min_p": 0.0,
-    "epsilon_cutoff": 0.0,
-    "eta_cutoff": 0.0,
-    "min_new_tokens": 0,
-}
-"""Set explicitly so a model's own generation_config.json cannot add penalties or cut-offs:
-the sampling distribution stays exactly temperature + top-p, as documented."""
+NEUTRAL_PROCESSING = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "min_new_tokens": 0}
+NEUTRAL_SAMPLING = {"top_k": 0, "typical_p": 1.0, "min_p": 0.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0}
+"""Set explicitly so a model's own generation_config.json (or transformers' top-k 50 default) cannot add
+penalties or cut-offs: the distribution stays exactly temperature + top-p, as documented."""
 
 
 def _import_torch() -> Any:
@@ -52,12 +45,18 @@ class HFEngine:
         path: a directory written by ``save_pretrained``.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default: CUDA when available.
         dtype: torch dtype name (``"float32"``, ``"bfloat16"``); default: float32 on CPU, bfloat16 on GPU.
+        threads: CPU threads for torch (``torch.set_num_threads``, process-wide); on a machine shared with
+            other busy processes, 1 avoids threads spinning while they wait for each other.
     """
 
-    def __init__(self, path: str | Path, device: str | None = None, dtype: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path, device: str | None = None, dtype: str | None = None, threads: int | None = None
+    ) -> None:
         torch = _import_torch()
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        if threads:
+            torch.set_num_threads(threads)
         self.device = pick_device(device)
         dtype = dtype or ("float32" if self.device == "cpu" else "bfloat16")
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, padding_side="left")
@@ -122,8 +121,8 @@ class HFEngine:
             do_sample=sample,
             temperature=generation.temperature if sample else 1.0,
             top_p=generation.top_p if sample else 1.0,
-            top_k=0 if sample else None,  # sampling would otherwise default to top-k 50
             **NEUTRAL_PROCESSING,
+            **(NEUTRAL_SAMPLING if sample else {}),
             max_new_tokens=generation.max_new_tokens,
             eos_token_id=self.stop_ids,
             pad_token_id=self.pad_id,

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import pytest
+from policies_toyenv import COUNTER_ID
 
 from anchorgym.errors import ConfigError
+from anchorgym.policies.base import AgentInput, GenerationConfig
 from anchorgym.policies.cache import is_ready
 from anchorgym.policies.gguf import smollm2_gguf_file
 from anchorgym.policies.models import resolve_model
+from anchorgym.policies.registry import make_policy
 
 
 def test_smollm2_gguf_file_is_found_in_site_packages():
@@ -15,19 +18,21 @@ def test_smollm2_gguf_file_is_found_in_site_packages():
 
 
 @pytest.mark.slow
-def test_smollm2_dequantised_model_answers_greedily():
+def test_smollm2_through_the_hf_policy():
     """Uses the user cache: the first run converts the GGUF file (about a minute), later runs reuse it."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from policies_scoring import rescore
 
-    path = resolve_model("smollm2")
-    assert is_ready(path)
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
-    assert model.config.model_type == "llama" and model.config.num_hidden_layers == 30
-    messages = [{"role": "user", "content": "What is 2+2?"}]
-    batch = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    out = model.generate(**batch, max_new_tokens=12, do_sample=False)
-    assert "4" in tokenizer.decode(out[0, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+    policy = make_policy("hf:smollm2", GenerationConfig(temperature=0, max_new_tokens=12), device="cpu")
+    engine = policy.engine
+    assert is_ready(policy.path) and engine.model.config.model_type == "llama"
+    assert engine.model.config.num_hidden_layers == 30
+    question = engine.encode_chat([{"role": "user", "content": "What is 2+2?"}])
+    assert "4" in engine.generate([question], policy.generation, seed=0)[0].text
+    policy.generation = GenerationConfig(temperature=0.8, max_new_tokens=6, seed=1)
+    agent_input = AgentInput(COUNTER_ID, "Make the counter show 7.", "The counter shows 0.", ["add 1", "add 3"])
+    out = policy.act([agent_input])[0]
+    expected = rescore(engine.model, out.prompt_token_ids, out.response_token_ids, temperature=0.8)
+    assert max(abs(a - b) for a, b in zip(out.logprobs, expected.tolist(), strict=True)) < 1e-3
 
 
 def test_unknown_model_name_errors_with_suggestion(tmp_path):
