@@ -230,3 +230,13 @@ def test_act_works_inside_a_running_event_loop(failing_server):
         return make_policy(spec).act([INPUT])[0].action
 
     assert asyncio.run(inside()) == "add 3"
+
+
+def test_serve_unknown_model_is_a_one_line_error(capsys, tmp_path):
+    from anchorgym.cli import main
+
+    assert main(["serve", str(tmp_path / "missing"), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Model ") and "does not exist" in err and err.count("\n") == 1
+    assert main(["serve", "smollm", "--port", "0"]) == 2
+    assert "Did you mean 'smollm2'?" in capsys.readouterr().err
