@@ -32,8 +32,26 @@ def resolve_model(name: str) -> Path:
     path = Path(name).expanduser()
     if (path / "config.json").is_file():
         return path
+    cached = None if path.exists() else hub_cache_snapshot(name)
+    if cached is not None:
+        return cached
     what = "has no config.json" if path.is_dir() else "does not exist"
     raise ConfigError(
-        f"Model {name!r} {what}: give a local directory saved with save_pretrained, or an alias "
-        f"({', '.join(sorted(MODEL_ALIASES))}).{suggest(name, MODEL_ALIASES)} Models are never downloaded at run time."
+        f"Model {name!r} {what}: give a local directory saved with save_pretrained, a hub id already in the "
+        f"local Hugging Face cache, or an alias ({', '.join(sorted(MODEL_ALIASES))}).{suggest(name, MODEL_ALIASES)} "
+        "Models are never downloaded at run time."
     )
+
+
+def hub_cache_snapshot(repo_id: str) -> Path | None:
+    """Return the local Hugging Face cache snapshot of ``repo_id`` (``org/name``), or None; never downloads."""
+    if repo_id.count("/") != 1 or repo_id.startswith(("/", ".", "~")):
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        return None
+    try:
+        return Path(snapshot_download(repo_id=repo_id, local_files_only=True))
+    except Exception:  # noqa: BLE001 - any failure means "not in the local cache"
+        return None

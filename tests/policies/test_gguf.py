@@ -40,3 +40,17 @@ def test_unknown_model_name_errors_with_suggestion(tmp_path):
         resolve_model("smollm")
     with pytest.raises(ConfigError, match="has no config.json"):
         resolve_model(str(tmp_path))
+
+
+def test_hub_id_resolves_from_the_local_cache_only(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    snapshot = tmp_path / "models--org--small" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (tmp_path / "models--org--small" / "refs").mkdir()
+    (tmp_path / "models--org--small" / "refs" / "main").write_text("abc123")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    assert resolve_model("org/small") == snapshot
+    with pytest.raises(ConfigError, match="a hub id already in the local Hugging Face cache"):
+        resolve_model("org/absent")
