@@ -23,8 +23,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 SPLIT = "offline"
 INDEX_FILE = "anchorgym_tasks.json"
 INDEX_VERSION = 1
@@ -165,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--verify", action="store_true")
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules world and tasks
     specs = generate(args.out.resolve())
     problems = verify(specs) if args.verify else []
     shutil.rmtree(args.out.resolve() / "experiments" / "outputs" / VERIFY_EXPERIMENT, ignore_errors=True)
