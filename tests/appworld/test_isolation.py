@@ -46,3 +46,22 @@ def test_actions_are_code_in_code_tags():
     assert parse(None, "print(1)") is None
     assert parse(None, "<code>  </code>") is None
     assert as_action(" x = 1 ") == "<code>\nx = 1\n</code>"
+
+
+def test_prompt_renders_the_observation_and_asks_for_code():
+    from anchorgym.policies.base import AgentInput
+
+    template = template_for("anchorgym/AppWorld-v0")
+    agent_input = AgentInput("anchorgym/AppWorld-v0", "Pay Bob", "Task: Pay Bob\nOutput: x")
+    system, user = template.messages(agent_input)
+    assert "apis.supervisor.complete_task" in system["content"]
+    assert user["content"] == "Task: Pay Bob\nOutput: x\n\nWrite your first block of code inside <code>...</code>."
+
+
+def test_later_prompts_show_past_code_and_outputs():
+    from anchorgym.policies.base import AgentInput
+
+    template = template_for("anchorgym/AppWorld-v0")
+    agent_input = AgentInput("anchorgym/AppWorld-v0", "Pay Bob", "Output: ok", history=[("Output: -", "x = 1")], step=1)
+    user = template.messages(agent_input)[1]["content"]
+    assert "[Step 1] Code:\nx = 1\nOutput:\nOutput: -" in user and user.endswith("(step 2).")

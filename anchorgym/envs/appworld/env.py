@@ -16,6 +16,7 @@ The world lives in a worker process in the isolated AppWorld venv
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,7 +64,7 @@ class AppWorldEnv(AnchorEnv):
         super().__init__(self.source.split, max_steps, anchor_fn, render_mode)
         self.code_timeout_s = int(code_timeout_s)
         self.worker = WorldWorker(require_python(), code_timeout_s + HARD_TIMEOUT_GRACE_S, max_worker_mb << 20)
-        self.experiment = f"anchorgym-{id(self):x}"
+        self.experiment = f"anchorgym-{uuid.uuid4().hex[:12]}"  # own output folder: group members share tasks
         self._task: dict[str, Any] = {}
         self._db_digest = ""
         self._last_output = ""
