@@ -22,6 +22,15 @@ from anchorgym.policies.prompting import DEFAULT_HISTORY_LENGTH, PromptTemplate,
 Messages = list[dict[str, str]]
 
 
+def require_chat_template(tokenizer: Any, path: Any) -> None:
+    """Raise a clear error when the model's tokenizer has no chat template (e.g. a base model)."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ConfigError(
+            f"The tokenizer at {path} has no chat template, so chat prompts cannot be built. Use an instruct/chat "
+            "model, or set tokenizer.chat_template and save it with save_pretrained."
+        )
+
+
 def chat_prompt_ids(tokenizer: Any, messages: Messages) -> list[int]:
     """Return the ids of ``messages`` under ``tokenizer``'s chat template, ending with the answer prompt."""
     encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)

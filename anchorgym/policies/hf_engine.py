@@ -14,7 +14,7 @@ from typing import Any
 
 from anchorgym.errors import missing_extra
 from anchorgym.policies.base import GenerationConfig
-from anchorgym.policies.chat import Completion, Messages, chat_prompt_ids
+from anchorgym.policies.chat import Completion, Messages, chat_prompt_ids, require_chat_template
 
 NEUTRAL_PROCESSING = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "min_new_tokens": 0}
 NEUTRAL_SAMPLING = {"top_k": 0, "typical_p": 1.0, "min_p": 0.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0}
@@ -60,6 +60,7 @@ class HFEngine:
         self.device = pick_device(device)
         dtype = dtype or ("float32" if self.device == "cpu" else "bfloat16")
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, padding_side="left")
+        require_chat_template(self.tokenizer, path)
         self.model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=getattr(torch, dtype))
         self.model.to(self.device).eval()
         self.stop_ids = self._stop_ids()

@@ -14,7 +14,7 @@ from typing import Any
 
 from anchorgym.errors import missing_extra
 from anchorgym.policies.base import GenerationConfig
-from anchorgym.policies.chat import ChatPolicy, Completion, Messages, chat_prompt_ids
+from anchorgym.policies.chat import ChatPolicy, Completion, Messages, chat_prompt_ids, require_chat_template
 from anchorgym.policies.models import resolve_model
 from anchorgym.policies.prompting import DEFAULT_HISTORY_LENGTH
 
@@ -65,6 +65,7 @@ class VLLMPolicy(ChatPolicy):
             **engine_kwargs,
         )
         self.tokenizer = self.llm.get_tokenizer()
+        require_chat_template(self.tokenizer, self.path)
         length = context_length or self.llm.llm_engine.model_config.max_model_len
         super().__init__(generation, history_length, repair, length)
         self.calls = 0

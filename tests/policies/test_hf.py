@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from policies_toyenv import COUNTER_ID
 
@@ -111,3 +113,15 @@ def test_hf_on_cuda_matches_a_rescoring_pass(tiny_model_dir, temperature):
         assert out.prompt_token_ids == policy.engine.encode_chat(policy.messages(agent_input))
         expected = rescore(policy.engine.model, out.prompt_token_ids, out.response_token_ids, temperature)
         assert torch.allclose(torch.tensor(out.logprobs, dtype=torch.float64), expected, atol=1e-3)
+
+
+def test_model_without_chat_template_is_a_clear_error(tiny_model_dir, tmp_path):
+    import shutil
+
+    copy = shutil.copytree(tiny_model_dir, tmp_path / "base")
+    config = json.loads((copy / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (copy / "tokenizer_config.json").write_text(json.dumps(config))
+    (copy / "chat_template.jinja").unlink(missing_ok=True)
+    with pytest.raises(ConfigError, match="has no chat template, so chat prompts cannot be built"):
+        make_policy(f"hf:{copy}", device="cpu")
