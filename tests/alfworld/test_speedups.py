@@ -72,3 +72,21 @@ def test_translation_disk_cache_round_trips(tmp_path, make_env, unseen_by_type):
     assert second[1] == first[1]  # the SAS text the engine loads
     assert [str(a) for a in second[0].init] == [str(a) for a in first[0].init]
     assert [(o.name, o.type_name) for o in second[0].objects] == [(o.name, o.type_name) for o in first[0].objects]
+
+
+def loaded_downward_copies() -> int:
+    """How many private copies of Fast Downward's library this process has mapped."""
+    with open("/proc/self/maps") as maps:
+        return len({line.split(None, 5)[5] for line in maps if "libdownward" in line})  # path, maybe "(deleted)"
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="needs Linux /proc")
+def test_fast_env_keeps_one_engine_across_games(make_env, unseen_by_type):
+    """The stock set-up maps a new copy of libdownward per game (never freed); ours reuses one per env."""
+    games = list(unseen_by_type.values())[:3]
+    for fast, growth in ((True, 1), (False, len(games))):
+        env = make_env(split="valid_unseen", fast=fast)
+        before = loaded_downward_copies()
+        for task_id in games:
+            env.reset(options={"task_id": task_id})
+        assert loaded_downward_copies() - before == growth
