@@ -21,6 +21,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--dtype", default=None, help="torch dtype name (default float32 on CPU, bfloat16 on GPU)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument(
+        "--max-batch", type=int, default=8, help="most concurrent requests generated together (1: per-request seeds)"
+    )
     parser.set_defaults(handler=serve_command)
 
 
@@ -34,7 +37,7 @@ def serve_command(args: argparse.Namespace) -> int:
 
     name = args.name or args.model
     engine = HFEngine(resolve_model(args.model), device=args.device, dtype=args.dtype, threads=args.threads)
-    server = make_server(args.host, args.port, create_app(engine, name), threaded=True)
+    server = make_server(args.host, args.port, create_app(engine, name, max_batch=args.max_batch), threaded=True)
     # one line that scripts (and tests) can wait for; the port is the real one when --port 0
     print(f"Serving {name!r} at http://{args.host}:{server.server_port}/v1", flush=True)
     try:

@@ -4,19 +4,19 @@ Routes: ``GET /v1/models`` and ``POST /v1/chat/completions`` (``n=1``; with
 ``logprobs: true`` the choice carries ``logprobs.content``; with
 ``return_token_ids: true`` the response carries ``prompt_token_ids`` and the
 choice ``token_ids``, as vLLM does). Errors use OpenAI's ``{"error": {...}}`` shape.
-Requests are served one generation at a time (the model is not thread-safe).
+Concurrent requests are generated in batches by one worker thread (:mod:`.batcher`).
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 import uuid
 from typing import Any
 
 from anchorgym.errors import ConfigError, missing_extra
 from anchorgym.policies.base import GenerationConfig
+from anchorgym.policies.batcher import Batcher
 from anchorgym.policies.chat import Completion
 
 
@@ -28,15 +28,19 @@ class BadRequest(Exception):
         self.status, self.kind = status, kind
 
 
-def create_app(engine: Any, model_name: str) -> Any:
-    """Build the Flask app serving ``engine`` (an :class:`~anchorgym.policies.hf_engine.HFEngine`) as ``model_name``."""
+def create_app(engine: Any, model_name: str, max_batch: int = 8) -> Any:
+    """Build the Flask app serving ``engine`` (an :class:`~anchorgym.policies.hf_engine.HFEngine`) as ``model_name``.
+
+    Concurrent requests with the same sampling settings are generated together, up to
+    ``max_batch`` at a time (see :mod:`anchorgym.policies.batcher`).
+    """
     try:
         from flask import Flask, jsonify, request
     except ImportError as error:
         raise missing_extra("flask", "hf") from error
 
     app = Flask("anchorgym.serve")
-    lock = threading.Lock()
+    batcher = app.extensions["anchorgym_batcher"] = Batcher(engine, max_batch=max_batch)
 
     @app.errorhandler(BadRequest)
     def bad_request(error: BadRequest) -> Any:
@@ -56,8 +60,7 @@ def create_app(engine: Any, model_name: str) -> Any:
             raise BadRequest(f"Model {body.get('model')!r} not found; this server serves {model_name!r}.", 404)
         generation, seed = sampling_settings(body)
         prompt = engine.encode_chat(check_messages(body.get("messages")))
-        with lock:
-            completion = engine.generate([prompt], generation, seed)[0]
+        completion = batcher.submit(prompt, generation, seed)
         return jsonify(response_body(body, model_name, completion, engine.tokenizer))
 
     return app

@@ -240,3 +240,27 @@ def test_serve_unknown_model_is_a_one_line_error(capsys, tmp_path):
     assert err.startswith("error: Model ") and "does not exist" in err and err.count("\n") == 1
     assert main(["serve", "smollm", "--port", "0"]) == 2
     assert "Did you mean 'smollm2'?" in capsys.readouterr().err
+
+
+def test_batcher_groups_concurrent_requests_by_sampling_settings(tiny_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from policies_scoring import rescore
+
+    from anchorgym.policies.batcher import Batcher
+
+    _, engine = tiny_server
+    prompt = engine.encode_chat([{"role": "user", "content": "hi"}])
+    greedy, sampled = GenerationConfig(temperature=0, max_new_tokens=4), GenerationConfig(max_new_tokens=4)
+    batcher = Batcher(engine, max_batch=3, window_s=5.0)  # a full batch runs at once, without waiting
+    with ThreadPoolExecutor(3) as pool:
+        outputs = list(pool.map(lambda k: batcher.submit(prompt[k:], greedy, seed=k), range(3)))
+    assert batcher.batch_sizes == [3]
+    for k, out in enumerate(outputs):
+        expected = rescore(engine.model, prompt[k:], out.response_token_ids)
+        assert out.prompt_token_ids == prompt[k:]
+        assert max(abs(a - b) for a, b in zip(out.logprobs, expected.tolist(), strict=True)) < 1e-4
+    batcher = Batcher(engine, max_batch=2, window_s=1.0)
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda g: batcher.submit(prompt, g, seed=0), [greedy, sampled, greedy]))
+    assert sorted(batcher.batch_sizes) == [1, 2]  # the sampled request never joins the greedy ones
