@@ -95,11 +95,17 @@ def _benchmarks(args: argparse.Namespace) -> int:
         print(json.dumps({s.id: {"spec_hash": s.content_hash(), **s.raw} for s in specs}, indent=2))
         return 0
     rows = [
-        [s.id, s.env_id, str(s.num_tasks or s.tasks), str(len(s.seeds)), str(s.max_steps), s.content_hash()[7:19]]
-        for s in specs
+        [s.id, s.env_id, _task_count(s), str(len(s.seeds)), str(s.max_steps), s.content_hash()[7:19]] for s in specs
     ]
     print(format_table(rows, ("benchmark", "env", "tasks", "seeds", "max steps", "spec hash")))
     return 0
+
+
+def _task_count(spec: Any) -> str:
+    if spec.num_tasks is not None:
+        return str(spec.num_tasks)
+    start, stop = spec.tasks["range"]
+    return f"{stop - start} (split[{start}:{stop}])"
 
 
 def generation_from_args(args: argparse.Namespace) -> Any:
