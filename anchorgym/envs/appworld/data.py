@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ GENERATOR_SOURCES = ("generate.py", "tasks.py", "world.py")
 INDEX_FILE = "anchorgym_tasks.json"
 REAL_SPLITS = ("train", "dev", "test_normal", "test_challenge")
 OFFLINE_SPLIT = "offline"
+PROGRESS_PREFIX = "anchorgym-progress"  # lines the generator prints on stderr
 SOURCES = ("auto", "real", "generated")
 
 
@@ -86,11 +88,34 @@ def ensure_generated(verify: bool = False, build_venv: bool = False, base: str |
         return root
     python = ensure_venv() if build_venv else require_python()
     command = [str(python), str(WORKER_DIR / "generate.py"), str(root), *(["--verify"] if verify else [])]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=str(root.parent))
-    if result.returncode != 0:
-        tail = " | ".join((result.stdout + result.stderr).strip().splitlines()[-6:])
-        raise WorkerError(f"AppWorld task generation failed (exit {result.returncode}): {tail}")
+    _run_with_progress(command, root.parent)
     return root
+
+
+def _run_with_progress(command: list[str], cwd: Path) -> None:
+    """Run the generator, turning its progress lines into bars; raise with its output's tail on failure."""
+    from tqdm import tqdm
+
+    stdout = tempfile.TemporaryFile(mode="w+")  # a file, so a chatty stdout can never block the pipe we read
+    process = subprocess.Popen(command, cwd=str(cwd), stdout=stdout, stderr=subprocess.PIPE, text=True)
+    lines, bars = [], {}
+    for line in process.stderr:
+        parts = line.split()
+        if len(parts) == 4 and parts[0] == PROGRESS_PREFIX:
+            phase, done, total = parts[1], int(parts[2]), int(parts[3])
+            if phase not in bars:
+                bars[phase] = tqdm(total=total, desc=f"AppWorld offline tasks: {phase}", unit="task")
+            bars[phase].update(done - bars[phase].n)
+        else:
+            lines.append(line.rstrip())
+    for bar in bars.values():
+        bar.close()
+    stdout.seek(0)
+    output = stdout.read()
+    stdout.close()
+    if process.wait() != 0:
+        tail = " | ".join([*lines, *output.splitlines()][-6:])
+        raise WorkerError(f"AppWorld task generation failed (exit {process.returncode}): {tail}")
 
 
 def _split_ids(root: Path, split: str) -> tuple[str, ...]:

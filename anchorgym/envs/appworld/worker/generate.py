@@ -27,6 +27,12 @@ SPLIT = "offline"
 INDEX_FILE = "anchorgym_tasks.json"
 INDEX_VERSION = 1
 VERIFY_EXPERIMENT = "anchorgym-verify"
+PROGRESS_PREFIX = "anchorgym-progress"
+
+
+def progress(phase: str, done: int, total: int) -> None:
+    """Report progress on stderr as ``PROGRESS_PREFIX phase done total`` (anchorgym shows a bar)."""
+    print(f"{PROGRESS_PREFIX} {phase} {done} {total}", file=sys.stderr, flush=True)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -118,8 +124,9 @@ def generate(out: Path) -> list[Any]:
     freezer = set_local_date_and_time(datetime.fromisoformat(WORLD_DATETIME))
     facts = build_base(staging)
     specs = all_tasks(facts)
-    for spec in specs:
+    for done, spec in enumerate(specs, start=1):
         write_task(staging, spec, SUPERVISOR, WORLD_DATETIME)
+        progress("generate", done, len(specs))
     freezer.stop()
     (staging / "data" / "datasets").mkdir(parents=True, exist_ok=True)
     (staging / "data" / "datasets" / f"{SPLIT}.txt").write_text("".join(f"{s.id}\n" for s in specs))
@@ -147,9 +154,10 @@ def play(task_id: str, code: str, experiment: str) -> dict[str, Any]:
 def verify(specs: list[Any]) -> list[str]:
     """Return a problem line for every task whose expert fails or whose wrong solution passes."""
     problems = []
-    for spec in specs:
+    for done, spec in enumerate(specs, start=1):
         good = play(spec.id, spec.solution, VERIFY_EXPERIMENT)
         bad = play(spec.id, spec.wrong_solution, VERIFY_EXPERIMENT)
+        progress("verify", done, len(specs))
         if not good["success"]:
             problems.append(f"{spec.id}: expert failed: {good}")
         if bad["success"]:
