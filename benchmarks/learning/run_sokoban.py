@@ -6,6 +6,8 @@ averaged over seeds per iteration and plotted. Usage:
 
     python benchmarks/learning/run_sokoban.py [--iterations N] [--seeds 0 1 2] [--set KEY=VALUE ...]
 
+See README.md here for the command and numbers of the recorded run.
+
 Writes benchmarks/results/learning_sokoban.json and .png; prints one SUMMARY line per estimator.
 """
 
