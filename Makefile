@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-EXTRAS ?= all,dev
+EXTRAS ?= all,webshop-lucene,toolqa-dense,dev
 SHARED_DATA ?= $(abspath ../shared/data)
 export ANCHORGYM_SHARED_DATA ?= $(SHARED_DATA)
 PYTEST_ARGS ?=
@@ -17,7 +17,7 @@ TEST_DEPS := install
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip wheel
 	# torch first, from the exact release so no multi-GB CUDA build is pulled in

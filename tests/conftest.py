@@ -38,6 +38,22 @@ def shared_file():
     return get
 
 
+def alfworld_cache_dir() -> Path:
+    """Where the tests keep ALFWorld's unpacked games (``make alfworld-data`` fills it too)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return Path(os.environ.get("ANCHORGYM_ALFWORLD_TEST_DATA", base / "anchorgym" / "test" / "alfworld"))
+
+
+@pytest.fixture(scope="session")
+def alfworld_dir(shared_file) -> Path:
+    """The ALFWorld data root holding ``json_2.1.1/``, installed from the shared archive on first use."""
+    from anchorgym.envs.alfworld import data
+
+    archive = shared_file("alfworld", "json_2.1.1.tar.xz")
+    data.install(archive, alfworld_cache_dir())
+    return alfworld_cache_dir()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip ``gpu`` tests without CUDA and ``browser`` tests without Chromium."""
     has_browser = bool(shutil.which("chromium") and shutil.which("chromedriver"))

@@ -2,26 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from anchorgym.envs.alfworld import data
-
-
-def cached_data_dir() -> Path:
-    """Where the tests keep the unpacked games (``make alfworld-data`` fills it too)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return Path(os.environ.get("ANCHORGYM_ALFWORLD_TEST_DATA", base / "anchorgym" / "test" / "alfworld"))
-
-
-@pytest.fixture(scope="session")
-def alfworld_dir(shared_file) -> Path:
-    """The data root holding ``json_2.1.1/``, installed from the shared archive on first use."""
-    archive = shared_file("alfworld", "json_2.1.1.tar.xz")
-    data.install(archive, cached_data_dir())
-    return cached_data_dir()
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,11 @@ def registered_ids() -> list[str]:
     return [info.id for info in anchorgym.list_envs()]
 
 
-def make_any_split(env_id: str):
+# Data fixtures of envs whose data lives outside the default location during tests.
+DATA_FIXTURES = {"anchorgym/ALFWorld-v0": "alfworld_dir"}
+
+
+def make_any_split(env_id: str, **kwargs):
     """Make ``env_id`` on its first split whose data is present; skip the test when none is."""
     info = env_info(env_id)
     missing = info.missing_requirements()
@@ -24,15 +28,16 @@ def make_any_split(env_id: str):
     reasons = []
     for split in info.splits:
         try:
-            return anchorgym.make(env_id, split=split)
+            return anchorgym.make(env_id, split=split, **kwargs)
         except (DataNotFoundError, DependencyError, ConfigError) as error:  # e.g. a split whose data is absent
             reasons.append(f"{split}: {error}")
     pytest.skip(f"{env_id}: no split can be made here ({' | '.join(reasons)})")
 
 
 @pytest.mark.parametrize("env_id", registered_ids())
-def test_check_env_on_every_registered_env(env_id):
-    env = make_any_split(env_id)
+def test_check_env_on_every_registered_env(env_id, request):
+    fixture = DATA_FIXTURES.get(env_id)
+    env = make_any_split(env_id, **({"data_dir": request.getfixturevalue(fixture)} if fixture else {}))
     try:
         check_env(env)
     finally:
