@@ -1,4 +1,4 @@
-"""The ``anchorgym`` command.
+"""anchorgym: batched text environments with anchor hooks, evaluation, training and a leaderboard.
 
 Each area contributes its own subcommands from a ``cli`` module exposing
 ``register(subparsers)``; modules import heavy dependencies only inside their
