@@ -17,6 +17,7 @@ from anchorgym.errors import ConfigError, suggest
 from anchorgym.training.advantages import ESTIMATORS
 
 ACTION_FORMATS = ("text", "choice")
+ROLLOUT_BACKENDS = ("hf", "vllm")
 
 
 def _doc(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
@@ -45,6 +46,8 @@ class TrainConfig:
     history_length: int = _doc("past (observation, action) pairs in each prompt (GiGPO: 2)", 2)
     action_format: str = _doc("`text`: free generation parsed by the prompt's tags; `choice`: one token", "text")
     choice_size: int = _doc("choice format: the model picks an admissible action by index 0..choice_size-1", 4)
+    rollout_backend: str = _doc("`hf`: sample with the trained model; `vllm`: a vLLM engine synced per iteration", "hf")
+    vllm_gpu_memory_utilization: float = _doc("vllm backend: fraction of GPU memory the engine may take", 0.3)
     temperature: float = _doc("sampling temperature for rollouts", 1.0)
     max_new_tokens: int = _doc("cap on generated tokens per step (text format)", 256)
     invalid_action_penalty: float = _doc("subtracted from the step reward when the action is invalid", 0.1)
@@ -80,6 +83,13 @@ class TrainConfig:
                 f"estimator {self.estimator!r} is unknown.{suggest(self.estimator, ESTIMATORS)} "
                 f"Choose one of {sorted(ESTIMATORS)}."
             )
+        if self.rollout_backend not in ROLLOUT_BACKENDS:
+            raise ConfigError(
+                f"rollout_backend must be one of {ROLLOUT_BACKENDS}, got {self.rollout_backend!r}."
+                f"{suggest(self.rollout_backend, ROLLOUT_BACKENDS)}"
+            )
+        if self.rollout_backend == "vllm":
+            self._check_vllm()
         if self.action_format not in ACTION_FORMATS:
             raise ConfigError(f"action_format must be one of {ACTION_FORMATS}, got {self.action_format!r}.")
         for name in ("iterations", "num_tasks", "group_size", "mini_batch_size", "micro_batch_size", "ppo_epochs"):
@@ -104,6 +114,19 @@ class TrainConfig:
             raise ConfigError("eval_every > 0 needs eval_benchmark, e.g. 'sokoban-6x6-1box/smoke@v1'.")
         if self.temperature <= 0:
             raise ConfigError("temperature must be > 0 for training rollouts (log-probs of greedy picks are 0).")
+
+    def _check_vllm(self) -> None:
+        if self.action_format != "text":
+            raise ConfigError("rollout_backend 'vllm' samples free text: set action_format: text (or use hf).")
+        if self.lora_rank > 0:
+            raise ConfigError(
+                "rollout_backend 'vllm' syncs full weights each iteration: set lora_rank: 0 (or use hf with LoRA)."
+            )
+        if not 0 < self.vllm_gpu_memory_utilization < 1:
+            raise ConfigError(
+                f"vllm_gpu_memory_utilization must be in (0, 1), got {self.vllm_gpu_memory_utilization}; "
+                "the learner needs the rest of the GPU."
+            )
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:

@@ -11,6 +11,7 @@ key                          meaning
 ``rollout/length``           mean episode length in steps
 ``rollout/invalid``          fraction of steps with an invalid action
 ``rollout/tokens_per_s``     generated tokens per second during rollout
+``rollout/weight_sync_s``    seconds to copy the weights into the vLLM engine (vllm backend)
 ``samples/kept``             samples trained on (after dynamic sampling)
 ``samples/dropped_groups``   groups dropped by dynamic sampling
 ``advantage/mean``           mean advantage over kept samples

@@ -78,6 +78,10 @@ class Trainer:
         self.config = config
         self.output_dir = Path(config.output_dir)
         self.device = resolve_device(config.device)
+        if config.rollout_backend == "vllm":
+            from anchorgym.training.vllm_rollout import check_vllm_available
+
+            check_vllm_available(self.device.type)  # before the model loads: fail fast
         checkpoint = self._checkpoint(resume)
         self.model, self.tokenizer = self._load_model(checkpoint)
         self.optimizer = torch.optim.AdamW(
@@ -91,6 +95,7 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
             self.start = int(state["iteration"])
         self.policy = self._policy(config.temperature)
+        self.rollout_policy = self._rollout_policy()
         self.learner = self._learner()
         self.envs = self._envs()
         self.logger = MetricsLogger(self.output_dir, self.start, config.tensorboard, config.wandb_project)
@@ -140,6 +145,16 @@ class Trainer:
             c.max_new_tokens,
             c.seed,
         )
+
+    def _rollout_policy(self) -> Any:
+        """The HF policy itself, or a vLLM engine whose weights :meth:`iteration` syncs."""
+        if self.config.rollout_backend != "vllm":
+            return self.policy
+        from anchorgym.training.vllm_rollout import make_vllm_policy
+
+        c = self.config
+        dtype = "bfloat16" if c.bf16 else "float32"
+        return make_vllm_policy(model_path(c.model), c, c.seed, c.vllm_gpu_memory_utilization, dtype)
 
     def _learner(self) -> Learner:
         c = self.config
@@ -198,11 +213,11 @@ class Trainer:
 
         start = time.perf_counter()
         seed = self.config.seed * SEED_STRIDE + iteration
-        self.policy.reseed(seed)
+        sync_s = self._prepare_rollout(seed)
         torch.manual_seed(seed)
         episodes = rollout(
             self.envs,
-            self.policy,
+            self.rollout_policy,
             history_length=self.config.history_length,
             max_steps=self.config.max_steps,
             task_ids=self._task_ids(),
@@ -211,6 +226,8 @@ class Trainer:
         rollout_s = time.perf_counter() - start
         samples, row = self.make_samples(episodes)
         row["rollout/tokens_per_s"] = sum(s.tokens_out or 0 for e in episodes for s in e.steps) / rollout_s
+        if sync_s is not None:
+            row["rollout/weight_sync_s"] = sync_s
         update_start = time.perf_counter()
         if samples:
             c = self.config
@@ -219,6 +236,18 @@ class Trainer:
         row["update/tokens_per_s"] = tokens / max(time.perf_counter() - update_start, 1e-9)
         row["time/iteration_s"] = time.perf_counter() - start
         return {"iteration": iteration + 1, **row}
+
+    def _prepare_rollout(self, seed: int) -> float | None:
+        """Reseed the rollout sampler; for vLLM also sync the learner's weights (return the seconds it took)."""
+        if self.rollout_policy is self.policy:
+            self.policy.reseed(seed)
+            return None
+        from anchorgym.training.vllm_rollout import reseed_vllm_policy, sync_weights
+
+        start = time.perf_counter()
+        sync_weights(self.rollout_policy, self.model)
+        reseed_vllm_policy(self.rollout_policy, seed)
+        return time.perf_counter() - start
 
     def _task_ids(self) -> list[str] | None:
         tasks = [str(t) for t in self.config.task_ids]
@@ -268,8 +297,10 @@ class Trainer:
         return save_checkpoint(self.output_dir, iteration, self.model, self.tokenizer, self.optimizer, extra)
 
     def close(self) -> None:
-        """Shut down the env workers."""
+        """Shut down the env workers (and the vLLM engine)."""
         self.envs.close()
+        if self.rollout_policy is not self.policy:
+            self.rollout_policy.close()
 
 
 def _rollout_metrics(

@@ -150,3 +150,83 @@ def test_smollm2_sokoban_iteration_on_gpu(tmp_path):
     row = metrics(train(cfg))[0]
     assert float(row["rollout/tokens_per_s"]) > 0 and float(row["update/tokens_per_s"]) > 0
     assert abs(float(row["approx_kl/old"])) < 0.05  # bf16 update vs fp32 sampling: close, not identical
+
+
+def test_vllm_backend_without_a_gpu_is_a_clear_error(tmp_path):
+    cfg = config(tmp_path, iterations=1, rollout_backend="vllm", action_format="text", device="cpu")
+    with pytest.raises(ConfigError, match=r"rollout_backend 'vllm' needs a CUDA GPU .*use rollout_backend: hf on CPU"):
+        train(cfg)
+
+
+def test_vllm_backend_config_checks():
+    with pytest.raises(ConfigError, match="set action_format: text"):
+        TrainConfig(rollout_backend="vllm", action_format="choice")
+    with pytest.raises(ConfigError, match="set lora_rank: 0"):
+        TrainConfig(rollout_backend="vllm", lora_rank=8)
+    with pytest.raises(ConfigError, match="Did you mean 'vllm'"):
+        TrainConfig(rollout_backend="vlm")
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_vllm_rollouts_follow_the_learner(tmp_path):
+    # two iterations: iteration 2 samples from the engine after one sync; if the sync were missing, its
+    # old log-probs would come from the initial weights and drift from the learner's after lr 1e-4
+    pytest.importorskip("vllm")
+    cfg = TrainConfig(
+        model="smollm2",
+        output_dir=str(tmp_path / "run"),
+        env_id="anchorgym/Sokoban-v0",
+        env_kwargs={"dim_room": [6, 6], "num_boxes": 1},
+        rollout_backend="vllm",
+        iterations=2,
+        num_tasks=2,
+        group_size=4,
+        max_steps=3,
+        max_new_tokens=48,
+        learning_rate=1e-4,
+        mini_batch_size=16,
+        micro_batch_size=4,
+        kl_coef=0.0,
+        progress=False,
+        device="cuda",
+        save_every=0,
+    )
+    rows = metrics(train(cfg))
+    assert len(rows) == 2 and all(float(r["rollout/weight_sync_s"]) >= 0 for r in rows)
+    assert all(abs(float(r["approx_kl/old"])) < 0.05 for r in rows), rows
+
+
+@pytest.mark.gpu
+def test_vllm_sync_weights_copies_the_learner():
+    # perturb the HF model: before the sync vLLM's sampling log-probs disagree with HF's scoring, after it they agree
+    pytest.importorskip("vllm")
+    from transformers import AutoModelForCausalLM
+
+    from anchorgym.training.trainer import model_path
+    from anchorgym.training.vllm_rollout import make_vllm_policy, sync_weights
+
+    path = model_path("smollm2")
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).cuda().eval()
+    policy = make_vllm_policy(path, TrainConfig(model="smollm2", max_new_tokens=16), 0, 0.3, "bfloat16")
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=generator, device="cuda") * 0.02)
+    before = _vllm_vs_hf_logprob_gap(policy, model)
+    assert sync_weights(policy, model) > 0
+    after = _vllm_vs_hf_logprob_gap(policy, model)
+    policy.close()
+    assert after < 0.1 < before, (before, after)
+
+
+def _vllm_vs_hf_logprob_gap(policy, model) -> float:
+    """Mean |log p_vllm - log p_hf| over a sampled continuation of a fixed prompt."""
+    messages = [{"role": "user", "content": "Name three colours."}]
+    [completion] = policy.complete([messages])
+    ids = torch.tensor([completion.prompt_token_ids + completion.response_token_ids], device="cuda")
+    with torch.no_grad():
+        logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
+    start = len(completion.prompt_token_ids) - 1
+    hf = logp[start:].gather(-1, ids[0, start + 1 :, None]).squeeze(-1)
+    return float((hf - torch.tensor(completion.logprobs, device="cuda")).abs().mean())
