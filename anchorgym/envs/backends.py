@@ -7,12 +7,16 @@ for the same seed. Only the transport differs:
 * ``sync``: one host in this process.
 * ``process``: ``num_workers`` processes, each hosting a contiguous slice of the
   envs; one message per worker per batched call (not one process per env).
+  ``max_worker_rss_mb`` recycles a worker whose memory grew past a limit, at a
+  reset that restarts all of its envs, so no episode is cut and results are
+  unchanged (see :class:`ProcessBackend`).
 * ``ray``: ``num_workers`` Ray actors, each an :class:`EnvHost` (optionally one
   actor per env, the verl-agent design, for comparison).
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import time
@@ -23,10 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from anchorgym.errors import AnchorGymError, WorkerError, missing_extra
+from anchorgym.errors import AnchorGymError, ConfigError, DependencyError, WorkerError, missing_extra
 
 CLOSE_TIMEOUT_S = 5.0
 POLL_INTERVAL_S = 1.0
+MIB = 2**20
+
+logger = logging.getLogger(__name__)
 
 
 class EnvHost:
@@ -185,31 +192,120 @@ def _portable(error: Exception) -> AnchorGymError | str:
     return f"{type(error).__name__}: {error}\n{traceback.format_exc()}"
 
 
+def rss_mb(pid: int) -> float:
+    """Return the resident memory of process ``pid`` in MiB (``/proc`` on Linux, else psutil).
+
+    Raises:
+        ProcessLookupError: no such process.
+        DependencyError: neither ``/proc`` nor psutil is available.
+    """
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / MIB
+    except FileNotFoundError:
+        if os.path.isdir("/proc/self"):
+            raise ProcessLookupError(pid) from None
+    try:
+        import psutil
+    except ImportError as error:
+        raise DependencyError(
+            "Reading a worker's memory needs /proc (Linux) or psutil. Install it with: pip install psutil"
+        ) from error
+    try:
+        return psutil.Process(pid).memory_info().rss / MIB
+    except psutil.NoSuchProcess as error:
+        raise ProcessLookupError(pid) from error
+
+
 class ProcessBackend(Backend):
-    """A pool of worker processes, each hosting a slice of the envs."""
+    """A pool of worker processes, each hosting a slice of the envs.
+
+    Args:
+        env_id: registered env id.
+        env_kwargs: constructor arguments shared by all the envs.
+        num_envs: envs in all.
+        num_workers: worker processes (at most ``num_envs``).
+        start_method: multiprocessing start method (``spawn`` is safe with threads and native engines).
+        max_worker_rss_mb: recycle a worker whose resident memory exceeds this many MiB: it is
+            restarted (fresh process, fresh envs) just before a reset that covers every env it hosts,
+            so no episode is cut short and, since the vector env seeds every reset, the results are
+            the same as without recycling. A reset of only some of its envs (autoreset of one
+            group) waits, so recycling needs all of a worker's envs to reset together: a full
+            :meth:`reset`, or, with autoreset, one group per worker. None (default) never recycles.
+    """
 
     def __init__(
-        self, env_id: str, env_kwargs: dict[str, Any], num_envs: int, num_workers: int, start_method: str = "spawn"
+        self,
+        env_id: str,
+        env_kwargs: dict[str, Any],
+        num_envs: int,
+        num_workers: int,
+        start_method: str = "spawn",
+        max_worker_rss_mb: float | None = None,
     ) -> None:
         super().__init__(env_id, env_kwargs, num_envs, num_workers)
-        context = mp.get_context(start_method)
-        self.conns: list[Connection] = []
-        self.procs: list[Any] = []
+        if max_worker_rss_mb is not None:
+            if not max_worker_rss_mb > 0:
+                raise ConfigError(f"max_worker_rss_mb must be a positive number of MiB, got {max_worker_rss_mb!r}.")
+            rss_mb(os.getpid())  # fail now, not at the first reset, where RSS cannot be read
+        self.context = mp.get_context(start_method)
+        self.env_kwargs = env_kwargs
+        self.max_worker_rss_mb = max_worker_rss_mb
+        workers = len(self.slices)
+        self.conns: list[Connection | None] = [None] * workers
+        self.procs: list[Any] = [None] * workers
+        self.pids = [0] * workers
+        self.recycles = [0] * workers  # restarts of each worker for memory
         self.dead: WorkerError | None = None  # set once a worker dies: the pool is then unusable
-        for worker_slice in self.slices:
-            parent, child = context.Pipe()
-            proc = context.Process(
-                target=_worker_main, args=(child, env_id, env_kwargs, len(worker_slice)), daemon=True
-            )
-            proc.start()
-            child.close()
-            self.conns.append(parent)
-            self.procs.append(proc)
         try:
-            self.pids = [self._receive(w, "start") for w in range(len(self.slices))]
+            self._start(range(workers), "start")
         except BaseException:
             self.close()
             raise
+
+    def _start(self, workers: Sequence[int], method: str) -> None:
+        """Start the processes of ``workers`` together, then wait until each has built its envs."""
+        for worker in workers:
+            parent, child = self.context.Pipe()
+            args = (child, self.env_id, self.env_kwargs, len(self.slices[worker]))
+            proc = self.context.Process(target=_worker_main, args=args, daemon=True)
+            proc.start()
+            child.close()
+            self.conns[worker], self.procs[worker] = parent, proc
+        for worker in workers:
+            self.pids[worker] = self._receive(worker, method)
+
+    def worker_rss_mb(self) -> list[float]:
+        """Return each worker's resident memory in MiB (0.0 for a worker that is gone)."""
+        sizes = []
+        for proc in self.procs:
+            try:
+                sizes.append(rss_mb(proc.pid))
+            except ProcessLookupError:
+                sizes.append(0.0)
+        return sizes
+
+    def run(self, method: str, per_env: dict[int, tuple]) -> dict[int, Any]:
+        """Run ``method`` on the envs keyed in ``per_env``; recycle grown workers first on a reset."""
+        if method == "reset" and self.max_worker_rss_mb is not None and self.dead is None:
+            self._recycle(per_env)
+        return super().run(method, per_env)
+
+    def _recycle(self, resetting: dict[int, tuple]) -> None:
+        """Restart every worker past the memory limit all of whose envs are about to be reset."""
+        sizes = self.worker_rss_mb()
+        grown = [
+            w
+            for w, envs in enumerate(self.slices)
+            if sizes[w] > self.max_worker_rss_mb and all(i in resetting for i in envs)
+        ]
+        if not grown:
+            return
+        for worker in grown:
+            logger.info("recycling worker %d (%.0f MiB > %s MiB)", worker, sizes[worker], self.max_worker_rss_mb)
+            self.recycles[worker] += 1
+        self._stop(grown)
+        self._start(grown, "restart")
 
     def _dispatch(self, method: str, requests: dict[int, list], unpack: bool = False) -> dict[int, Any]:
         if self.dead is not None:
@@ -261,21 +357,27 @@ class ProcessBackend(Backend):
         )
         return self.dead
 
-    def close(self) -> None:
-        """Ask live workers to close, then kill any still running after ``CLOSE_TIMEOUT_S`` in total."""
-        for conn, proc in zip(self.conns, self.procs, strict=True):
-            if proc.is_alive():
+    def _stop(self, workers: Sequence[int]) -> None:
+        """Ask live ``workers`` to close, then kill any still running after ``CLOSE_TIMEOUT_S`` in total."""
+        started = [w for w in workers if self.procs[w] is not None]
+        for worker in started:
+            if self.procs[worker].is_alive():
                 try:
-                    conn.send(("close", None, False))
+                    self.conns[worker].send(("close", None, False))
                 except (BrokenPipeError, OSError):
                     pass
         deadline = time.monotonic() + CLOSE_TIMEOUT_S
-        for conn, proc in zip(self.conns, self.procs, strict=True):
+        for worker in started:
+            proc = self.procs[worker]
             proc.join(max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
                 proc.kill()
                 proc.join(CLOSE_TIMEOUT_S)
-            conn.close()
+            self.conns[worker].close()
+
+    def close(self) -> None:
+        """Close every worker; never hangs."""
+        self._stop(range(len(self.slices)))
 
 
 class RayBackend(Backend):

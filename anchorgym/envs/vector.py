@@ -28,7 +28,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from anchorgym.envs.backends import BACKENDS
 from anchorgym.envs.core import TextSpace
 from anchorgym.envs.registry import env_info
-from anchorgym.errors import ConfigError, unknown
+from anchorgym.errors import ConfigError, UnknownNameError, suggest, unknown
 
 SEED_BOUND = 2**31 - 1
 
@@ -45,7 +45,9 @@ class AnchorVectorEnv(VectorEnv):
         seed: seeds the task sampler; the same seed gives the same tasks on every backend.
         split: task split the envs play.
         autoreset: reset finished groups inside ``step`` (see module docs).
-        backend_options: extra arguments for the backend, e.g. ``{"actor_per_env": True}`` for ``ray``.
+        backend_options: extra arguments for the backend, e.g. ``{"actor_per_env": True}`` for ``ray``
+            or ``{"max_worker_rss_mb": 2048}`` for ``process`` (recycle workers that grow past 2 GiB
+            between episodes; see :class:`~anchorgym.envs.backends.ProcessBackend`).
         **env_kwargs: passed to every sub-env.
     """
 
@@ -77,9 +79,8 @@ class AnchorVectorEnv(VectorEnv):
         self.autoreset = autoreset
         self.group_id = np.arange(self.num_envs) // group_size
         workers = num_workers or min(self.num_envs, _cpu_count())
-        self.backend = BACKENDS[backend](
-            env_id, {"split": split, **env_kwargs}, self.num_envs, workers, **(backend_options or {})
-        )
+        options = _backend_options(backend, backend_options or {})
+        self.backend = BACKENDS[backend](env_id, {"split": split, **env_kwargs}, self.num_envs, workers, **options)
         self._rng = np.random.default_rng(seed)
         self._all_tasks: Sequence[str] | None = None
         self._episode = -1
@@ -203,6 +204,26 @@ class AnchorVectorEnv(VectorEnv):
     def close_extras(self, **kwargs: Any) -> None:
         """Shut down the backend's workers; never hangs."""
         self.backend.close()
+
+
+def _backend_options(backend: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Check ``options`` against the keyword arguments ``backend`` accepts beyond the common ones."""
+    accepted = {name: _extra_parameters(cls) for name, cls in BACKENDS.items()}
+    for option in options:
+        if option not in accepted[backend]:
+            listed = "; ".join(f"{name}: {', '.join(sorted(opts)) or '(none)'}" for name, opts in accepted.items())
+            raise UnknownNameError(
+                f"The {backend} backend has no option {option!r}.{suggest(option, accepted[backend])} "
+                f"Options by backend: {listed}."
+            )
+    return options
+
+
+def _extra_parameters(backend_cls: type) -> set[str]:
+    import inspect
+
+    common = {"self", "env_id", "env_kwargs", "num_envs", "num_workers"}
+    return set(inspect.signature(backend_cls.__init__).parameters) - common
 
 
 def _cpu_count() -> int:

@@ -35,9 +35,9 @@ def make(backend: str = "sync", num_tasks: int = 3, group_size: int = 2, **kwarg
     )
 
 
-def rollout(envs, steps: int = 16) -> list:
+def rollout(envs, steps: int = 16, seed: int = 11) -> list:
     """Play a fixed script: even envs follow the expert, odd envs cycle through FIXED (one invalid)."""
-    obs, infos = envs.reset(seed=11)
+    obs, infos = envs.reset(seed=seed)
     record = [(obs, infos["anchor"].tolist(), infos["task_id"].tolist(), infos["traj_id"].tolist())]
     for t in range(steps):
         running = np.flatnonzero(envs.active)
@@ -105,6 +105,17 @@ def test_autoreset_resets_a_group_once_all_members_finish():
     envs.close()
 
 
+def test_backend_options_are_checked():
+    with pytest.raises(UnknownNameError) as caught:
+        make(backend="process", backend_options={"max_worker_rss": 100})
+    assert str(caught.value) == (
+        "The process backend has no option 'max_worker_rss'. Did you mean 'max_worker_rss_mb'? Options by backend: "
+        "sync: (none); process: max_worker_rss_mb, start_method; ray: actor_per_env."
+    )
+    with pytest.raises(ConfigError, match="max_worker_rss_mb must be a positive number of MiB, got 0"):
+        make(backend="process", backend_options={"max_worker_rss_mb": 0})
+
+
 def test_bad_arguments_are_clear_errors():
     with pytest.raises(UnknownNameError, match="Did you mean 'process'"):
         make(backend="proces")
@@ -167,3 +178,67 @@ def test_killed_worker_is_reported_and_close_returns_promptly():
     envs.close()
     assert time.monotonic() - start < CLOSE_TIMEOUT_S
     assert not any(proc.is_alive() for proc in envs.backend.procs)
+
+
+def episodes(envs, seeds=(11, 12, 13), steps: int = 6) -> tuple[list, list]:
+    """Play one scripted episode per seed; return the results and the worker pids after each episode."""
+    record, pids = [], []
+    for seed in seeds:
+        record.append(rollout(envs, steps, seed))
+        pids.append(list(getattr(envs.backend, "pids", [])))
+    return record, pids
+
+
+@pytest.mark.slow
+def test_workers_past_the_memory_limit_are_recycled_between_episodes_with_identical_results():
+    envs = make("sync")
+    expected, _ = episodes(envs)
+    envs.close()
+    envs = make("process", num_workers=2, backend_options={"max_worker_rss_mb": 1})  # every worker is past 1 MiB
+    first = list(envs.backend.pids)
+    record, pids = episodes(envs)
+    assert envs.backend.recycles == [3, 3]  # recycled at every reset, never mid-episode
+    assert len({*first, *(pid for after in pids for pid in after)}) == 8  # a fresh process each time
+    assert record == expected
+    envs.close()
+    roomy = make("process", num_workers=2, backend_options={"max_worker_rss_mb": 1e6})
+    first = list(roomy.backend.pids)
+    assert episodes(roomy)[0] == expected and roomy.backend.recycles == [0, 0] and roomy.backend.pids == first
+    assert all(0 < size < 1e6 for size in roomy.backend.worker_rss_mb())
+    roomy.close()
+
+
+def autoreset_run(envs, steps: int = 40) -> tuple[list, list]:
+    """Every env follows the expert under autoreset; return the results and which envs reset at each step."""
+    obs, infos = envs.reset(seed=5)
+    record, resets = [(obs, infos["task_id"].tolist())], []
+    for _ in range(steps):
+        obs, rewards, terminated, _, infos = envs.step(envs.call_at(range(envs.num_envs), "expert_action"))
+        record.append((obs, rewards.tolist(), terminated.tolist(), infos["anchor"].tolist()))
+        resets.append(infos["_final_obs"].tolist() if "_final_obs" in infos else [False] * envs.num_envs)
+    return record, resets
+
+
+@pytest.mark.slow
+def test_recycling_under_autoreset_waits_until_all_envs_of_a_worker_reset_together():
+    envs = make("sync", num_tasks=4, group_size=1, autoreset=True)
+    expected, resets = autoreset_run(envs)
+    envs.close()
+    envs = make("process", num_tasks=4, group_size=1, num_workers=2, autoreset=True)
+    envs.backend.max_worker_rss_mb = 1  # set after the start, so the recycling below is the autoresets' doing
+    pids = [list(envs.backend.pids)]
+    obs, infos = envs.reset(seed=5)
+    record = [(obs, infos["task_id"].tolist())]
+    pids.append(list(envs.backend.pids))
+    for _ in range(len(resets)):
+        obs, rewards, terminated, _, infos = envs.step(envs.call_at(range(4), "expert_action"))
+        record.append((obs, rewards.tolist(), terminated.tolist(), infos["anchor"].tolist()))
+        pids.append(list(envs.backend.pids))
+    envs.close()
+    assert record == expected
+    assert envs.backend.recycles[0] >= 1 and all(a != b for a, b in zip(pids[0], pids[1], strict=True))
+    restarted = [[before[w] != after[w] for w in range(2)] for before, after in zip(pids[1:-1], pids[2:], strict=True)]
+    both_reset = [[reset[2 * w] and reset[2 * w + 1] for w in range(2)] for reset in resets]
+    assert restarted == both_reset  # a worker restarts exactly when both of its envs reset in one step
+    partial = [r[2 * w] != r[2 * w + 1] for r in resets for w in range(2)]
+    assert any(map(any, both_reset)) and any(partial)  # both cases happened
