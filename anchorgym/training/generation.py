@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from anchorgym.errors import ConfigError
-from anchorgym.policies.base import AgentInput, Policy, PolicyOutput
+from anchorgym.policies.base import AgentInput, GenerationConfig, Policy, PolicyOutput
 from anchorgym.policies.prompting import extract_tag, template_for
 
 
@@ -88,6 +88,7 @@ class TrainerPolicy(Policy):
         if action_format == "choice":
             self.allowed = torch.tensor([self._digit_id(i) for i in range(choice_size)], device=self.device)
         self.spec = f"trainer:{action_format}"
+        self.generation = GenerationConfig(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
 
     def reseed(self, seed: int) -> None:
         """Restart the sampling stream at ``seed`` (the harness calls this per evaluation batch)."""

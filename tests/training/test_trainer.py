@@ -230,3 +230,38 @@ def _vllm_vs_hf_logprob_gap(policy, model) -> float:
     start = len(completion.prompt_token_ids) - 1
     hf = logp[start:].gather(-1, ids[0, start + 1 :, None]).squeeze(-1)
     return float((hf - torch.tensor(completion.logprobs, device="cuda")).abs().mean())
+
+
+@pytest.mark.slow
+def test_periodic_eval_goes_through_the_harness(tmp_path):
+    # Sokoban, eval every iteration on the 4-puzzle lm-smoke spec: one harness result per evaluation, greedy
+    import json
+
+    cfg = TrainConfig(
+        env_id="anchorgym/Sokoban-v0",
+        env_kwargs={"dim_room": [6, 6], "num_boxes": 1},
+        output_dir=str(tmp_path / "run"),
+        iterations=2,
+        num_tasks=1,
+        group_size=2,
+        task_ids=["11"],
+        max_steps=3,
+        history_length=0,
+        action_format="choice",
+        mini_batch_size=8,
+        micro_batch_size=8,
+        kl_coef=0.0,
+        eval_every=1,
+        eval_benchmark="sokoban-6x6-1box/lm-smoke@v1",
+        save_every=0,
+        progress=False,
+    )
+    out = train(cfg)
+    rows = metrics(out)
+    for iteration, row in enumerate(rows, start=1):
+        result = json.loads((out / "eval" / f"iter_{iteration:06d}" / "result.json").read_text())
+        assert result["benchmark"]["id"] == "sokoban-6x6-1box/lm-smoke@v1"
+        assert result["policy"]["generation"]["temperature"] == 0.0
+        assert float(row["eval/success"]) == result["metrics"]["success_rate"]["mean"]
+        episodes = (out / "eval" / f"iter_{iteration:06d}" / "episodes.jsonl").read_text().splitlines()
+        assert len(episodes) == 4
