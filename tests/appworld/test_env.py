@@ -54,6 +54,27 @@ def test_wrong_solution_fails_with_appworld_partial_score(env, task_id, score):
     assert info["won"] is False and info["score"] == pytest.approx(score)
 
 
+@pytest.fixture
+def two_steps(env):
+    """Cut episodes after 2 interactions for one test."""
+    saved, env.max_steps = env.max_steps, 2
+    yield env
+    env.max_steps = saved
+
+
+@pytest.mark.parametrize("last", ["<code>print('still here')</code>", "I am done."])
+def test_interaction_limit_truncates_and_appworld_grades_the_world_as_left(two_steps, last):
+    env = two_steps
+    env.reset(options={"task_id": "spotifyedit_1"})
+    solution = env.source.index["spotifyedit_1"]["solution"].replace("apis.supervisor.complete_task()", "")
+    _, reward, terminated, truncated, info = env.step(f"<code>{solution}</code>")
+    assert (reward, terminated, truncated, info["score"]) == (0.0, False, False, 0.0)
+    _, reward, terminated, truncated, info = env.step(last)
+    assert (reward, terminated, truncated, info["won"]) == (0.0, False, True, False)
+    assert info["score"] == pytest.approx(2 / 3)  # right playlist, nothing else changed; never completed
+    assert env.evaluation["failures"] == ["the task is marked complete with status success"]
+
+
 def test_code_errors_come_back_as_observations_and_leave_the_state(env):
     _, info0 = env.reset(options={"task_id": "venmopay_1"})
     obs, reward, terminated, _, info = env.step("<code>print(1 / 0)</code>")

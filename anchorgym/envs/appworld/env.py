@@ -70,6 +70,7 @@ class AppWorldEnv(AnchorEnv):
         self._last_output = ""
         self._score = 0.0
         self.error: str | None = None
+        self.evaluation: dict[str, Any] | None = None  # AppWorld's last evaluation of this episode
 
     # ------------------------------------------------------------ contract
     def task_ids(self) -> Sequence[str]:
@@ -116,10 +117,33 @@ class AppWorldEnv(AnchorEnv):
         """Content hashes of the split's task files (see :func:`.data.dataset_hashes`)."""
         return dataset_hashes(self.source)
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The process id of this env's world worker (None until a reset starts one, or after a crash)."""
+        return self.worker.pid
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
+        """Apply ``action`` (see :meth:`AnchorEnv.step`); AppWorld grades the world when the episode ends.
+
+        Returns:
+            The observation, the reward (``float(won)`` on a completing step, else 0), whether the code
+            completed the task (or the world crashed: ``info["error"]``), whether the interaction limit
+            cut the episode, and the info dict (``won``/``score`` hold AppWorld's evaluation at the end).
+        """
+        obs, reward, terminated, truncated, info = super().step(action)
+        if truncated and self.evaluation is None:  # the last action held no code: grade the world as left
+            try:
+                self._evaluate()
+            except WorkerError as error:
+                self.error = info["error"] = str(error)
+                self.worker.close()
+            info.update(won=bool(self.won), score=float(self.score))
+        return obs, reward, terminated, truncated, info
+
     # ------------------------------------------------------------ episode
     def _load_task(self, task_id: str) -> str:
         self.worker.recycle_if_large()
-        self._score, self.error = 0.0, None
+        self._score, self.error, self.evaluation = 0.0, None, None
         spec = self.source.index.get(task_id)
         request = {
             "root": str(self.source.root),
