@@ -117,11 +117,53 @@ def test_config_checks_are_helpful(tmp_path):
         TrainConfig(group_size=1)
 
 
-@pytest.mark.parametrize("name", ["sokoban", "alfworld", "webshop", "toolqa", "sokoban-tiny-cpu"])
-def test_shipped_configs_load(name):
+GIGPO = dict(estimator="gigpo", learning_rate=1e-6, clip_eps=0.2, temperature=1.0)
+PUBLISHED = {  # verl-agent's examples/gigpo_trainer/run_*.sh (GiGPO, arXiv 2505.10978)
+    "sokoban": dict(
+        GIGPO,
+        num_tasks=32,
+        group_size=8,
+        max_steps=15,
+        kl_coef=0.01,
+        invalid_action_penalty=0.1,
+        mini_batch_size=64,
+        iterations=150,
+        eval_every=5,
+        estimator_options={"mode": "mean_norm"},
+    ),
+    "alfworld": dict(
+        GIGPO,
+        num_tasks=16,
+        group_size=8,
+        max_steps=50,
+        kl_coef=0.01,
+        invalid_action_penalty=0.1,
+        mini_batch_size=256,
+        iterations=150,
+        eval_every=5,
+    ),
+    "webshop": dict(GIGPO, num_tasks=16, group_size=8, max_steps=15, kl_coef=0.01, invalid_action_penalty=0.1),
+    "toolqa": dict(
+        GIGPO,
+        num_tasks=256,
+        group_size=5,
+        max_steps=4,
+        history_length=4,
+        kl_coef=0.001,
+        invalid_action_penalty=0.01,
+        mini_batch_size=512,
+    ),
+    "sokoban-tiny-cpu": dict(group_size=8, device="cpu", action_format="choice"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_shipped_configs_hold_the_published_settings(name):
     root = Path(__file__).resolve().parents[2] / "configs"
     cfg = TrainConfig.from_yaml(root / f"{name}.yaml")
-    assert cfg.group_size == 8
+    assert {key: getattr(cfg, key) for key in PUBLISHED[name]} == PUBLISHED[name]
+    if cfg.estimator == "gigpo":
+        assert cfg.gamma in (None, 0.95)  # null: the estimator's published 0.95
 
 
 @pytest.mark.gpu
