@@ -16,6 +16,7 @@ every value, pages load nothing from outside the server.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -36,6 +37,7 @@ from anchorgym.leaderboard.verify import verify_submission
 log = logging.getLogger(__name__)
 DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 DEFAULT_RATE_LIMIT = (20, 60.0)  # submissions per token per window of seconds
+EPISODES_PER_PAGE = 50  # trajectories per entry page
 CONFIG_KEYS = ("policy", "prompt_template", "seeds", "versions", "machine")  # shown on an entry's page
 
 
@@ -74,7 +76,8 @@ def create_app(
         storage_dir: folder for episodes files.
         max_upload_bytes: larger requests are refused with 413.
         rate_limit: ``(submissions, seconds)`` allowed per token.
-        replay: replay-verify accepted entries in a background thread.
+        replay: replay-verify accepted entries in a background thread; entries still pending from
+            an earlier run (the server stopped before their replay ended) are queued again at start.
     """
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_upload_bytes
@@ -86,7 +89,15 @@ def create_app(
     app.extensions["anchorgym"] = {"sessions": sessions, "storage": storage, "replayer": replayer}
     _register_api(app, sessions, storage, limiter, replayer)
     _register_pages(app, sessions, storage)
+    if replayer is not None:
+        for entry_id in _pending(sessions):
+            replayer.submit(_replay_and_record, sessions, storage, entry_id)
     return app
+
+
+def _pending(sessions) -> list[int]:  # noqa: ANN001
+    with sessions() as session:
+        return list(session.scalars(select(Entry.id).where(Entry.replay_status == "pending").order_by(Entry.id)))
 
 
 def _error(status: int, message: str) -> tuple[Any, int]:
@@ -115,11 +126,14 @@ def _register_api(app: Flask, sessions, storage: Path, limiter: RateLimiter, rep
         if "result" not in files or "episodes" not in files:
             return _error(400, "Send multipart files 'result' (result.json) and 'episodes' (episodes.jsonl).")
         try:
-            result = json.loads(files["result"].read().decode("utf-8"))
-            episodes_text = files["episodes"].read().decode("utf-8")
+            result_text, episodes_text = (files[name].read().decode("utf-8") for name in ("result", "episodes"))
+            result = json.loads(result_text)
+        except UnicodeDecodeError as error:
+            return _error(400, f"Uploads must be UTF-8 text: {error}")
+        except (json.JSONDecodeError, RecursionError) as error:
+            return _error(400, f"result.json is not valid JSON: {str(error)[:200]}")
+        try:
             checked = verify_submission(result, episodes_text)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return _error(400, f"result.json is not valid UTF-8 JSON: {error}")
         except ResultError as error:
             return _error(422, str(error))
         entry = _store(sessions, storage, owner.id, result, episodes_text, checked)
@@ -163,8 +177,9 @@ def _register_pages(app: Flask, sessions, storage: Path) -> None:  # noqa: ANN00
         entry["per_type"] = _per_type(entry["result"])
         config = {key: entry["result"].get(key) for key in CONFIG_KEYS}
         entry["config_text"] = json.dumps(config, indent=2, sort_keys=True)
-        episodes = _read_episodes(episodes_path(storage, entry_id), limit=50)
-        return render_template("entry.html", entry=entry, episodes=episodes)
+        pages = _pages(entry["result"]["metrics"]["episodes"], request.args.get("page", 1, type=int))
+        episodes = _read_episodes(episodes_path(storage, entry_id), pages["first"] - 1, EPISODES_PER_PAGE)
+        return render_template("entry.html", entry=entry, episodes=episodes, pages=pages)
 
 
 def _store(sessions, storage: Path, token_id: int, result: dict, episodes_text: str, checked: dict) -> Entry:  # noqa: ANN001
@@ -224,7 +239,8 @@ def _entry_json(entry: Entry, full: bool = False) -> dict[str, Any]:
         "spec_hash": entry.spec_hash,
         "policy": entry.policy,
         "success": entry.success,
-        "success_ci95": [entry.success_low, entry.success_high],
+        # one seed has no interval (the harness reports ci95 = None); the columns then hold the mean
+        "success_ci95": [entry.success_low, entry.success_high] if "," in entry.seeds else None,
         "score": entry.score,
         "seeds": entry.seeds,
         "created": entry.created,
@@ -244,11 +260,21 @@ def _per_type(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def _read_episodes(path: Path, limit: int) -> list[dict[str, Any]]:
-    episodes = []
+def _pages(total: int, page: int) -> dict[str, int | None]:
+    """Where page ``page`` (1-based, clamped to the pages there are) of the trajectory viewer starts and ends."""
+    count = max(1, -(-total // EPISODES_PER_PAGE))
+    page = min(max(page, 1), count)
+    first = (page - 1) * EPISODES_PER_PAGE + 1
+    return {
+        "first": min(first, total),
+        "last": min(first + EPISODES_PER_PAGE - 1, total),
+        "total": total,
+        "previous": page - 1 if page > 1 else None,
+        "next": page + 1 if page < count else None,
+    }
+
+
+def _read_episodes(path: Path, offset: int, limit: int) -> list[dict[str, Any]]:
+    """Read ``limit`` episode records after skipping ``offset`` (the file is read line by line)."""
     with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if len(episodes) >= limit:
-                break
-            episodes.append(json.loads(line))
-    return episodes
+        return [json.loads(line) for line in itertools.islice(handle, offset, offset + limit)]

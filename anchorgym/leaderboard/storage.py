@@ -15,10 +15,11 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Engine, Float, ForeignKey, Integer, String, Text, create_engine, event, select, text
+from sqlalchemy import Engine, Float, ForeignKey, Integer, String, Text, create_engine, event, make_url, select, text
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from anchorgym.errors import ConfigError
+from anchorgym.errors import ConfigError, DependencyError
 
 
 class Base(DeclarativeBase):
@@ -90,12 +91,37 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API
 
 
 def open_database(url: str) -> sessionmaker[Session]:
-    """Connect to ``url`` (``sqlite:///path`` or a PostgreSQL URL), migrate, and return a session factory."""
-    engine = create_engine(url)
+    """Connect to ``url`` (``sqlite:///path`` or a PostgreSQL URL), migrate, and return a session factory.
+
+    Raises:
+        DependencyError: the URL's database driver is not installed.
+        ConfigError: the URL is malformed or the database cannot be reached.
+    """
+    try:
+        engine = create_engine(url)
+    except ImportError as error:
+        raise DependencyError(
+            f"No driver for {safe_url(url)} ({error}): install it, e.g. pip install 'psycopg[binary]' "
+            "for postgresql:// (SQLAlchemy's default PostgreSQL driver)."
+        ) from error
+    except ArgumentError as error:
+        raise ConfigError(f"{safe_url(url)} is not a database URL: use sqlite:///FILE or postgresql://...") from error
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    migrate(engine)
+    try:
+        migrate(engine)
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        raise ConfigError(f"Cannot open the leaderboard database {safe_url(url)}: {reason}") from error
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def safe_url(url: str) -> str:
+    """Return ``url`` with any password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(malformed database URL)"
 
 
 def now() -> str:

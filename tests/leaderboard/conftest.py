@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-import shutil
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from anchorgym.harness import evaluate
+from anchorgym.harness.metrics import summarize
 from anchorgym.leaderboard.server import create_app
 from anchorgym.leaderboard.storage import create_token
 
@@ -61,11 +64,14 @@ class Server:
         raise AssertionError(f"entry {entry_id} still pending after {timeout_s}s")
 
 
-def serve(tmp_path: Path, **options: object) -> Iterator[Server]:
-    """Run a leaderboard on a free port of 127.0.0.1 until the generator is closed."""
-    db_url = f"sqlite:///{tmp_path / 'board.db'}"
+def serve(tmp_path: Path, db_url: str | None = None, token_name: str = "tester", **options: object) -> Iterator[Server]:
+    """Run a leaderboard on a free port of 127.0.0.1 until the generator is closed.
+
+    The database is a SQLite file in ``tmp_path`` unless ``db_url`` names another.
+    """
+    db_url = db_url or f"sqlite:///{tmp_path / 'board.db'}"
     app = create_app(db_url, tmp_path / "files", **options)
-    token = create_token(app.extensions["anchorgym"]["sessions"], "tester")
+    token = create_token(app.extensions["anchorgym"]["sessions"], token_name)
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
@@ -88,7 +94,29 @@ def load_submission(folder: Path) -> tuple[dict, str]:
     return result, (folder / "episodes.jsonl").read_text()
 
 
-def copy_result(folder: Path, target: Path) -> Path:
-    """Copy a result folder so a test may change it."""
-    shutil.copytree(folder, target)
-    return target
+def reseal(result: dict, episodes: list[dict]) -> tuple[dict, str]:
+    """Re-serialise edited episodes and make result.json describe them (SHA-256 and metrics)."""
+    text_ = "".join(json.dumps(e) + "\n" for e in episodes)
+    result = json.loads(json.dumps(result))
+    result["files"]["episodes_sha256"] = "sha256:" + hashlib.sha256(text_.encode()).hexdigest()
+    result["metrics"] = json.loads(json.dumps(summarize(episodes)))
+    return result, text_
+
+
+POSTGRES_ENV_VAR = "ANCHORGYM_TEST_POSTGRES_URL"
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """An empty PostgreSQL database from ``$ANCHORGYM_TEST_POSTGRES_URL`` (its leaderboard tables dropped)."""
+    url = os.environ.get(POSTGRES_ENV_VAR)
+    if not url:
+        pytest.skip(f"needs a PostgreSQL database: set {POSTGRES_ENV_VAR}=postgresql://USER@HOST:PORT/DB")
+    pytest.importorskip("psycopg", reason="needs the PostgreSQL driver: pip install 'psycopg[binary]'")
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS entries, tokens, schema_version CASCADE"))
+    engine.dispose()
+    return url

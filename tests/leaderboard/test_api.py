@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -12,19 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from anchorgym.harness.metrics import summarize
 from anchorgym.leaderboard.storage import MIGRATIONS, migrate
 
-from .conftest import BENCHMARK, load_submission, serve
-
-
-def _seal(result: dict, episodes: list[dict]) -> tuple[dict, str]:
-    """Re-serialise edited episodes and make result.json describe them (sha and metrics)."""
-    text_ = "".join(json.dumps(e) + "\n" for e in episodes)
-    result = json.loads(json.dumps(result))
-    result["files"]["episodes_sha256"] = "sha256:" + hashlib.sha256(text_.encode()).hexdigest()
-    result["metrics"] = json.loads(json.dumps(summarize(episodes)))
-    return result, text_
+from .conftest import BENCHMARK, load_submission, reseal, serve
 
 
 def _episodes(text_: str) -> list[dict]:
@@ -52,7 +41,7 @@ def test_replay_detects_a_forged_action(server, results):
     forged = next(e for e in episodes if e["length"] >= 2)
     first = forged["steps"][0]
     first["action"] = {"up": "down", "down": "up", "left": "right", "right": "left"}[first["action"]]
-    response = server.submit(*_seal(result, episodes))
+    response = server.submit(*reseal(result, episodes))
     assert response.status_code == 201, response.text  # the numbers are self-consistent...
     entry = server.wait_for_replay(response.json()["id"])
     assert entry["replay_status"] == "failed"  # ...but the actions do not produce them
@@ -61,53 +50,53 @@ def test_replay_detects_a_forged_action(server, results):
 
 
 def _drop_first(result, episodes):
-    return _seal(result, episodes[1:])
+    return reseal(result, episodes[1:])
 
 
 def _duplicate_first(result, episodes):
-    return _seal(result, [episodes[0], *episodes])
+    return reseal(result, [episodes[0], *episodes])
 
 
 def _extra_seed(result, episodes):
     extra = dict(episodes[0], seed=99)
-    return _seal(result, [*episodes, extra])
+    return reseal(result, [*episodes, extra])
 
 
 def _wrong_task(result, episodes):
     episodes[0]["task_id"] = "42"
-    return _seal(result, episodes)
+    return reseal(result, episodes)
 
 
 def _bad_summary(result, episodes):
     episodes[0]["length"] += 1
-    return _seal(result, episodes)
+    return reseal(result, episodes)
 
 
 def _bad_metric(result, episodes):
-    result, text_ = _seal(result, episodes)
+    result, text_ = reseal(result, episodes)
     result["metrics"]["success_rate"]["mean"] = 0.99
     return result, text_
 
 
 def _unknown_benchmark(result, episodes):
-    result, text_ = _seal(result, episodes)
+    result, text_ = reseal(result, episodes)
     result["benchmark"]["id"] = "sokoban-9x9/test@v7"
     return result, text_
 
 
 def _spec_hash(result, episodes):
-    result, text_ = _seal(result, episodes)
+    result, text_ = reseal(result, episodes)
     result["benchmark"]["spec_hash"] = "sha256:" + "0" * 64
     return result, text_
 
 
 def _episodes_swapped(result, episodes):
-    result, _ = _seal(result, episodes)
+    result, _ = reseal(result, episodes)
     return result, "".join(json.dumps(e) + "\n" for e in episodes[:-1])
 
 
 def _schema(result, episodes):
-    result, text_ = _seal(result, episodes)
+    result, text_ = reseal(result, episodes)
     del result["seeds"]
     return result, text_
 
@@ -139,7 +128,7 @@ def test_rejects_bad_token_and_malformed_json(server, results):
     result, text_ = load_submission(results["expert"])
     assert server.submit(result, text_, token="not-a-token").status_code == 401
     response = server.submit(b"{not json", text_)
-    assert response.status_code == 400 and "not valid UTF-8 JSON" in response.json()["error"]
+    assert response.status_code == 400 and "result.json is not valid JSON" in response.json()["error"]
     missing = httpx.post(f"{server.url}/api/submissions", headers={"Authorization": f"Bearer {server.token}"})
     assert missing.status_code == 400
 
