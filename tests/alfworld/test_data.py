@@ -97,6 +97,21 @@ def test_install_from_missing_source_is_clear(tmp_path):
         data.install(tmp_path / "nope.tar.xz", tmp_path / "target")
 
 
+@pytest.mark.parametrize("damage", ["not an archive", "truncated"])
+def test_install_from_a_damaged_archive_is_one_clear_line(tmp_path, alfworld_dir, capsys, damage):
+    archive = tmp_path / "json_2.1.1.tar.xz"
+    good = _mini_archive(tmp_path, alfworld_dir / data.RELEASE).read_bytes()
+    archive.write_bytes(b"not a tar" if damage == "not an archive" else good[: len(good) // 2])
+    target = tmp_path / "data"
+    assert main(["data", "alfworld", "--from", str(archive), "--data-dir", str(target)]) == 2
+    reason = "ReadError" if damage == "not an archive" else "EOFError"
+    assert capsys.readouterr().err == (
+        f"error: {archive} is not a readable .tar.xz/.tar.gz archive (truncated or corrupt: {reason}). "
+        "Download it again, or pass the unpacked json_2.1.1 folder.\n"
+    )
+    assert list(target.iterdir()) == []  # nothing half-installed
+
+
 def test_published_split_sizes(alfworld_dir):
     root = alfworld_dir / data.RELEASE
     assert {split: len(data.list_games(root, split)) for split in data.SPLITS} == data.SPLIT_SIZES

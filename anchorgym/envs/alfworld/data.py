@@ -14,10 +14,12 @@ folder name ``<task_type>-<Object>-<MovableRecep|None>-<ParentTarget>-<scene>``
 from __future__ import annotations
 
 import hashlib
+import lzma
 import os
 import shutil
 import tarfile
 import tempfile
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -169,8 +171,14 @@ def _unpack(source: Path, staging: Path) -> None:
         inner = source / RELEASE if (source / RELEASE).is_dir() else source
         shutil.copytree(inner, staging / RELEASE)
         return
-    with tarfile.open(source) as archive:
-        archive.extractall(staging, filter="data")
+    try:
+        with tarfile.open(source) as archive:
+            archive.extractall(staging, filter="data")
+    except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error) as error:  # truncated or not an archive
+        raise DataNotFoundError(
+            f"{source} is not a readable .tar.xz/.tar.gz archive (truncated or corrupt: {type(error).__name__}). "
+            "Download it again, or pass the unpacked json_2.1.1 folder."
+        ) from error
 
 
 def _download(root: Path) -> Path:
