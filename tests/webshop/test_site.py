@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -51,10 +52,28 @@ def test_buy_shows_score_and_session_keeps_goal(site, engine):
     assert "[SEP] 0.8 [SEP]" in read_page(wrong.text).observation  # 3 attributes + price of 5 points, r_type 1
 
 
-def test_unknown_pages_are_404(site):
+def test_unknown_pages_are_404(site, engine):
+    asin = engine.goals[0]["asin"]
     assert site.get("/s3/item/NOTANASIN").status_code == 404
     assert site.get("/s3/search", params={"q": "shorts", "page": 9}).status_code == 404
+    assert site.get(f"/s3/item/{asin}/Bogus").status_code == 404
+    assert site.get(f"/s3/item/{asin}", params={"options": '{"size": "bogus"}'}).status_code == 404
+    assert site.get(f"/s3/item/{asin}", params={"options": '{"colour": "red"}'}).status_code == 404
+    assert site.get(f"/s3/item/{asin}", params={"page": 0}).status_code == 404
     assert site.get("/", follow_redirects=False).status_code == 302
+
+
+@pytest.mark.parametrize("params", [{"page": "two"}, {"options": "not json"}, {"options": "[1]"}])
+def test_malformed_urls_are_400(site, engine, params):
+    assert site.get(f"/s4/item/{engine.goals[0]['asin']}", params=params).status_code == 400
+
+
+def test_done_page_reloads_with_get(site, engine):
+    goal = engine.goals[0]
+    site.get("/s5?goal=0")
+    done = site.get(f"/s5/buy/{goal['asin']}", params={"q": "pillow", "options": json.dumps(goal["goal_options"])})
+    assert done.status_code == 200
+    assert "[SEP] Your score (min 0.0, max 1.0) [SEP] 1.0 [SEP]" in read_page(done.text).observation
 
 
 def test_cli_rejects_bad_port(capsys):

@@ -7,7 +7,10 @@ else a random goal is drawn):
 * ``GET /SID/search?q=...&page=N`` results, 10 per page, ``< Prev``/``Next >``;
 * ``GET /SID/item/ASIN?q&page&options`` the item with its option choices;
 * ``GET /SID/item/ASIN/{Description,Features,Reviews,Attributes}`` sub-pages;
-* ``POST /SID/buy/ASIN?options`` buys and shows the done page with the score.
+* ``POST /SID/buy/ASIN?options`` buys and shows the done page with the score (GET too, as WebShop).
+
+A malformed page number or options value is a 400; an unknown item, option,
+sub-page or results page a 404.
 
 Every page's state is in its URL (:mod:`.state`), so the site and the text env
 render identical pages for identical states.
@@ -22,15 +25,21 @@ from pathlib import Path
 from typing import Any
 
 from anchorgym.envs.webshop.engine import WebShopEngine
-from anchorgym.envs.webshop.state import DONE, ITEM, RESULTS, SUB_PAGE, SUB_PAGES, PageState, url_state
+from anchorgym.envs.webshop.state import DONE, RESULTS, SEARCH, SUB_PAGE, SUB_PAGES, PageState, url_state
 
 STATIC = Path(__file__).with_name("static")
 
 
 def _valid(engine: WebShopEngine, state: PageState) -> bool:
+    """Whether ``state`` is a page the shop has (an existing result page, item, offered option, sub-page)."""
     if state.kind == RESULTS:
         return 1 <= state.page <= engine.num_pages(state.query)
-    if state.kind in (ITEM, SUB_PAGE, DONE) and state.asin not in engine.data.by_asin:
+    if state.kind == SEARCH:
+        return True
+    if state.page < 1 or state.asin not in engine.data.by_asin:
+        return False
+    offered = engine.product(state.asin)["options"]
+    if any(value not in offered.get(name, ()) for name, value in state.options):
         return False
     return state.kind != SUB_PAGE or state.sub_page in SUB_PAGES
 
@@ -53,7 +62,10 @@ def create_app(engine: WebShopEngine, seed: int | None = None) -> Any:
             return goals[session]
 
     def page(session: str) -> str:
-        state = url_state(request.full_path)
+        try:
+            state = url_state(request.full_path)
+        except ValueError:  # a hand-edited URL: bad page number or options
+            abort(400)
         if not _valid(engine, state):
             abort(404)
         goal = engine.goals[goal_of(session)]
@@ -65,7 +77,7 @@ def create_app(engine: WebShopEngine, seed: int | None = None) -> Any:
     app.add_url_rule("/<session>/search", "results", page)
     app.add_url_rule("/<session>/item/<asin>", "item", lambda session, asin: page(session))
     app.add_url_rule("/<session>/item/<asin>/<sub>", "sub_page", lambda session, asin, sub: page(session))
-    app.add_url_rule("/<session>/buy/<asin>", "buy", lambda session, asin: page(session), methods=["POST"])
+    app.add_url_rule("/<session>/buy/<asin>", "buy", lambda session, asin: page(session), methods=["GET", "POST"])
     app.add_url_rule("/favicon.ico", "favicon", lambda: ("", 204))
     return app
 

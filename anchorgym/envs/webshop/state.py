@@ -79,6 +79,9 @@ def state_url(session: str, state: PageState) -> str:
 def url_state(url: str) -> PageState:
     """Return the page state a site URL shows (the inverse of :func:`state_url`).
 
+    Raises:
+        ValueError: the page number or the options in the URL are malformed.
+
     >>> url_state("http://127.0.0.1:5000/s1/item/B01?q=mug&page=1&options=%7B%22size%22%3A+%22l%22%7D")
     PageState(kind='item', query='mug', page=1, asin='B01', options=(('size', 'l'),), sub_page='')
     """
@@ -86,7 +89,10 @@ def url_state(url: str) -> PageState:
     segments = [s for s in parts.path.split("/") if s][1:]
     params = {k: v[0] for k, v in parse_qs(parts.query).items()}
     query, page = params.get("q", ""), int(params.get("page", 1))
-    options = tuple(sorted(json.loads(params.get("options", "{}")).items()))
+    chosen = json.loads(params.get("options", "{}"))
+    if not isinstance(chosen, dict) or not all(isinstance(v, str) for v in chosen.values()):
+        raise ValueError(f"options must be a JSON object of strings, got {params['options']!r}")
+    options = tuple(sorted(chosen.items()))
     if not segments:
         return PageState()
     if segments[0] == "search":
