@@ -125,3 +125,12 @@ def test_vector_env_runs_expert(webshop_dir):
         assert actions[0] == actions[1] == f"search[{vec.call_at([0], 'goal')[0]['instruction_text'].lower()}]"
     finally:
         vec.close()
+
+
+def test_browser_mode_names_a_missing_driver(webshop_dir, monkeypatch):
+    from anchorgym.envs.registry import make
+    from anchorgym.errors import DependencyError
+
+    monkeypatch.setenv("CHROMEDRIVER", "/nonexistent/chromedriver")
+    with pytest.raises(DependencyError, match="not found: chromedriver at /nonexistent/chromedriver"):
+        make("anchorgym/WebShop-v0", split="test", data_dir=str(webshop_dir), mode="browser")

@@ -1,9 +1,9 @@
 """The browser front end: plays episodes through the real site in headless Chromium.
 
 It starts the site on a free 127.0.0.1 port, drives Debian's Chromium with
-Selenium (driver at ``/usr/bin/chromedriver``, ``SE_OFFLINE=true`` so Selenium
-Manager never goes online), types searches into the search box and clicks
-buttons, product links and option radios. The env reads the page Chromium
+Selenium (driver at ``$CHROMEDRIVER``, default ``/usr/bin/chromedriver``;
+``SE_OFFLINE=true`` so Selenium Manager never goes online), types searches into
+the search box and clicks buttons, product links and option radios. The env reads the page Chromium
 serialises, the page state from the URL and the score from the done page.
 """
 
@@ -43,10 +43,12 @@ def make_driver() -> Any:
         raise missing_extra("selenium", "webshop") from error
     driver_path = os.environ.get("CHROMEDRIVER", CHROMEDRIVER)
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not os.path.exists(driver_path) or browser is None:
+    missing = [f"chromedriver at {driver_path}"] if not os.path.exists(driver_path) else []
+    missing += ["chromium on PATH"] if browser is None else []
+    if missing:
         raise DependencyError(
-            "Browser mode needs Chromium and chromedriver. Install them with: "
-            "apt-get install -y chromium chromium-driver (or make system-deps)."
+            f"Browser mode needs Chromium and chromedriver; not found: {', '.join(missing)}. Install them with: "
+            "apt-get install -y chromium chromium-driver (or make system-deps), or set CHROMEDRIVER to the driver."
         )
     os.environ["SE_OFFLINE"] = "true"
     options = webdriver.ChromeOptions()
