@@ -112,3 +112,20 @@ def test_missing_data_names_the_fix(tmp_path):
         data.locate(tmp_path)
     with pytest.raises(DataNotFoundError, match="is not a WebShop data folder"):
         data.install(tmp_path)
+
+
+def test_data_folder_precedence(tmp_path, webshop_dir, monkeypatch):
+    # --data-dir / data_dir beats $WEBSHOP_DATA, which beats the user cache, which beats the shared folder
+    env_dir, arg_dir = data.install(webshop_dir, tmp_path / "env"), data.install(webshop_dir, tmp_path / "arg")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("ANCHORGYM_SHARED_DATA", str(tmp_path / "no-shared"))
+    monkeypatch.delenv("WEBSHOP_DATA", raising=False)
+    with pytest.raises(DataNotFoundError):
+        data.locate()
+    cached = data.install(webshop_dir)
+    assert cached == tmp_path / "xdg" / "anchorgym" / "webshop" and data.locate() == cached
+    monkeypatch.setenv("WEBSHOP_DATA", str(env_dir))
+    assert data.locate() == env_dir
+    assert data.locate(arg_dir) == arg_dir
+    with pytest.raises(DataNotFoundError, match=f"looked in {tmp_path / 'empty'} for"):
+        data.locate(tmp_path / "empty")  # an explicit folder is not silently replaced by another
