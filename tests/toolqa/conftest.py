@@ -23,3 +23,20 @@ def server(synthetic_test):
     running = RetrievalServer(build_index("bm25", synthetic_test.passages)).start()
     yield running
     running.stop()
+
+
+def play_episode(env, task_id, scripted):
+    """One episode: scripted actions first, then the expert; returns every step's outputs."""
+    trace = [env.reset(options={"task_id": task_id})]
+    for turn in range(env.max_steps):
+        action = scripted[turn] if turn < len(scripted) else env.expert_action()
+        trace.append(env.step(action))
+        if trace[-1][2] or trace[-1][3]:
+            break
+    return trace
+
+
+@pytest.fixture
+def play():
+    """``play(env, task_id, scripted_actions)``: the outputs of one episode (see :func:`play_episode`)."""
+    return play_episode

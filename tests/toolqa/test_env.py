@@ -41,7 +41,7 @@ def test_search_observes_top_k_passages_in_search_r1_format(env, synthetic_test)
     hits = build_index("bm25", synthetic_test.passages).search([query], 3)[0]
     assert obs == format_information([hit.passage for hit in hits])
     assert obs.startswith(f'<information>Doc 1(Title: "{query}") ')
-    assert obs.count("\nDoc ") == 2 and obs.endswith("\n</information>")
+    assert obs.count("\nDoc ") == 2 and obs.endswith(".</information>")  # Search-R1 strips the block
     assert info["retrieved_ids"] == [hit.passage.id for hit in hits]
     assert info["retrieved_ids"][0] == task.supporting[0]
     assert (reward, terminated, truncated, info["action_valid"]) == (0.0, False, False, True)
@@ -102,18 +102,7 @@ def test_anchor_is_question_plus_order_free_set_of_passages(env):
     assert env.reset(options={"task_id": other.id})[1]["anchor"] != env.reset(options={"task_id": task.id})[1]["anchor"]
 
 
-def play(env, task_id, scripted):
-    """One episode: scripted actions first, then the expert; returns every step's outputs."""
-    trace = [env.reset(options={"task_id": task_id})]
-    for turn in range(env.max_steps):
-        action = scripted[turn] if turn < len(scripted) else env.expert_action()
-        trace.append(env.step(action))
-        if trace[-1][2] or trace[-1][3]:
-            break
-    return trace
-
-
-def test_http_and_in_process_episodes_are_identical(server, env):
+def test_http_and_in_process_episodes_are_identical(server, env, play):
     remote = anchorgym.make(ENV_ID, split="test", retriever=server.url)
     scripts = [[], ["<search>born in the city of</search>"], ["nonsense", "<search>capital</search>"]]
     task_ids = env.task_ids()[:24]
@@ -174,7 +163,7 @@ def test_passes_the_env_checker(env):
     check_env(env)
 
 
-def test_cli_export_writes_a_search_r1_data_set(tmp_path, synthetic_test, env):
+def test_cli_export_writes_a_search_r1_data_set(tmp_path, synthetic_test, env, play):
     from anchorgym.cli import main
     from anchorgym.envs.toolqa.corpus import read_corpus
 
@@ -194,3 +183,12 @@ def test_cli_export_writes_a_search_r1_data_set(tmp_path, synthetic_test, env):
             assert (mine[0], mine[-1]["anchor"]) == (theirs[0], theirs[-1]["anchor"])
     assert main(["retrieval", "export", "--dataset", "synthetic", "--synthetic", "{bad", "--out", str(out)]) == 2
     assert main(["retrieval", "serve", "--corpus", str(out), "--dataset", "synthetic"]) == 2
+
+
+def test_stop_word_search_observes_corpus_order_passages(env, synthetic_test):
+    task = first_task(env, 1)
+    env.reset(options={"task_id": task.id})
+    obs, reward, terminated, truncated, info = env.step("<search>what is the</search>")  # no word left to match
+    assert obs == format_information(synthetic_test.passages[:3])
+    assert info["retrieved_ids"] == [p.id for p in synthetic_test.passages[:3]] and info["action_valid"]
+    assert (reward, terminated, truncated) == (0.0, False, False)

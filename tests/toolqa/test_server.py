@@ -3,14 +3,18 @@ import re
 import socket
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+import numpy as np
 import pytest
 
 from anchorgym.envs.toolqa.client import HttpRetriever
 from anchorgym.envs.toolqa.corpus import write_corpus
-from anchorgym.envs.toolqa.retrieval import MAX_TOPK, build_index
-from anchorgym.errors import EndpointError
+from anchorgym.envs.toolqa.retrieval import MAX_TOPK, build_index, top_indices
+from anchorgym.envs.toolqa.server import MAX_BODY_BYTES, RetrievalServer
+from anchorgym.errors import ConfigError, EndpointError
 
 
 def post(server, body=None, content=None):
@@ -111,3 +115,87 @@ def test_cli_serve_on_a_free_port(tmp_path, synthetic_test):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_blank_and_stop_word_queries_score_zero_in_corpus_order(server, synthetic_test):
+    # Search-R1 forwards whatever the model wrote, even "<search></search>": answer it, never 500
+    reply = post(server, {"queries": ["", "the of what", "Who?"], "topk": 2, "return_scores": True})
+    assert reply.status_code == 200
+    first_two = [p.id for p in synthetic_test.passages[:2]]
+    for hits in reply.json()["result"]:
+        assert [h["document"]["id"] for h in hits] == first_two and [h["score"] for h in hits] == [0.0, 0.0]
+
+
+def test_missing_or_null_topk_means_the_server_default(server, synthetic_test):
+    for body in ({"queries": ["capital"]}, {"queries": ["capital"], "topk": None}):
+        assert len(post(server, body).json()["result"][0]) == 3  # Search-R1's default
+    custom = RetrievalServer(build_index("bm25", synthetic_test.passages[:10]), default_topk=5).start()
+    try:
+        assert len(post(custom, {"queries": ["capital"], "topk": None}).json()["result"][0]) == 5
+    finally:
+        custom.stop()
+
+
+def test_oversized_body_gets_413_with_a_message(server):
+    reply = post(server, content=b'{"queries": ["' + b"x" * (MAX_BODY_BYTES + 1) + b'"]}')
+    assert reply.status_code == 413
+    assert reply.json() == {"error": f"The body exceeds {MAX_BODY_BYTES} bytes: split the queries over requests."}
+
+
+def test_port_in_use_is_a_clear_error(server, synthetic_test, tmp_path, capsys):
+    from anchorgym.cli import main
+
+    with pytest.raises(ConfigError, match=rf"Cannot serve on 127.0.0.1:{server.port} \(.*\). Pass another --port"):
+        RetrievalServer(build_index("bm25", synthetic_test.passages[:5]), port=server.port)
+    corpus = write_corpus(synthetic_test.passages[:5], tmp_path / "corpus.jsonl")
+    assert main(["retrieval", "serve", "--corpus", str(corpus), "--port", str(server.port)]) == 2
+    assert f"error: Cannot serve on 127.0.0.1:{server.port}" in capsys.readouterr().err
+
+
+class _Replies(BaseHTTPRequestHandler):
+    """A server that answers every POST with a fixed status and body (to test the client's errors)."""
+
+    status, body = 200, b"<html>not a retrieval server</html>"
+
+    def do_POST(self):  # noqa: N802 - the http.server hook name
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(self.status)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"<html>not a retrieval server</html>", r"sent a reply that is not JSON: .*Is the URL a Search-R1-style"),
+        (b'{"results": []}', r"sent a malformed reply \(KeyError\('result'\)\); expected"),
+        (b'{"result": [[{"document": {"id": 1}}]]}', r"sent a malformed reply \(KeyError\('contents'\)\)"),
+        (b'{"result": []}', r"answered 0 results for 1 queries"),
+    ],
+)
+def test_client_rejects_replies_that_are_not_search_r1(body, message):
+    handler = type("Handler", (_Replies,), {"body": body})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    client = HttpRetriever(f"http://127.0.0.1:{httpd.server_port}")
+    try:
+        with pytest.raises(EndpointError, match=message):
+            client.search(["q"], 3)
+    finally:
+        client.close()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_top_indices_matches_a_full_stable_sort():
+    rng = np.random.default_rng(0)
+    for size, k in [(1, 1), (5, 5), (50, 3), (1000, 10), (1000, 100)]:
+        for _ in range(20):
+            scores = rng.integers(0, 4, size).astype(float)  # many ties
+            expected = np.lexsort((np.arange(size), -scores))[:k]
+            assert top_indices(scores, k).tolist() == expected.tolist()

@@ -1,4 +1,5 @@
 import random
+import re
 from collections import Counter
 
 import pytest
@@ -97,3 +98,26 @@ def test_expert_answers_every_four_hop_question(distractor_level, topk):
     env = anchorgym.make("anchorgym/ToolQA-v0", split="test", max_steps=5, topk=topk, synthetic=options)
     wins = [play_expert(env, task_id)[1]["won"] for task_id in env.task_ids()]
     assert wins == [True] * 100
+
+
+@pytest.mark.parametrize("distractor_level", [0, 2, 5])
+def test_distractor_level_sets_namesakes_and_stray_mentions(distractor_level):
+    config = WorldConfig(distractor_level=distractor_level)
+    world = generate_world(config, random.Random("anchorgym-toolqa:0:test"))
+    surnames = Counter(e.name.split()[-1] for e in world.of_kind("person"))
+    assert set(surnames.values()) == {1 + distractor_level}  # 120 people: every surname shared evenly
+    assert all(len(e.mentions) == distractor_level for e in world.entities)
+    mention = re.compile(r"is often mentioned alongside|once exchanged letters with|Some sources link")
+    for entity, passage in zip(world.entities, world.passages(random.Random(0)), strict=True):
+        assert len(mention.findall(passage.text)) == distractor_level
+        assert passage.title == f'"{entity.name}"'
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("distractor_level", "seed"), [(1, 0), (5, 1)])
+def test_expert_answers_every_question_with_a_single_passage_per_search(distractor_level, seed):
+    # top-1: each search must rank the entity's own passage first, even a city that an organisation is named after
+    options = {"max_hops": 4, "questions": 200, "distractor_level": distractor_level, "seed": seed}
+    env = anchorgym.make("anchorgym/ToolQA-v0", split="train", max_steps=5, topk=1, synthetic=options)
+    wins = [play_expert(env, task_id)[1]["won"] for task_id in env.task_ids()]
+    assert wins == [True] * 200

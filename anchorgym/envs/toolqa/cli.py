@@ -19,6 +19,7 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--index", choices=("bm25", "dense"), default="bm25", help="retrieval method (default bm25)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (0 picks a free one; default 8000)")
+    serve.add_argument("--topk", type=int, default=3, help="passages per query when a request gives no topk (3)")
     serve.set_defaults(handler=serve_command)
     export = commands.add_parser("export", help="write a data set's corpus as Search-R1 JSONL")
     _add_source(export)
@@ -62,12 +63,14 @@ def load_dataset(args: argparse.Namespace) -> Any:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Build the index and serve until interrupted."""
-    from anchorgym.envs.toolqa.retrieval import build_index
-    from anchorgym.envs.toolqa.server import RetrievalServer
+    from anchorgym.envs.toolqa.retrieval import build_index, check_topk
+    from anchorgym.envs.toolqa.server import RetrievalServer, check_port_free
 
+    topk = check_topk(args.topk)
+    check_port_free(args.host, args.port)  # before indexing, which can take minutes
     passages = load_passages(args)
     print(f"indexing {len(passages)} passages with {args.index}...", file=sys.stderr, flush=True)
-    server = RetrievalServer(build_index(args.index, passages), host=args.host, port=args.port)
+    server = RetrievalServer(build_index(args.index, passages), host=args.host, port=args.port, default_topk=topk)
     print(f"serving {server.url} (GET /health); Ctrl-C stops", flush=True)
     try:
         server.serve_forever()

@@ -54,13 +54,20 @@ class HttpRetriever(Retriever):
             ) from error
         if response.status_code != 200:
             raise EndpointError(f"Retrieval server {self.url} answered {response.status_code}: {response.text[:300]}")
-        return self._parse(response.json(), len(body["queries"]))
+        try:
+            payload = response.json()
+        except ValueError as error:
+            raise EndpointError(
+                f"Retrieval server {self.url} sent a reply that is not JSON: {response.text[:300]!r}. "
+                "Is the URL a Search-R1-style /retrieve endpoint?"
+            ) from error
+        return self._parse(payload, len(body["queries"]))
 
     def _parse(self, payload: dict, expected: int) -> list[list[Hit]]:
         try:
             results = payload["result"]
             hits = [[_hit(item) for item in result] for result in results]
-        except (KeyError, TypeError) as error:
+        except (KeyError, TypeError, ValueError) as error:
             raise EndpointError(
                 f"Retrieval server {self.url} sent a malformed reply ({error!r}); "
                 'expected {"result": [[{"document": {"id", "contents"}, "score"}]]}.'

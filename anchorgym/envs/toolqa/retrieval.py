@@ -19,6 +19,7 @@ import numpy as np
 from anchorgym.envs.toolqa.corpus import Passage
 from anchorgym.errors import ConfigError, missing_extra, unknown
 
+DEFAULT_TOPK = 3  # Search-R1's default
 MAX_TOPK = 100  # servers reject larger requests: the agent never reads that many passages
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # A short English stop list: enough to keep "the"/"of" from dominating BM25 on question-style queries.
@@ -52,12 +53,16 @@ def tokenize(text: str) -> list[str]:
 def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` highest scores, best first, ties broken by lower index.
 
+    Linear time in the corpus size: only the scores tied with or above the k-th best are sorted.
+
     >>> top_indices(np.array([0.5, 2.0, 0.5, 1.0]), 3).tolist()
     [1, 3, 0]
     """
-    k = min(k, len(scores))
-    order = np.lexsort((np.arange(len(scores)), -scores))
-    return order[:k]
+    n = len(scores)
+    k = min(k, n)
+    candidates = np.arange(n) if k == n else np.flatnonzero(scores >= np.partition(scores, n - k)[n - k])
+    order = np.lexsort((candidates, -scores[candidates]))
+    return candidates[order[:k]]
 
 
 def check_topk(topk: object) -> int:
@@ -114,9 +119,13 @@ class BM25Retriever(IndexRetriever):
         self._index.index([tokenize(p.contents) for p in self.passages], show_progress=False)
 
     def scores(self, queries: Sequence[str]) -> np.ndarray:
-        """BM25 score of every passage for each query (unknown words score 0)."""
-        rows = [self._index.get_scores(tokenize(query)) for query in queries]
-        return np.asarray(rows, dtype=np.float64).reshape(len(queries), len(self.passages))
+        """BM25 score of every passage for each query (unknown words, stop words and blank queries score 0)."""
+        matrix = np.zeros((len(queries), len(self.passages)), dtype=np.float64)
+        for row, query in zip(matrix, queries, strict=True):
+            tokens = tokenize(query)
+            if tokens:  # bm25s fails on an empty token list
+                row[:] = self._index.get_scores(tokens)
+        return matrix
 
 
 INDEX_KINDS = ("bm25", "dense")

@@ -7,33 +7,39 @@ Endpoints:
   best first); with ``return_scores`` false each list holds the documents alone, as in Search-R1.
 * ``GET /health`` answers ``{"status": "ok", "index": "bm25", "passages": N}``.
 
-Bad requests (malformed JSON, empty or non-string queries, topk out of 1..100,
-more than ``MAX_QUERIES`` queries) get status 400 and ``{"error": "<what to fix>"}``.
+Bad requests (malformed JSON, an empty ``queries`` list or non-string queries, topk out of
+1..100, more than ``MAX_QUERIES`` queries) get status 400, bodies over ``MAX_BODY_BYTES`` 413,
+wrong routes 404/405, each with ``{"error": "<what to fix>"}``. As in Search-R1, a missing or null
+``topk`` means the server's default, and a blank query string is answered (every score 0), so a
+model that writes ``<search></search>`` during training does not crash the run.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from typing import Any
 
-from anchorgym.envs.toolqa.retrieval import MAX_TOPK, IndexRetriever
-from anchorgym.errors import missing_extra
+from anchorgym.envs.toolqa.retrieval import DEFAULT_TOPK, MAX_TOPK, IndexRetriever
+from anchorgym.errors import ConfigError, missing_extra
 
 MAX_QUERIES = 1024  # one batch; larger batches should be split by the client
-DEFAULT_TOPK = 3
+MAX_BODY_BYTES = 16 * 1024 * 1024  # far above MAX_QUERIES questions; refuses memory-exhausting bodies
 
 
 class BadRequest(ValueError):
     """A request the server rejects with status 400."""
 
 
-def parse_request(raw: str) -> tuple[list[str], int, bool]:
+def parse_request(raw: str, default_topk: int = DEFAULT_TOPK) -> tuple[list[str], int, bool]:
     """Validate a ``/retrieve`` body and return ``(queries, topk, return_scores)``.
 
     >>> parse_request('{"queries": ["q"], "topk": 2}')
     (['q'], 2, False)
+    >>> parse_request('{"queries": ["q"], "topk": null, "return_scores": true}')
+    (['q'], 3, True)
     """
     try:
         body = json.loads(raw)
@@ -48,7 +54,8 @@ def parse_request(raw: str) -> tuple[list[str], int, bool]:
         raise BadRequest(f"'queries' holds {len(queries)} queries; send at most {MAX_QUERIES} per request.")
     if not all(isinstance(query, str) for query in queries):
         raise BadRequest("Every entry of 'queries' must be a string.")
-    topk = body.get("topk", DEFAULT_TOPK)
+    topk = body.get("topk")
+    topk = default_topk if topk is None else topk
     if isinstance(topk, bool) or not isinstance(topk, int) or not 1 <= topk <= MAX_TOPK:
         raise BadRequest(f"'topk' must be an integer from 1 to {MAX_TOPK}, got {topk!r}.")
     return_scores = body.get("return_scores", False)
@@ -57,13 +64,19 @@ def parse_request(raw: str) -> tuple[list[str], int, bool]:
     return queries, topk, return_scores
 
 
-def create_app(retriever: IndexRetriever) -> Any:
-    """Build the Flask app serving ``retriever`` (one lock: index scoring is not re-entrant)."""
+def create_app(retriever: IndexRetriever, default_topk: int = DEFAULT_TOPK) -> Any:
+    """Build the Flask app serving ``retriever`` (one lock: index scoring is not re-entrant).
+
+    Args:
+        retriever: the index to serve.
+        default_topk: passages per query when a request gives no ``topk``.
+    """
     try:
         from flask import Flask, jsonify, request
     except ImportError as error:
         raise missing_extra("flask", "toolqa") from error
     app = Flask("anchorgym.retrieval")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     lock = threading.Lock()
 
     @app.get("/health")
@@ -73,7 +86,7 @@ def create_app(retriever: IndexRetriever) -> Any:
     @app.post("/retrieve")
     def retrieve() -> Any:
         try:
-            queries, topk, return_scores = parse_request(request.get_data(as_text=True))
+            queries, topk, return_scores = parse_request(request.get_data(as_text=True), default_topk)
         except BadRequest as error:
             return jsonify(error=str(error)), 400
         with lock:
@@ -87,7 +100,30 @@ def create_app(retriever: IndexRetriever) -> Any:
     def wrong_route(error: Any) -> Any:
         return jsonify(error=f"{error.name}: use POST /retrieve or GET /health."), error.code
 
+    @app.errorhandler(413)
+    def too_large(error: Any) -> Any:
+        return jsonify(error=f"The body exceeds {MAX_BODY_BYTES} bytes: split the queries over requests."), 413
+
+    @app.errorhandler(500)
+    def failed(error: Any) -> Any:
+        cause = getattr(error, "original_exception", None) or error
+        return jsonify(error=f"The retriever failed on this request ({cause!r})."), 500
+
     return app
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise :class:`ConfigError` when ``host:port`` cannot be bound (port 0 always can)."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no clash
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ConfigError(
+                f"Cannot serve on {host}:{port} ({error.strerror}). Pass another --port, or --port 0 for a free one."
+            ) from error
 
 
 class RetrievalServer:
@@ -96,11 +132,14 @@ class RetrievalServer:
     Use :meth:`serve_forever` in the foreground or :meth:`start` for a background thread.
     """
 
-    def __init__(self, retriever: IndexRetriever, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, retriever: IndexRetriever, host: str = "127.0.0.1", port: int = 0, default_topk: int = DEFAULT_TOPK
+    ) -> None:
         from werkzeug.serving import make_server
 
+        check_port_free(host, port)  # werkzeug would print and sys.exit instead of raising
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no log line per request
-        self._server = make_server(host, port, create_app(retriever), threaded=True)
+        self._server = make_server(host, port, create_app(retriever, default_topk), threaded=True)
         self.host, self.port = host, int(self._server.server_port)
         self._thread: threading.Thread | None = None
 
