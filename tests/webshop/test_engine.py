@@ -63,8 +63,9 @@ def test_item_options_sub_pages_and_buy(engine):
     assert item == PageState(ITEM, "pillow", 1, goal["asin"])
     page = read_page(engine.render(item, "x", "t"))
     product = engine.product(goal["asin"])
+    # WebShop's order: buttons, then product links, then option values (its text_to_clickable dict)
     assert page.clickables == (
-        "back to search", "< prev", *product["options"]["size"], "description", "features", "reviews", "buy now",
+        "back to search", "< prev", "description", "features", "reviews", "buy now", *product["options"]["size"],
     )  # fmt: skip
     assert (
         f"[SEP] {product['Title']} [SEP] Price: {product['Price']} [SEP] Rating: N.A. [SEP] Description"

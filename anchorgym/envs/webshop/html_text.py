@@ -7,8 +7,9 @@ text nodes (outside ``head``/``script``/``style``/``title``) are joined with
 strips the ends), which keeps the text identical whatever line endings a
 browser normalises.
 
-Clickables are WebShop's: the lower-cased text of every ``.btn`` button and
-``.product-link`` link, and the value of every radio input (an option).
+Clickables are WebShop's, in its order: the lower-cased text of every ``.btn``
+button, then of every ``.product-link`` link, then the value of every radio
+input (an option), each kept at its first position.
 """
 
 from __future__ import annotations
@@ -36,30 +37,32 @@ class _Reader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.stack: list[str] = []
         self.texts: list[str] = []
-        self.clickables: list[str] = []
+        self.clickables: dict[str, list[str]] = {"btn": [], "product-link": [], "radio": []}
         self.has_search_bar = False
         self._capture: list[str] | None = None
         self._capture_depth = 0
+        self._capture_kind = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attr = dict(attrs)
         classes = (attr.get("class") or "").split()
         if tag == "input" and attr.get("type") == "radio":
-            self.clickables.append(normalize(attr.get("value") or ""))
+            self.clickables["radio"].append(normalize(attr.get("value") or ""))
         if attr.get("id") == "search_input":
             self.has_search_bar = True
         if tag in VOID:
             return
         self.stack.append(tag)
-        if "btn" in classes or "product-link" in classes:
-            self._capture, self._capture_depth = [], len(self.stack)
+        kind = next((k for k in ("btn", "product-link") if k in classes), "")
+        if kind:
+            self._capture, self._capture_depth, self._capture_kind = [], len(self.stack), kind
 
     def handle_endtag(self, tag: str) -> None:
         if tag in VOID or tag not in self.stack:
             return
         while self.stack:
             if self._capture is not None and len(self.stack) == self._capture_depth:
-                self.clickables.append(normalize("".join(self._capture)))
+                self.clickables[self._capture_kind].append(normalize("".join(self._capture)))
                 self._capture = None
             if self.stack.pop() == tag:
                 break
@@ -87,13 +90,14 @@ def normalize(text: str) -> str:
 def read_page(html: str) -> PageText:
     """Return the simple-mode observation and clickables of a page.
 
-    >>> page = read_page('<html><head><title>x</title></head><body><p>WebShop</p>'
-    ...                  '<button class="btn">Buy  Now</button><input type="radio" value="red"></body></html>')
+    >>> page = read_page('<html><head><title>x</title></head><body><p>WebShop</p><input type="radio" value="red">'
+    ...                  '<a class="product-link">B01</a><button class="btn">Buy  Now</button></body></html>')
     >>> page.observation, page.clickables
-    ('WebShop [SEP] Buy Now', ('buy now', 'red'))
+    ('WebShop [SEP] B01 [SEP] Buy Now', ('buy now', 'b01', 'red'))
     """
     reader = _Reader()
     reader.feed(html)
     reader.close()
-    clickables = tuple(dict.fromkeys(c for c in reader.clickables if c and c != "search"))
+    found = [c for kind in ("btn", "product-link", "radio") for c in reader.clickables[kind]]
+    clickables = tuple(dict.fromkeys(c for c in found if c and c != "search"))
     return PageText(SEP.join(reader.texts), clickables, reader.has_search_bar)
