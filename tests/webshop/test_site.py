@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -74,6 +76,23 @@ def test_done_page_reloads_with_get(site, engine):
     done = site.get(f"/s5/buy/{goal['asin']}", params={"q": "pillow", "options": json.dumps(goal["goal_options"])})
     assert done.status_code == 200
     assert "[SEP] Your score (min 0.0, max 1.0) [SEP] 1.0 [SEP]" in read_page(done.text).observation
+
+
+@pytest.mark.slow
+def test_cli_serve_end_to_end(webshop_dir):
+    command = [sys.executable, "-m", "anchorgym.cli", "webshop", "serve", "--port", "0", "--data-dir", str(webshop_dir)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline() == f"WebShop: 6910 goals over 1000 products from {webshop_dir}\n"
+        url = re.fullmatch(r"Serving on (http://127\.0\.0\.1:\d+)/ \(Ctrl-C to stop\)\n", server.stdout.readline())[1]
+        with httpx.Client(base_url=url, timeout=20, follow_redirects=True) as client:
+            start = client.get("/")
+            assert start.status_code == 200 and read_page(start.text).observation.endswith(" [SEP] Search")
+            item = client.get(f"{start.url.path}/item/B0743JKHBV")
+            assert "attributes" in read_page(item.text).clickables  # the site shows it unless --hide-attributes
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
 
 
 def test_cli_rejects_bad_port(capsys):
