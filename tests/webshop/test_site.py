@@ -106,6 +106,8 @@ def test_cli_data_install(tmp_path, webshop_dir, capsys):
     assert (tmp_path / "products_1k.json").read_bytes() == (webshop_dir / "products_1k.json").read_bytes()
     assert main(["data", "webshop", "--from", str(tmp_path / "nowhere")]) == 2
     assert "is not a WebShop data folder" in capsys.readouterr().err
+    assert main(["data", "webshop"]) == 2
+    assert capsys.readouterr().err.startswith("error: anchorgym data webshop needs --from PATH: a folder with")
 
 
 def test_dataset_hashes(env):

@@ -89,7 +89,7 @@ def locate(data_dir: str | Path | None = None) -> Path:
     )
 
 
-def install(source: str | Path, target: str | Path | None = None) -> Path:
+def install(source: str | Path | None, target: str | Path | None = None) -> Path:
     """Copy the WebShop files from ``source`` into the user cache (or ``target``).
 
     Args:
@@ -98,8 +98,16 @@ def install(source: str | Path, target: str | Path | None = None) -> Path:
 
     Returns:
         The folder the data now lives in.
+
+    Raises:
+        DataNotFoundError: no ``source`` was given (WebShop's data is not downloaded), or it lacks the files.
     """
-    source = Path(source)
+    if source is None:
+        raise DataNotFoundError(
+            "anchorgym data webshop needs --from PATH: a folder with products_*.json (or WebShop's "
+            "items_shuffle*.json) and items_ins_v2*.json, such as ../shared/data/webshop beside a source checkout."
+        )
+    source = Path(source).expanduser()
     products, attributes = _find(source, PRODUCT_PATTERNS), _find(source, ATTRIBUTE_PATTERNS)
     if not source.is_dir() or products is None or attributes is None:
         raise DataNotFoundError(
