@@ -3,12 +3,20 @@
 ``appworld`` pins pydantic<2 and other old versions, so it never enters the
 main venv: it lives in its own venv (``$ANCHORGYM_APPWORLD_VENV``, default
 ``~/.cache/anchorgym/appworld-venv``), which :func:`ensure_venv` creates with
-pip and ``appworld install`` (that unpacks the app code shipped, encrypted,
-inside the wheel; it needs no network). Worker processes run its Python.
+pip (pinned to the tested package set in ``constraints.txt``) and ``appworld
+install`` (that unpacks the app code shipped, encrypted, inside the wheel; it
+needs no network). Worker processes run its Python.
+
+Building is safe to repeat and to race: one build at a time holds a file lock,
+the venv counts as ready only once a stamp naming the requirement and the
+constraints is written last, and a build of ours that was interrupted is wiped
+and started again (a venv the user made is installed into, never wiped).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
@@ -18,7 +26,9 @@ from pathlib import Path
 from anchorgym.errors import DependencyError
 
 APPWORLD_REQUIREMENT = "appworld==0.1.3.post1"
+CONSTRAINTS = Path(__file__).resolve().parent / "constraints.txt"
 READY_STAMP = ".anchorgym-ready"
+BUILD_MARK = ".anchorgym-building"  # written when we create the venv, so a half-built one is known as ours
 
 
 def cache_dir() -> Path:
@@ -31,12 +41,18 @@ def venv_dir() -> Path:
     return Path(os.environ.get("ANCHORGYM_APPWORLD_VENV", cache_dir() / "appworld-venv"))
 
 
+def ready_stamp() -> str:
+    """Return what the ready stamp of a venv built from the current requirement and constraints holds."""
+    digest = hashlib.sha256(CONSTRAINTS.read_bytes()).hexdigest()[:12]
+    return f"{APPWORLD_REQUIREMENT} constraints={digest}"
+
+
 def venv_python() -> Path | None:
     """Return the AppWorld venv's Python when the venv is fully built, else None."""
     directory = venv_dir()
     stamp = directory / READY_STAMP
     python = directory / "bin" / "python"
-    if stamp.exists() and stamp.read_text().strip() == APPWORLD_REQUIREMENT and python.exists():
+    if stamp.exists() and stamp.read_text().strip() == ready_stamp() and python.exists():
         return python
     return None
 
@@ -70,7 +86,7 @@ def _run(command: list[str], what: str) -> None:
 
 
 def ensure_venv(quiet: bool = False) -> Path:
-    """Build the AppWorld venv if needed (idempotent); return its Python.
+    """Build the AppWorld venv if needed (idempotent, one build at a time); return its Python.
 
     Raises:
         DependencyError: pip could not install appworld (e.g. no access to PyPI).
@@ -79,14 +95,33 @@ def ensure_venv(quiet: bool = False) -> Path:
     if python is not None:
         return python
     directory = venv_dir()
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with open(directory.with_name(directory.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent build (make test beside anchorgym data) waits here
+        python = venv_python()  # the other build may have finished it
+        if python is None:
+            python = _build(directory, quiet)
+    return python
+
+
+def _build(directory: Path, quiet: bool) -> Path:
     say = (lambda _message: None) if quiet else (lambda message: print(message, file=sys.stderr))
     say(f"Building the AppWorld venv at {directory} ...")
-    if not (directory / "bin" / "python").exists():
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        _run([_base_python(), "-m", "venv", str(directory)], f"create a venv at {directory}")
-    pip = [str(directory / "bin" / "python"), "-m", "pip", "install", "-q"]
-    _run([*pip, APPWORLD_REQUIREMENT], f"pip install {APPWORLD_REQUIREMENT} into {directory}")
+    python = directory / "bin" / "python"
+    ours = (directory / BUILD_MARK).exists()
+    if not python.exists() and not ours and directory.is_dir() and any(directory.iterdir()):
+        raise DependencyError(
+            f"{directory} is not empty and holds no venv (no bin/python), so anchorgym will not build over it. "
+            "Delete it, or set ANCHORGYM_APPWORLD_VENV to a new folder."
+        )
+    if not python.exists() or ours:  # absent, or our own interrupted build: start afresh
+        _run([_base_python(), "-m", "venv", "--clear", str(directory)], f"create a venv at {directory}")
+        (directory / BUILD_MARK).touch()
+    (directory / READY_STAMP).unlink(missing_ok=True)
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    _run([*pip, APPWORLD_REQUIREMENT, "-c", str(CONSTRAINTS)], f"pip install {APPWORLD_REQUIREMENT} into {directory}")
     _run([str(directory / "bin" / "appworld"), "install"], "unpack AppWorld's app code (appworld install)")
-    (directory / READY_STAMP).write_text(APPWORLD_REQUIREMENT + "\n")
+    (directory / READY_STAMP).write_text(ready_stamp() + "\n")
+    (directory / BUILD_MARK).unlink(missing_ok=True)
     say("AppWorld venv ready.")
-    return directory / "bin" / "python"
+    return python
