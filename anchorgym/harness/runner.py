@@ -47,20 +47,23 @@ def default_out_dir(spec: BenchmarkSpec, policy_spec: str) -> Path:
     return DEFAULT_OUT_ROOT / slug(spec.id) / slug(policy_spec)
 
 
+def can_reseed(policy: Policy) -> bool:
+    """Return whether the harness can restart the policy's random stream (see :func:`reseed_policy`)."""
+    return callable(getattr(policy, "reseed", None)) or isinstance(getattr(policy, "rng", None), np.random.Generator)
+
+
 def reseed_policy(policy: Policy, seed: int) -> bool:
     """Restart the policy's random stream at ``seed``; return whether the policy supports it.
 
-    Uses the policy's ``reseed(seed)`` method when it has one, else replaces a numpy
-    ``rng`` attribute (the ``random`` policy). Deterministic policies need neither.
+    Uses the policy's ``reseed(seed)`` method when it has one (model policies), else replaces
+    a numpy ``rng`` attribute (the ``random`` policy). Deterministic policies need neither.
     """
     method = getattr(policy, "reseed", None)
     if callable(method):
         method(seed)
-        return True
-    if isinstance(getattr(policy, "rng", None), np.random.Generator):
+    elif can_reseed(policy):
         policy.rng = np.random.default_rng(seed)
-        return True
-    return False
+    return can_reseed(policy)
 
 
 def episode_record(batch: Batch, slot: int, episode: Episode) -> dict[str, Any]:
@@ -126,6 +129,10 @@ class _Progress:
         self.bar.update(1)
         self._show()
 
+    def new_batch(self) -> None:
+        """Count steps from zero again: the bar shows the step within the batch being played."""
+        self.steps = 0
+
     def step(self, active: int, _finished: int) -> None:
         """Show that a batch is still stepping (model policies can take minutes per batch)."""
         self.steps += 1
@@ -155,6 +162,7 @@ def _play_batch(
             sink(episode_record(batch, slot, episode))
 
     reseed_policy(policy, batch.policy_seed)
+    bar.new_batch()
     rollout(
         envs,
         policy,
@@ -293,7 +301,9 @@ def evaluate(
         header = _run_header(spec, agent, seeds, envs.num_tasks)
         previous, started = _open_run(out, header, resume)
         tasks = spec.resolve_tasks(envs.call_at([0], "task_ids")[0])
+        generation = agent.generation
         _play_all(spec, envs, agent, tasks, seeds, out, previous, progress)
+        agent.generation = generation  # per-batch reseeding moved the sampler's seed; record the settings given
         context = {"tasks": tasks, "template": template, "datasets": dataset_hashes(envs), "started": started}
         result = build_result(spec, agent, envs, seeds, out, context, resumed=len(previous))
     finally:
@@ -374,7 +384,7 @@ def build_result(
             "batch_size": envs.num_tasks,
             "backend": type(envs.backend).__name__,
             "episodes_resumed": resumed,
-            "policy_reseeded_per_batch": reseed_policy(policy, 0),
+            "policy_reseeded_per_batch": can_reseed(policy),
             "started_at": context["started"],
             "finished_at": utc_now(),
         },

@@ -20,6 +20,8 @@ from anchorgym.policies.parsing import parse_action
 from anchorgym.policies.prompting import DEFAULT_HISTORY_LENGTH, PromptTemplate, template_for
 
 Messages = list[dict[str, str]]
+SEED_STRIDE = 1_000_003
+"""Back-ends that seed each prompt give prompt ``i`` of call ``n`` the seed ``seed + n * SEED_STRIDE + i``."""
 
 
 def require_chat_template(tokenizer: Any, path: Any) -> None:
@@ -78,6 +80,17 @@ class ChatPolicy(Policy, abc.ABC):
         self.repair = repair
         self.context_length = context_length
         self.templates: dict[str, PromptTemplate] = {}
+        self.calls = 0  # back-end calls so far; call n is seeded from generation.seed and n
+
+    def reseed(self, seed: int) -> None:
+        """Restart the sampling stream at ``seed``, as if freshly built with it (the harness calls this per batch)."""
+        self.generation = replace(self.generation, seed=int(seed))
+        self.calls = 0
+
+    def call_seed(self, stride: int = 1) -> int:
+        """Count one back-end call and return its seed: ``generation.seed + stride * (calls before it)``."""
+        self.calls += 1
+        return self.generation.seed + stride * (self.calls - 1)
 
     @abc.abstractmethod
     def complete(self, prompts: Sequence[Messages]) -> list[Completion]:

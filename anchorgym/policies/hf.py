@@ -43,7 +43,6 @@ class HFPolicy(ChatPolicy):
         self.engine = HFEngine(self.path, device=device, dtype=dtype, threads=threads)
         super().__init__(generation, history_length, repair, context_length or self.engine.context_length)
         self.batch_size = batch_size
-        self.calls = 0
 
     def count_tokens(self, messages: Messages) -> int:
         """Return the prompt length under the model's chat template."""
@@ -55,12 +54,8 @@ class HFPolicy(ChatPolicy):
         size = self.batch_size or len(ids)
         completions: list[Completion] = []
         for start in range(0, len(ids), size):
-            completions += self.engine.generate(ids[start : start + size], self.generation, self._next_seed())
+            completions += self.engine.generate(ids[start : start + size], self.generation, self.call_seed())
         return completions
-
-    def _next_seed(self) -> int:
-        self.calls += 1
-        return self.generation.seed + self.calls - 1
 
     def close(self) -> None:
         """Drop the model so its memory can be freed."""

@@ -24,7 +24,7 @@ import httpx
 
 from anchorgym.errors import ConfigError, EndpointError
 from anchorgym.policies.base import GenerationConfig
-from anchorgym.policies.chat import ChatPolicy, Completion, Messages
+from anchorgym.policies.chat import SEED_STRIDE, ChatPolicy, Completion, Messages
 from anchorgym.policies.prompting import DEFAULT_HISTORY_LENGTH
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -88,12 +88,10 @@ class OpenAIPolicy(ChatPolicy):
         self.concurrency, self.max_retries = concurrency, max_retries
         self.timeout_s, self.backoff_s = timeout_s, backoff_s
         self.logprobs, self.token_ids = logprobs, token_ids
-        self.calls = 0
 
     def complete(self, prompts: Sequence[Messages]) -> list[Completion]:
         """Send every prompt concurrently; return the completions in order."""
-        self.calls += 1
-        seed = self.generation.seed + self.calls - 1
+        seed = self.call_seed(stride=SEED_STRIDE)
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # the usual case: no event loop in this thread

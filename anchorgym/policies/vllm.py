@@ -14,7 +14,14 @@ from typing import Any
 
 from anchorgym.errors import missing_extra
 from anchorgym.policies.base import GenerationConfig
-from anchorgym.policies.chat import ChatPolicy, Completion, Messages, chat_prompt_ids, require_chat_template
+from anchorgym.policies.chat import (
+    SEED_STRIDE,
+    ChatPolicy,
+    Completion,
+    Messages,
+    chat_prompt_ids,
+    require_chat_template,
+)
 from anchorgym.policies.models import resolve_model
 from anchorgym.policies.prompting import DEFAULT_HISTORY_LENGTH
 
@@ -32,7 +39,7 @@ class VLLMPolicy(ChatPolicy):
 
     Args:
         target: a model directory or alias (``smollm2``, ``tiny``).
-        generation: sampling settings; prompt ``i`` of call ``n`` is seeded with ``seed + n * 1_000_003 + i``.
+        generation: sampling settings; prompt ``i`` of call ``n`` is seeded with ``seed + n * SEED_STRIDE + i``.
         dtype: vLLM dtype (``"auto"``, ``"bfloat16"``, ``"float32"``).
         gpu_memory_utilization: fraction of GPU memory vLLM may take.
         history_length: past steps in the prompt.
@@ -68,7 +75,6 @@ class VLLMPolicy(ChatPolicy):
         require_chat_template(self.tokenizer, self.path)
         length = context_length or self.llm.llm_engine.model_config.max_model_len
         super().__init__(generation, history_length, repair, length)
-        self.calls = 0
 
     def encode_chat(self, messages: Messages) -> list[int]:
         """Return the prompt ids of ``messages`` under the model's chat template."""
@@ -83,9 +89,8 @@ class VLLMPolicy(ChatPolicy):
         vllm = _import_vllm()
         from vllm.inputs import TokensPrompt
 
-        self.calls += 1
         ids = [self.encode_chat(m) for m in prompts]
-        g, base = self.generation, self.generation.seed + (self.calls - 1) * 1_000_003
+        g, base = self.generation, self.call_seed(stride=SEED_STRIDE)
         params = [
             vllm.SamplingParams(
                 temperature=g.temperature, top_p=g.top_p, max_tokens=g.max_new_tokens, seed=base + i, logprobs=0
