@@ -7,7 +7,9 @@ Specs name a back-end and its target::
     hf:PATH_OR_ALIAS                        a local transformers causal LM (``hf:smollm2``)
     openai:http://host:port/v1?model=NAME   any OpenAI-compatible chat-completions server
     vllm:PATH                               an in-process vLLM engine (GPU)
-    package.module:callable                 your own factory returning a Policy
+    package.module:callable                 your own factory returning a Policy, called as
+                                            ``callable(generation=..., **options)``; the working
+                                            directory is searched last (``my_agent:make``)
 
 Back-ends live in :data:`BACKENDS` as string entry points, so parsing a spec
 imports nothing heavy; a back-end is imported only when it is used.
@@ -16,7 +18,10 @@ imports nothing heavy; a back-end is imported only when it is used.
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
 import re
+import sys
 from typing import Any
 
 from anchorgym.errors import PolicyError, suggest
@@ -105,7 +110,20 @@ def make_policy(spec: str, generation: GenerationConfig | None = None, **options
 
 
 def _from_factory(target: str, generation: GenerationConfig, options: dict[str, Any]) -> Policy:
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        # the `anchorgym` script does not put the working directory on the path; a user's my_agent.py lives there
+        sys.path.append(os.getcwd())
     factory = _load(target, target)
+    try:
+        inspect.signature(factory).bind(generation=generation, **options)
+    except TypeError as error:
+        given = ", ".join(["generation=...", *(f"{key}=..." for key in options)])
+        raise PolicyError(
+            f"Policy factory {target!r} cannot be called as {target.partition(':')[2]}({given}): {error}. "
+            "Give it a `generation` keyword argument (a GenerationConfig) and one per policy option."
+        ) from error
+    except ValueError:  # no introspectable signature (e.g. a C extension); just call it
+        pass
     policy = factory(generation=generation, **options)
     if not isinstance(policy, Policy):
         raise PolicyError(

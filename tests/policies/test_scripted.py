@@ -136,3 +136,16 @@ def test_module_callable_spec():
         make_policy("test_scripted:not_a_policy")
     with pytest.raises(PolicyError, match="has no attribute 'make_ech'. Did you mean 'make_echo'"):
         make_policy("test_scripted:make_ech")
+
+
+def needs_a_word(word: str) -> Policy:
+    return EchoPolicy(GenerationConfig(), word)
+
+
+def test_module_callable_with_the_wrong_signature_is_a_clear_error():
+    with pytest.raises(PolicyError) as error:
+        make_policy("test_scripted:needs_a_word", colour="red")
+    assert str(error.value).startswith(
+        "Policy factory 'test_scripted:needs_a_word' cannot be called as needs_a_word(generation=..., colour=...): "
+    )
+    assert "Give it a `generation` keyword argument" in str(error.value)
