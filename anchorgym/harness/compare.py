@@ -51,15 +51,31 @@ def format_table(rows: Sequence[Sequence[str]], header: Sequence[str] = COLUMNS)
     return "\n".join(lines)
 
 
+def _identity(result: dict[str, Any]) -> dict[str, str]:
+    """What must match for two results to be comparable: the spec, its resolved tasks and the prompt text."""
+    template = result.get("prompt_template") or {}
+    return {
+        "benchmark specs": result["benchmark"]["spec_hash"],
+        "resolved task lists": result["benchmark"]["task_list_hash"],
+        "prompt templates": template.get("hash", "none"),
+    }
+
+
 def check_comparable(results: Sequence[dict[str, Any]], names: Sequence[str]) -> None:
-    """Raise :class:`ResultError` unless every result ran the same benchmark spec (same content hash)."""
-    first = results[0]["benchmark"]
+    """Raise :class:`ResultError` unless every result ran the same spec, tasks and prompt template.
+
+    The spec hash covers what the spec file says; a range of tasks also depends on the env's data
+    (its resolved list is hashed), and a prompt edited without a version bump changes the template hash.
+    """
+    first = _identity(results[0])
     for result, name in zip(results[1:], names[1:], strict=True):
-        other = result["benchmark"]
-        if other["spec_hash"] != first["spec_hash"]:
+        other = _identity(result)
+        differ = [part for part in first if first[part] != other[part]]
+        if differ:
+            what, label = differ[0], differ[0][:-1]
             raise ResultError(
-                f"Cannot compare {names[0]} ({first['id']}, spec {first['spec_hash'][:19]}) with {name} "
-                f"({other['id']}, spec {other['spec_hash'][:19]}): their benchmark specs differ. "
+                f"Cannot compare {names[0]} ({results[0]['benchmark']['id']}, {label} {first[what][:19]}) with {name} "
+                f"({result['benchmark']['id']}, {label} {other[what][:19]}): their {' and '.join(differ)} differ. "
                 "Only results of the same benchmark spec are comparable; re-run one of them on the other's benchmark."
             )
 

@@ -109,6 +109,14 @@ def test_missing_data_set(tmp_path):
     assert_one_line_error(done, "No questions for split 'test'", str(empty))
 
 
+def test_appworld_test_normal_without_appworld_data(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "APPWORLD_ROOT"}
+    args = [sys.executable, "-m", "anchorgym.cli", "eval", "appworld/test_normal@v1", "--policy", "random", "--out",
+            str(tmp_path)]  # fmt: skip
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    assert_one_line_error(done, "AppWorld's data was not found: set APPWORLD_ROOT")
+
+
 def test_compare_report_and_listing(tmp_path):
     expert, random = tmp_path / "expert", tmp_path / "random"
     for policy, out in (("expert", expert), ("random", random)):
@@ -120,10 +128,61 @@ def test_compare_report_and_listing(tmp_path):
     spec = json.loads((other / "result.json").read_text())
     spec["benchmark"]["spec_hash"] = "sha256:" + "0" * 64  # as if run on an edited spec
     (other / "result.json").write_text(json.dumps(spec))
-    assert_one_line_error(cli("compare", str(expert), str(other)), "their benchmark specs differ")
+    assert_one_line_error(
+        cli("compare", str(expert), str(other)), "spec sha256:0000000000", "their benchmark specs differ"
+    )
+    original = json.loads((expert / "result.json").read_text())
+    for part, key, message in (("benchmark", "task_list_hash", "resolved task lists"), ("prompt_template", "hash",
+                               "prompt templates")):  # fmt: skip
+        edited = json.loads(json.dumps(original))  # the same spec, but other tasks (a range over changed data) ...
+        edited[part][key] = "sha256:" + "1" * 64 if part == "benchmark" else "1" * 16  # ... or an edited prompt
+        (other / "result.json").write_text(json.dumps(edited))
+        assert_one_line_error(cli("compare", str(expert), str(other)), f"their {message} differ")
     cli("report", str(random), check=True)
     page = (random / "report.html").read_text()
     assert page.count("<svg") == 2 and "<script" not in page and 'src="http' not in page
     assert "<details>" in page and "Per task type" in (random / "report.md").read_text()
     listing = cli("benchmarks", check=True).stdout
     assert TEST in listing and SMOKE in listing
+    for family in ("alfworld/valid_unseen@v1", "webshop-1k/test@v1", "hotpot-sample/dev@v1", "appworld/test_normal@v1"):
+        assert f"| {family} " in listing
+
+
+MY_AGENT = '''
+from anchorgym.policies.base import Policy, PolicyOutput
+
+
+class Greedy(Policy):
+    """Always pushes in one direction."""
+
+    def __init__(self, generation, move="up"):
+        self.generation, self.move = generation, move
+
+    def act(self, inputs):
+        return [PolicyOutput(text=f"<action>{self.move}</action>", action=self.move) for _ in inputs]
+
+
+def make(generation, move="up"):
+    return Greedy(generation, move)
+'''
+
+
+def test_own_policy_from_the_working_directory_via_the_anchorgym_script(tmp_path):
+    """`anchorgym eval ... --policy my_agent:make` finds my_agent.py in the current folder, like uvicorn does."""
+    (tmp_path / "my_agent.py").write_text(MY_AGENT)
+    script = Path(sys.executable).with_name("anchorgym")
+    args = [str(script), "eval", SMOKE, "--policy", "my_agent:make", "--policy-option", "move=left", "--temperature",
+            "0.5", "--top-p", "0.9", "--max-new-tokens", "17", "--out", "run", "--no-progress"]  # fmt: skip
+    done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["policy"] == {
+        "spec": "my_agent:make",
+        "class": "Greedy",
+        "generation": {"temperature": 0.5, "top_p": 0.9, "max_new_tokens": 17, "seed": 0},
+    }
+    first = json.loads((tmp_path / "run" / "episodes.jsonl").read_text().splitlines()[0])
+    assert {s["action"] for s in first["steps"]} == {"left"}
+    missing = subprocess.run([*args[:4], "no_such_agent:make"], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+    assert_one_line_error(missing, "Cannot import module 'no_such_agent' for policy spec 'no_such_agent:make'")
