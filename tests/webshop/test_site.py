@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 
@@ -98,6 +99,14 @@ def test_cli_serve_end_to_end(webshop_dir):
 def test_cli_rejects_bad_port(capsys):
     assert main(["webshop", "serve", "--port", "70000"]) == 2
     assert capsys.readouterr().err.strip() == "error: --port must be 0-65535, got 70000."
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["webshop", "serve", "--port", str(port)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: Cannot listen on 127.0.0.1:{port} (Address already in use). Pick another --port."
+    )
 
 
 def test_cli_data_install(tmp_path, webshop_dir, capsys):
