@@ -145,5 +145,32 @@ def test_crashed_worker_ends_the_episode_with_a_clear_error(env):
     assert info["won"] is True
 
 
+def test_worker_is_reused_and_recycled_between_episodes_when_memory_grows(env):
+    play(env, "venmobalance_1", _expert(env, "venmobalance_1"))
+    pid, restarts = env.worker_pid, env.worker.restarts
+    assert play(env, "noteread_1", _expert(env, "noteread_1"))[4]["won"] and env.worker_pid == pid
+    saved, env.worker.max_rss_bytes = env.worker.max_rss_bytes, 1
+    try:
+        *_, info = play(env, "venmobalance_1", _expert(env, "venmobalance_1"))
+    finally:
+        env.worker.max_rss_bytes = saved
+    assert info["won"] and env.worker_pid != pid and env.worker.restarts == restarts + 1
+
+
+def test_code_allocating_past_the_memory_cap_gets_a_memory_error(env):
+    saved, env.worker.memory_cap_bytes = env.worker.memory_cap_bytes, 2 << 30
+    env.worker.close()  # the cap applies from the next worker start
+    try:
+        env.reset(options={"task_id": "venmobalance_1"})
+        pid = env.worker_pid
+        obs, _, terminated, _, info = env.step("<code>blob = bytes(3 << 30)\nprint(len(blob))</code>")
+        assert "MemoryError" in obs and not terminated and "error" not in info
+        _, reward, *_ = env.step(_expert(env, "venmobalance_1"))
+        assert reward == 1.0 and env.worker_pid == pid  # the world survived the failed allocation
+    finally:
+        env.worker.memory_cap_bytes = saved
+        env.worker.close()
+
+
 def _expert(env, task_id):
     return expert_code(env.source.index[task_id])

@@ -35,12 +35,15 @@ class WorldWorker:
         python: the AppWorld venv's Python.
         request_timeout_s: deadline for an ``execute``/``evaluate`` reply.
         max_rss_bytes: :meth:`recycle_if_large` restarts the worker above this.
+        memory_cap_bytes: the worker's address-space limit (0: none); an allocation past it fails
+            inside the world with ``MemoryError`` instead of exhausting the machine.
     """
 
-    def __init__(self, python: Path, request_timeout_s: float, max_rss_bytes: int) -> None:
+    def __init__(self, python: Path, request_timeout_s: float, max_rss_bytes: int, memory_cap_bytes: int = 0) -> None:
         self.python = python
         self.request_timeout_s = request_timeout_s
         self.max_rss_bytes = max_rss_bytes
+        self.memory_cap_bytes = memory_cap_bytes
         self.process: subprocess.Popen | None = None
         self.last_rss = 0
         self.restarts = 0
@@ -111,7 +114,7 @@ class WorldWorker:
         self._log.truncate()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
         self.process = subprocess.Popen(
-            [str(self.python), str(SERVER)],
+            [str(self.python), str(SERVER), "--memory-cap-bytes", str(self.memory_cap_bytes)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,

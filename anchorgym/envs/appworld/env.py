@@ -48,6 +48,8 @@ class AppWorldEnv(AnchorEnv):
         code_timeout_s: AppWorld's own per-execution timeout; the worker is
             killed if it has not answered ``HARD_TIMEOUT_GRACE_S`` later.
         max_worker_mb: the worker is restarted between episodes above this RSS.
+        worker_memory_cap_mb: the worker's address-space limit (0: none): code that allocates
+            past it gets a ``MemoryError`` in its output instead of exhausting the machine.
     """
 
     def __init__(
@@ -59,11 +61,14 @@ class AppWorldEnv(AnchorEnv):
         render_mode: str | None = None,
         code_timeout_s: int = 30,
         max_worker_mb: int = 2048,
+        worker_memory_cap_mb: int = 8192,
     ) -> None:
         self.source = load_source(source, split)
         super().__init__(self.source.split, max_steps, anchor_fn, render_mode)
         self.code_timeout_s = int(code_timeout_s)
-        self.worker = WorldWorker(require_python(), code_timeout_s + HARD_TIMEOUT_GRACE_S, max_worker_mb << 20)
+        self.worker = WorldWorker(
+            require_python(), code_timeout_s + HARD_TIMEOUT_GRACE_S, max_worker_mb << 20, worker_memory_cap_mb << 20
+        )
         self.experiment = f"anchorgym-{uuid.uuid4().hex[:12]}"  # own output folder: group members share tasks
         self._task: dict[str, Any] = {}
         self._db_digest = ""

@@ -9,6 +9,7 @@ or user code prints goes to stderr, so it can never corrupt the protocol.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -161,8 +162,19 @@ def serve(requests: TextIO, replies: TextIO) -> None:
     host.op_close()
 
 
+def cap_memory(limit_bytes: int) -> None:
+    """Limit this process's address space to ``limit_bytes`` (0: no limit), before appworld loads."""
+    if limit_bytes > 0:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+
 def main() -> None:
-    """Keep the real stdout for replies and send every other print to stderr."""
+    """Cap memory, keep the real stdout for replies and send every other print to stderr."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--memory-cap-bytes", type=int, default=0)
+    cap_memory(parser.parse_args().memory_cap_bytes)
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     serve(sys.stdin, replies)
