@@ -1,14 +1,15 @@
-"""GiGPO vs GRPO vs HGPO on Sokoban with the tiny model on CPU, on the same seeds.
+"""GiGPO vs GRPO vs HGPO with the tiny model on CPU, on the same seeds: Sokoban or synthetic tool-QA.
 
 Every run starts from configs/sokoban-tiny-cpu.yaml (the built-in tiny Qwen2, choice format, fixed
-puzzles); only the estimator and the seed change. Success (fraction of training episodes won) is
-averaged over seeds per iteration and plotted. Usage:
+tasks); ``--task toolqa`` swaps in the tool-QA menu env of ``toolqa_choice.py`` and its fixed
+questions. Only the estimator and the seed change between runs. Success (fraction of training
+episodes won) is averaged over seeds per iteration and plotted. Usage:
 
-    python benchmarks/learning/run_sokoban.py [--iterations N] [--seeds 0 1 2] [--set KEY=VALUE ...]
+    python benchmarks/learning/run.py [--task sokoban|toolqa] [--iterations N] [--seeds 0 1 2] [--set KEY=VALUE ...]
 
-See README.md here for the command and numbers of the recorded run.
+See README.md here for the commands and numbers of the recorded runs.
 
-Writes benchmarks/results/learning_sokoban.json and .png; prints one SUMMARY line per estimator.
+Writes benchmarks/results/learning_<task>.json and .png; prints one SUMMARY line per estimator.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from toolqa_choice import register_toolqa_choice  # noqa: E402
+
 from anchorgym.training.cli import parse_overrides  # noqa: E402
 from anchorgym.training.config import TrainConfig  # noqa: E402
 from anchorgym.training.metrics import read_metrics  # noqa: E402
@@ -29,10 +33,21 @@ from anchorgym.training.trainer import train  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 ESTIMATORS = ("grpo", "gigpo", "hgpo")
+TASKS = {  # changes to configs/sokoban-tiny-cpu.yaml per task, and the plot title
+    "sokoban": ({}, "Sokoban 6x6, tiny Qwen2 on CPU"),
+    "toolqa": (
+        # one 1-hop and one 2-hop synthetic question, 4 turns, 3-item menu (toolqa_choice.py)
+        dict(env_kwargs={}, task_ids=["syn-train-00000", "syn-train-00001"], num_tasks=2, choice_size=3),
+        "synthetic tool-QA (3-item menu), tiny Qwen2 on CPU",
+    ),
+}
 
 
-def run_one(estimator: str, seed: int, iterations: int, overrides: dict, work: Path) -> list[float]:
+def run_one(task: str, estimator: str, seed: int, iterations: int, overrides: dict, work: Path) -> list[float]:
     raw = TrainConfig.from_yaml(ROOT / "configs" / "sokoban-tiny-cpu.yaml").to_dict()
+    if task == "toolqa":
+        raw["env_id"] = register_toolqa_choice()
+    raw.update(TASKS[task][0])
     raw.update(
         estimator=estimator,
         seed=seed,
@@ -46,7 +61,7 @@ def run_one(estimator: str, seed: int, iterations: int, overrides: dict, work: P
     return [float(r["rollout/success"]) for r in read_metrics(out / "metrics.csv")]
 
 
-def plot(curves: dict[str, list[float]], path: Path) -> None:
+def plot(curves: dict[str, list[float]], path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,7 +72,7 @@ def plot(curves: dict[str, list[float]], path: Path) -> None:
         ax.plot(range(1, len(values) + 1), values, label=name)
     ax.set_xlabel("iteration")
     ax.set_ylabel("training success (mean over seeds)")
-    ax.set_title("Sokoban 6x6, tiny Qwen2 on CPU")
+    ax.set_title(title)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)
@@ -73,6 +88,7 @@ def save(runs: dict[str, dict[int, list[float]]], args: argparse.Namespace, over
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {
         "schema_version": 1,
+        "task": args.task,
         "iterations": args.iterations,
         "seeds_done": {k: list(v) for k, v in runs.items()},
         "overrides": overrides,
@@ -82,13 +98,14 @@ def save(runs: dict[str, dict[int, list[float]]], args: argparse.Namespace, over
     fd, tmp = tempfile.mkstemp(dir=RESULTS, suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
         json.dump(payload, handle, indent=2)
-    os.replace(tmp, RESULTS / "learning_sokoban.json")
-    plot(curves, RESULTS / "learning_sokoban.png")
+    os.replace(tmp, RESULTS / f"learning_{args.task}.json")
+    plot(curves, RESULTS / f"learning_{args.task}.png", TASKS[args.task][1])
     return curves
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--task", choices=sorted(TASKS), default="sokoban")
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--set", dest="overrides", action="append", default=[])
@@ -98,7 +115,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         for seed in args.seeds:  # seed-major, so a partial run still compares estimators on equal seeds
             for estimator in ESTIMATORS:
-                runs[estimator][seed] = run_one(estimator, seed, args.iterations, overrides, Path(work))
+                runs[estimator][seed] = run_one(args.task, estimator, seed, args.iterations, overrides, Path(work))
                 print(f"{estimator} seed {seed}: {runs[estimator][seed]}", flush=True)
                 curves = save(runs, args, overrides)
     tail = max(1, args.iterations // 5)
