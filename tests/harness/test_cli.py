@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -141,7 +142,12 @@ def test_compare_report_and_listing(tmp_path):
     cli("report", str(random), check=True)
     page = (random / "report.html").read_text()
     assert page.count("<svg") == 2 and "<script" not in page and 'src="http' not in page
-    assert "<details>" in page and "Per task type" in (random / "report.md").read_text()
+    assert "<details open>" in page and "<details>" in page and "Per task type" in (random / "report.md").read_text()
+    rate = json.loads((random / "result.json").read_text())["metrics"]["success_rate"]["mean"]
+    labels = re.findall(r"<!-- (.*?) -->", page)  # matplotlib keeps each SVG text as a comment
+    assert f"{100 * rate:.1f}%" in labels and "(n=8)" in labels  # the value on the bar
+    assert {"Success vs steps", "won within k steps", "steps taken", "episodes"} <= set(labels)
+    assert not [t for t in labels if re.fullmatch(r"\d+\.5", t)]  # step ticks are whole numbers
     listing = cli("benchmarks", check=True).stdout
     assert TEST in listing and SMOKE in listing
     for family in ("alfworld/valid_unseen@v1", "webshop-1k/test@v1", "hotpot-sample/dev@v1", "appworld/test_normal@v1"):
