@@ -3,25 +3,32 @@
 Measures, on the same valid_unseen games replaying their walkthroughs:
   * single env: load+reset time and per-step time, stock engine vs fast engine
     (observations, admissible actions, rewards and anchors compared at every step);
-  * batched over the ``process`` backend: env-steps per second, stock vs fast;
+  * batched over the ``process`` backend: env-steps per second, stock vs fast (outputs compared too);
   * every valid_unseen walkthrough wins on the fast engine;
-  * RSS of one env and its growth over many episodes.
+  * memory, in ``process`` workers: RSS per env, growth over 500 episodes, and the same games with
+    ``max_worker_rss_mb`` recycling (workers restarted between episodes; outputs must not change).
 
-Usage: python benchmarks/bench_alfworld.py [--games 8] [--memory-episodes 500] [--data-dir DIR]
+"Cold" resets are a game's first load in the process with an empty on-disk translation cache: the run
+uses a fresh ``ANCHORGYM_SAS_CACHE`` folder (removed at the end) unless that variable is set already.
+
+Usage: python benchmarks/bench_alfworld.py [--games 8] [--memory-episodes 500] [--recycle-episodes 40]
+       [--skip-full-replay] [--data-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from anchorgym.envs.alfworld import data
+from anchorgym.envs.alfworld import data, speedups
 from anchorgym.envs.registry import make
 from anchorgym.envs.vector import make_vec
 
@@ -69,8 +76,24 @@ def single(tasks, fast, data_dir):
     }, traces
 
 
+def play_walkthroughs(vec):
+    """Replay every env's walkthrough from the current reset; return (env-steps, step seconds, output digest)."""
+    walks = vec.call("walkthrough")
+    digest = hashlib.blake2b(repr(vec.last_obs).encode(), digest_size=16)
+    env_steps, step_s = 0, 0.0
+    for k in range(max(map(len, walks))):
+        actions = [walk[k] if k < len(walk) else "look" for walk in walks]
+        env_steps += int(vec.active.sum())
+        start = time.perf_counter()
+        obs, rewards, terminated, truncated, _ = vec.step(actions)
+        step_s += time.perf_counter() - start
+        digest.update(repr((obs, rewards.tolist(), terminated.tolist(), truncated.tolist())).encode())
+    assert not vec.active.any(), "a walkthrough did not finish its game"
+    return env_steps, step_s, digest.hexdigest()
+
+
 def batched(tasks, fast, data_dir, group_size, workers, episodes=2):
-    """Groups replay their walkthroughs over the process backend; env-steps per second."""
+    """Groups replay their walkthroughs over the process backend; env-steps per second and output digests."""
     vec = make_vec(
         ENV_ID,
         len(tasks),
@@ -82,20 +105,21 @@ def batched(tasks, fast, data_dir, group_size, workers, episodes=2):
         fast=fast,
     )
     reset_s = step_s = 0.0
-    env_steps = 0
+    env_steps, digests = 0, []
     for _ in range(episodes):
         start = time.perf_counter()
         vec.reset(options={"task_ids": list(tasks)})
         reset_s += time.perf_counter() - start
-        walks = vec.call("walkthrough")
-        start = time.perf_counter()
-        for k in range(max(map(len, walks))):
-            actions = [walk[k] if k < len(walk) else "look" for walk in walks]
-            env_steps += int(vec.active.sum())
-            vec.step(actions)
-        step_s += time.perf_counter() - start
+        steps, seconds, digest = play_walkthroughs(vec)
+        env_steps, step_s = env_steps + steps, step_s + seconds
+        digests.append(digest)
     vec.close()
-    return {"reset_s": reset_s / episodes, "env_steps_per_s": env_steps / step_s, "env_steps": env_steps}
+    return {
+        "reset_s": reset_s / episodes,
+        "env_steps_per_s": env_steps / step_s,
+        "env_steps": env_steps,
+        "outputs_digests": digests,
+    }
 
 
 def full_replay(data_dir):
@@ -107,31 +131,70 @@ def full_replay(data_dir):
     return {"games": len(tasks), "won": wins}
 
 
-def rss_mb():
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def memory_run(tasks, data_dir, resets, max_worker_rss_mb=None):
+    """Play ``resets`` vector episodes on 3 envs over 2 workers (2 envs and 1 env); sample worker RSS after each.
+
+    Group ``g`` of reset ``r`` plays ``tasks[(3r + g) % len(tasks)]``, so every game recurs. Returns the RSS
+    samples (MiB, per worker), one output digest per episode and the recycles of each worker.
+    """
+    options = {} if max_worker_rss_mb is None else {"max_worker_rss_mb": max_worker_rss_mb}
+    vec = make_vec(
+        ENV_ID, 3, 1, backend="process", num_workers=2, split=SPLIT, data_dir=data_dir, backend_options=options
+    )
+    samples, digests = [vec.backend.worker_rss_mb()], []
+    label = "memory" if max_worker_rss_mb is None else f"memory, recycling past {max_worker_rss_mb:.0f} MiB"
+    for reset in tqdm(range(resets), desc=label):
+        vec.reset(options={"task_ids": [tasks[(3 * reset + g) % len(tasks)] for g in range(3)]})
+        digests.append(play_walkthroughs(vec)[2])
+        samples.append(vec.backend.worker_rss_mb())
+    recycles = list(vec.backend.recycles)
+    vec.close()
+    return samples, digests, recycles
 
 
-def memory(tasks, data_dir, episodes):
-    """RSS of one fast env, and its growth over ``episodes`` walkthrough episodes cycling over ``tasks``."""
-    before = rss_mb()
-    env = make(ENV_ID, split=SPLIT, data_dir=data_dir)
-    replay(env, tasks[0])
-    first = rss_mb()
-    samples = []
-    for episode in tqdm(range(episodes), desc="memory"):
-        replay(env, tasks[episode % len(tasks)])
-        samples.append(rss_mb())
-    env.close()
-    settled = samples[min(len(samples) - 1, 2 * len(tasks))]  # after every game was loaded twice
-    return {
-        "rss_process_before_mb": before,
-        "rss_after_first_episode_mb": first,
-        "rss_settled_mb": settled,
-        "rss_end_mb": samples[-1],
-        "growth_after_settled_mb": samples[-1] - settled,
-        "episodes": episodes,
+def memory(tasks, data_dir, episodes, recycle_episodes, max_worker_rss_mb):
+    """RSS per env and growth over ``episodes`` episodes (of the 2-env worker), then the same with recycling.
+
+    Per env: the 2-env worker's RSS minus the 1-env worker's (both hold the same interpreter and libraries).
+    With recycling, the limit defaults to halfway between the 2-env worker's RSS after its first episode
+    and its settled RSS, so that it recycles; every episode's outputs must equal the run without it.
+    """
+    samples, digests, _ = memory_run(tasks, data_dir, max(1, episodes // 2))
+    two, one = [s[0] for s in samples], [s[1] for s in samples]
+    settled = min(len(two) - 1, 2 * len(tasks))  # each env has loaded every game twice by then
+    result = {
+        "worker_rss_started_mb": {"two_envs": two[0], "one_env": one[0]},
+        "worker_rss_after_first_episode_mb": {"two_envs": two[1], "one_env": one[1]},
+        "worker_rss_settled_mb": {"two_envs": two[settled], "one_env": one[settled]},
+        "worker_rss_end_mb": {"two_envs": two[-1], "one_env": one[-1]},
+        "rss_per_env_mb": two[-1] - one[-1],
+        "rss_worker_base_mb": 2 * one[-1] - two[-1],
+        "growth_after_settled_mb": {"two_envs": two[-1] - two[settled], "one_env": one[-1] - one[settled]},
+        "peak_worker_rss_mb": max(two),
+        "episodes_of_two_env_worker": 2 * (len(two) - 1),
     }
+    if recycle_episodes:
+        limit = max_worker_rss_mb or (two[1] + two[settled]) / 2
+        resets = min(recycle_episodes // 2, len(digests))
+        recycled, recycled_digests, recycles = memory_run(tasks, data_dir, resets, limit)
+        result["recycling"] = {
+            "max_worker_rss_mb": limit,
+            "episodes_of_two_env_worker": 2 * resets,
+            "recycles": recycles,
+            "peak_worker_rss_mb": max(max(s) for s in recycled),
+            "identical_outputs": recycled_digests == digests[:resets],
+        }
+    return result
+
+
+def report_memory(result):
+    print(json.dumps(result, indent=1))
+    print(f"CHECK rss_growth_after_settled_mb {result['growth_after_settled_mb']['two_envs']:.1f} (target ~0)")
+    print(f"CHECK rss_per_env_mb {result['rss_per_env_mb']:.1f} (no target)")
+    if "recycling" in result:
+        recycling = result["recycling"]
+        print(f"CHECK recycled_workers_identical_outputs {recycling['identical_outputs']} (target True)")
+        print(f"CHECK worker_recycles {sum(recycling['recycles'])} (target > 0)", flush=True)
 
 
 def write(results):
@@ -152,6 +215,8 @@ def report_single(stock, fast, identical):
 
 def report_batched(stock, fast):
     print(json.dumps({"stock": stock, "fast": fast}, indent=1))
+    identical = stock["outputs_digests"] == fast["outputs_digests"]
+    print(f"CHECK identical_outputs_process_stock_vs_fast {identical} (target True)")
     ratio = fast["env_steps_per_s"] / stock["env_steps_per_s"]
     print(f"RATIO process_backend_step_throughput {ratio:.1f}x (target >= {TARGET_STEP_RATIO:.0f}x)")
     print(f"RATIO process_backend_reset {stock['reset_s'] / fast['reset_s']:.1f}x (no target)", flush=True)
@@ -162,13 +227,31 @@ def main():
     parser.add_argument("--games", type=int, default=8, help="valid_unseen games for the stock-vs-fast timings")
     parser.add_argument("--group-size", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--memory-episodes", type=int, default=500)
+    parser.add_argument("--memory-episodes", type=int, default=500, help="episodes of the 2-env worker; 0 skips")
+    parser.add_argument(
+        "--recycle-episodes", type=int, default=40, help="episodes of the 2-env worker with recycling; 0 skips"
+    )
+    parser.add_argument(
+        "--max-worker-rss-mb", type=float, default=None, help="recycling limit (default: one that recycles)"
+    )
     parser.add_argument("--skip-full-replay", action="store_true", help="skip replaying all 134 walkthroughs")
     parser.add_argument("--data-dir", default=None, help="folder holding json_2.1.1 (default: ALFWORLD_DATA/cache)")
     args = parser.parse_args()
+    fresh_cache = None if os.environ.get(speedups.SAS_CACHE_ENV) else tempfile.mkdtemp(prefix="alfworld-sas-")
+    if fresh_cache:
+        os.environ[speedups.SAS_CACHE_ENV] = fresh_cache  # workers inherit it
+    try:
+        run(args)
+    finally:
+        if fresh_cache:
+            shutil.rmtree(fresh_cache, ignore_errors=True)
+
+
+def run(args):
+    """Run every section, printing its claims and writing the results after each."""
     all_tasks = data.list_games(data.games_root(args.data_dir), SPLIT)
     tasks = [all_tasks[i] for i in range(0, len(all_tasks), max(1, len(all_tasks) // args.games))][: args.games]
-    results = {"games": tasks}
+    results = {"games": tasks, "sas_cache": os.environ[speedups.SAS_CACHE_ENV]}
 
     stock, stock_traces = single(tasks, False, args.data_dir)
     fast, fast_traces = single(tasks, True, args.data_dir)
@@ -194,9 +277,10 @@ def main():
         print(f"CHECK valid_unseen_walkthroughs_won {walk['won']}/{walk['games']} (target all)", flush=True)
         write(results)
     if args.memory_episodes:
-        results["memory"] = memory(tasks, args.data_dir, args.memory_episodes)
-        print(json.dumps(results["memory"], indent=1))
-        print(f"CHECK rss_growth_after_settled_mb {results['memory']['growth_after_settled_mb']:.1f} (target ~0)")
+        results["memory"] = memory(
+            tasks, args.data_dir, args.memory_episodes, args.recycle_episodes, args.max_worker_rss_mb
+        )
+        report_memory(results["memory"])
         write(results)
 
 
