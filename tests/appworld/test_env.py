@@ -174,3 +174,28 @@ def test_code_allocating_past_the_memory_cap_gets_a_memory_error(env):
 
 def _expert(env, task_id):
     return expert_code(env.source.index[task_id])
+
+
+def test_appworld_shaped_data_under_appworld_root_plays_as_real_tasks(appworld_ready, monkeypatch):
+    """The real-data path (APPWORLD_ROOT, all of a task's apps in the anchor) on the generated root."""
+    import json
+    import shutil
+
+    from anchorgym.envs.appworld.data import INDEX_FILE
+    from anchorgym.envs.appworld.env import AppWorldEnv
+
+    monkeypatch.setenv("APPWORLD_ROOT", str(appworld_ready))
+    spec = json.loads((appworld_ready / INDEX_FILE).read_text())["tasks"]["venmopay_3"]
+    real = AppWorldEnv(split="offline", code_timeout_s=20)
+    try:
+        assert (real.source.kind, real.source.index) == ("real", {})
+        _, start = real.reset(options={"task_id": "venmopay_3"})
+        assert start["task_type"] == "venmopay"
+        with pytest.raises(NotImplementedError, match="AppWorld's own tasks have no expert in anchorgym"):
+            real.expert_action()
+        _, reward, terminated, _, info = real.step(expert_code(spec))
+        assert (reward, terminated, info["won"], info["score"]) == (1.0, True, True, 1.0)
+        assert info["anchor"] != start["anchor"]
+    finally:
+        real.close()  # AppWorld's outputs of real tasks are the user's to keep; these are a test's
+        shutil.rmtree(appworld_ready / "experiments" / "outputs" / real.experiment, ignore_errors=True)

@@ -1,7 +1,8 @@
 """Several AppWorld envs in one vector env: one crashing world ends only its own episode.
 
-The envs run on the process backend (what ``anchorgym eval --num-workers 2`` uses),
-so each world worker belongs to a sub-env in another process.
+The envs run on the process backend (what ``anchorgym eval --num-workers N`` uses),
+all three in one host process, so each world worker belongs to a sub-env in another
+process and the host has to close all three within the backend's close deadline.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def vec(appworld_ready):
         num_tasks=1,
         group_size=3,
         backend="process",
-        num_workers=2,
+        num_workers=1,
         split="offline",
         source="generated",
         code_timeout_s=20,
@@ -59,3 +60,21 @@ def test_a_crashing_world_ends_only_its_episode_and_the_batch_goes_on(vec):
     assert new_pids[0] == pids[0] and new_pids[2] == pids[2] and new_pids[1] not in (pids[1], None)
     _, rewards, *_ = vec.step([expert, expert, expert])
     np.testing.assert_array_equal(rewards, [1.0, 1.0, 1.0])
+
+
+def test_closing_the_vector_env_stops_every_world_and_removes_its_outputs(vec):
+    root = vec.call_at([0], "source")[0].root / "experiments" / "outputs"
+    folders = [root / name for name in vec.call("experiment")]
+    pids = vec.call("worker_pid")
+    assert all(folder.is_dir() for folder in folders)
+    vec.close()
+    assert not any(folder.exists() for folder in folders)
+    assert not any(_running(pid) for pid in pids)
+
+
+def _running(pid):
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

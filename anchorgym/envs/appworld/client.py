@@ -25,7 +25,6 @@ from anchorgym.errors import WorkerError
 SERVER = Path(__file__).resolve().parent / "worker" / "server.py"
 START_TIMEOUT_S = 180.0  # importing appworld and loading a task's databases, on a busy machine
 STDERR_TAIL_CHARS = 1500
-CLOSE_GRACE_S = 2.0
 
 
 class WorldWorker:
@@ -87,17 +86,23 @@ class WorldWorker:
         return True
 
     def close(self) -> None:
-        """Stop the worker process (it closes its world on EOF; killed if it does not exit)."""
+        """Stop the worker process at once.
+
+        Its world lives in memory with nothing to save, and a worker left to exit on EOF takes
+        seconds (closing AppWorld, tearing IPython down): a vector backend gives a host of many
+        envs only seconds to close them all, and recycling should not wait either.
+        """
         if self.process is None:
             return
         process, self.process = self.process, None
         self._buffer = b""
-        try:  # the world is in memory: nothing to save, so a short grace is enough
-            process.stdin.close()
-            process.wait(timeout=CLOSE_GRACE_S)
-        except (OSError, subprocess.TimeoutExpired):
-            process.kill()
-            process.wait()
+        process.kill()
+        process.wait()
+        for pipe in (process.stdin, process.stdout):
+            try:
+                pipe.close()
+            except OSError:  # unflushed input to a dead process
+                pass
 
     def __del__(self) -> None:
         try:
@@ -131,7 +136,7 @@ class WorldWorker:
             while b"\n" not in self._buffer:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not selector.select(remaining):
-                    self._kill()
+                    self.close()
                     raise WorkerError(
                         f"AppWorld worker did not answer {op!r} within {timeout_s:.0f}s; it was killed "
                         "(code that hangs and ignores AppWorld's own timeout does this)."
@@ -143,14 +148,8 @@ class WorldWorker:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return json.loads(line)
 
-    def _kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
     def _died(self, op: str) -> WorkerError:
         code = self.process.wait() if self.process is not None else None
-        self.process = None
+        self.close()  # reaped already: this only releases its pipes
         tail = Path(self._log.name).read_text(errors="replace")[-STDERR_TAIL_CHARS:].strip()
         return WorkerError(f"AppWorld worker exited (code {code}) during {op!r}. Its last output:\n{tail}")
