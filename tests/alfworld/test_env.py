@@ -32,6 +32,28 @@ def test_walkthrough_wins_one_unseen_game_of_each_type(make_env, unseen_by_type)
         assert [s[1] for s in steps[:-1]] == [0.0] * (len(steps) - 1)
 
 
+def test_walkthrough_wins_a_spread_of_unseen_games(make_env):
+    """CI's subset of the full check (all 134 games run in benchmarks/bench_alfworld.py): every 10th game."""
+    env = make_env(split="valid_unseen")
+    subset = env.task_ids()[::10]
+    assert len(subset) == 14
+    lost = []
+    for task_id in subset:
+        env.reset(options={"task_id": task_id})
+        *_, (_, reward, terminated, truncated, info) = play(env, env.walkthrough())
+        if not (info["won"] and reward == 1.0 and terminated and not truncated):
+            lost.append(task_id)
+    assert lost == []
+
+
+def test_episodes_truncate_at_50_steps_by_default(make_env, unseen_by_type):
+    env = make_env(split="valid_unseen")
+    env.reset(options={"task_id": unseen_by_type["pick_two_obj_and_place"]})
+    steps = play(env, ["look"] * 50)
+    assert [s[3] for s in steps] == [False] * 49 + [True]
+    assert steps[-1][4]["step"] == 50 and not steps[-1][2]
+
+
 def test_invalid_actions_are_noops_never_sent_to_the_engine(make_env, unseen_by_type):
     env = make_env(split="valid_unseen", max_steps=3)
     obs0, info0 = env.reset(options={"task_id": unseen_by_type["pick_and_place_simple"]})
