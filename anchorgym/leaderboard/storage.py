@@ -43,13 +43,13 @@ class Entry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"))
     benchmark: Mapped[str] = mapped_column(String(200), index=True)
-    spec_hash: Mapped[str] = mapped_column(String(64))
+    spec_hash: Mapped[str] = mapped_column(String(80))  # "sha256:" + 64 hex digits
     policy: Mapped[str] = mapped_column(String(500))
     success: Mapped[float] = mapped_column(Float)
     success_low: Mapped[float] = mapped_column(Float)
     success_high: Mapped[float] = mapped_column(Float)
     score: Mapped[float] = mapped_column(Float)
-    seeds: Mapped[str] = mapped_column(String(500))
+    seeds: Mapped[str] = mapped_column(Text)  # declared seeds, comma-separated (any number of them)
     created: Mapped[str] = mapped_column(String(40))
     result_json: Mapped[str] = mapped_column(Text)
     replay_status: Mapped[str] = mapped_column(String(20), default="pending")
@@ -60,9 +60,20 @@ def _create_tables(engine: Engine) -> None:
     Base.metadata.create_all(engine)
 
 
+def _widen_hash_and_seeds(engine: Engine) -> None:
+    # Version 1 had spec_hash VARCHAR(64), too short for "sha256:<64 hex>", and seeds VARCHAR(500).
+    # SQLite never enforces VARCHAR lengths (and cannot ALTER a column's type), so only others change.
+    if engine.dialect.name == "sqlite":
+        return
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE entries ALTER COLUMN spec_hash TYPE VARCHAR(80)"))
+        connection.execute(text("ALTER TABLE entries ALTER COLUMN seeds TYPE TEXT"))
+
+
 # Append-only: each step upgrades the schema by one version (write later steps as explicit DDL,
-# e.g. ALTER TABLE, and add the matching mapped column). Never edit a released step.
-MIGRATIONS: list[Callable[[Engine], None]] = [_create_tables]
+# e.g. ALTER TABLE, and change the matching mapped column). Never edit a released step. Step 1
+# creates the tables from the current models, so on a new database later steps must be no-ops.
+MIGRATIONS: list[Callable[[Engine], None]] = [_create_tables, _widen_hash_and_seeds]
 
 
 def _schema_version(engine: Engine) -> int:

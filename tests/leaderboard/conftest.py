@@ -116,7 +116,8 @@ def postgres_url() -> str:
     from sqlalchemy import create_engine
 
     engine = create_engine(url)
-    with engine.begin() as connection:
+    with engine.begin() as connection:  # fail, not hang, if a stray connection holds a lock
+        connection.execute(text("SET LOCAL lock_timeout = '10s'"))
         connection.execute(text("DROP TABLE IF EXISTS entries, tokens, schema_version CASCADE"))
     engine.dispose()
     return url

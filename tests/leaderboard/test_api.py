@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
-from anchorgym.leaderboard.storage import MIGRATIONS, migrate
+from anchorgym.leaderboard import server as server_module
+from anchorgym.leaderboard.storage import MIGRATIONS, create_token, migrate
+from anchorgym.leaderboard.verify import parse_episodes
 
 from .conftest import BENCHMARK, load_submission, reseal, serve
 
@@ -20,7 +24,15 @@ def _episodes(text_: str) -> list[dict]:
     return [json.loads(line) for line in text_.splitlines()]
 
 
-def test_accepts_ranks_and_replay_verifies(server, results):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def board(request, tmp_path):
+    """A leaderboard on SQLite, and on PostgreSQL where ``$ANCHORGYM_TEST_POSTGRES_URL`` names one."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    yield from serve(tmp_path, db_url=url)
+
+
+def test_accepts_ranks_and_replay_verifies(board, results):
+    server = board
     for policy in ("random", "expert"):
         response = server.submit(*load_submission(results[policy]))
         assert response.status_code == 201, response.text
@@ -95,6 +107,18 @@ def _episodes_swapped(result, episodes):
     return result, "".join(json.dumps(e) + "\n" for e in episodes[:-1])
 
 
+def _seeds_repeated(result, episodes):
+    result, text_ = reseal(result, episodes)
+    result["seeds"] = [0, 1, 1]
+    return result, text_
+
+
+def _spec_file(result, episodes):
+    result, text_ = reseal(result, episodes)
+    result["benchmark"]["id"] = "/etc/anchorgym/specs.json#sokoban-6x6-1box/smoke@v1"
+    return result, text_
+
+
 def _schema(result, episodes):
     result, text_ = reseal(result, episodes)
     del result["seeds"]
@@ -113,6 +137,8 @@ def _schema(result, episodes):
         (_unknown_benchmark, "Unknown benchmark"),
         (_spec_hash, "does not match benchmark"),
         (_episodes_swapped, "SHA-256 differs"),
+        (_seeds_repeated, "declares seeds [0, 1, 1] with repeats"),
+        (_spec_file, "is a spec file; the leaderboard ranks built-in ids"),
         (_schema, "does not match the result schema"),
     ],
 )
@@ -124,6 +150,66 @@ def test_rejects_with_precise_reason(server, results, tamper, reason):
     assert httpx.get(f"{server.url}/api/benchmarks").json() == []
 
 
+def _set_step(field, value):
+    def tamper(episode):
+        episode["steps"][0][field] = value
+
+    return tamper
+
+
+def _set(field, value):
+    def tamper(episode):
+        episode[field] = value
+
+    return tamper
+
+
+def _delete_step_field(episode):
+    del episode["steps"][0]["reward"]
+
+
+def _step_not_object(episode):
+    episode["steps"][0] = "up"
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (_delete_step_field, "episodes.jsonl line 1, step 0 lacks the field 'reward'"),
+        (_set_step("reward", "1.0"), "episodes.jsonl line 1, step 0: 'reward' is \"1.0\"; expected number."),
+        (_set_step("reward", float("nan")), "episodes.jsonl line 1, step 0: 'reward' is NaN; expected number."),
+        (_set_step("anchor", {"x": 1}), "episodes.jsonl line 1, step 0: 'anchor' is {\"x\": 1}; expected string."),
+        (_set_step("parsed", 1), "episodes.jsonl line 1, step 0: 'parsed' is 1; expected boolean."),
+        (_set("seed", True), "episodes.jsonl line 1: 'seed' is true; expected integer."),
+        (_set("won", "yes"), "episodes.jsonl line 1: 'won' is \"yes\"; expected boolean."),
+        (_set("steps", None), "episodes.jsonl line 1: 'steps' is null; expected array."),
+        (_set("tokens_in", 1.5), "episodes.jsonl line 1: 'tokens_in' is 1.5; expected integer or null."),
+        (_step_not_object, "episodes.jsonl line 1, step 0 is not a JSON object."),
+    ],
+)
+def test_rejects_malformed_episode_records(server, results, tamper, reason):
+    result, text_ = load_submission(results["expert"])
+    episodes = _episodes(text_)
+    tamper(episodes[0])
+    text_ = "".join(json.dumps(e) + "\n" for e in episodes)  # json.dumps writes NaN as the JSON extension NaN
+    result["files"]["episodes_sha256"] = "sha256:" + hashlib.sha256(text_.encode()).hexdigest()
+    response = server.submit(result, text_)
+    assert response.status_code == 422
+    assert response.json()["error"].startswith(reason)
+
+
+def test_rejects_blank_lines_and_keeps_line_separators_inside_strings(server, results):
+    result, text_ = load_submission(results["expert"])
+    padded = text_.replace("\n", "\n\n", 1)
+    result["files"]["episodes_sha256"] = "sha256:" + hashlib.sha256(padded.encode()).hexdigest()
+    response = server.submit(result, padded)
+    assert response.status_code == 422
+    assert response.json()["error"] == "episodes.jsonl line 2 is empty: submit the file 'anchorgym eval' wrote."
+    record = _episodes(text_)[0]
+    record["instruction"] = "line\u2028separator"  # written raw by the harness (ensure_ascii=False)
+    assert parse_episodes(json.dumps(record, ensure_ascii=False) + "\n") == [record]
+
+
 def test_rejects_bad_token_and_malformed_json(server, results):
     result, text_ = load_submission(results["expert"])
     assert server.submit(result, text_, token="not-a-token").status_code == 401
@@ -131,6 +217,11 @@ def test_rejects_bad_token_and_malformed_json(server, results):
     assert response.status_code == 400 and "result.json is not valid JSON" in response.json()["error"]
     missing = httpx.post(f"{server.url}/api/submissions", headers={"Authorization": f"Bearer {server.token}"})
     assert missing.status_code == 400
+    deep = server.submit(b"[" * 100_000 + b"]" * 100_000, text_)  # would overflow the JSON parser's stack
+    assert deep.status_code == 400 and deep.json()["error"].startswith("result.json is not valid JSON")
+    binary = server.submit(b"\xff\xfe{}", text_)
+    assert binary.status_code == 400 and binary.json()["error"].startswith("Uploads must be UTF-8 text")
+    assert httpx.get(f"{server.url}/api/benchmarks").json() == []
 
 
 def test_upload_size_limit_and_rate_limit(tmp_path, results):
@@ -147,10 +238,19 @@ def test_upload_size_limit_and_rate_limit(tmp_path, results):
     limited.close()
 
 
+HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)>"
+
+
 def test_hostile_text_is_escaped_and_storage_is_path_safe(server, results, caplog):
     result, text_ = load_submission(results["expert"])
-    result = json.loads(json.dumps(result))
-    result["policy"]["spec"] = "<script>alert('x')</script>"
+    episodes = _episodes(text_)
+    for episode in episodes:  # every submitter-chosen text the pages show
+        episode["task_type"] = HOSTILE
+        episode["instruction"] = episode["final_observation"] = HOSTILE
+        episode["steps"][0]["observation"] = episode["steps"][0]["action"] = HOSTILE
+        episode["steps"][0]["anchor"] = '"><script>alert(2)</script>'
+    result, text_ = reseal(result, episodes)
+    result["policy"]["spec"] = HOSTILE
     caplog.set_level(logging.DEBUG)
     response = httpx.post(
         f"{server.url}/api/submissions",
@@ -162,30 +262,110 @@ def test_hostile_text_is_escaped_and_storage_is_path_safe(server, results, caplo
     )
     assert response.status_code == 201, response.text
     entry_id = response.json()["id"]
+    server.wait_for_replay(entry_id)
     storage = server.app.extensions["anchorgym"]["storage"]
     assert sorted(p.name for p in Path(storage).iterdir()) == [f"entry-{entry_id}.episodes.jsonl"]
-    for page in ("/benchmarks/" + BENCHMARK, f"/entries/{entry_id}"):
+    for page in ("/", "/benchmarks/" + BENCHMARK, f"/entries/{entry_id}", f"/entries/{entry_id}?page=-7"):
         html = httpx.get(server.url + page).text
-        assert "<script>alert" not in html
-        assert "&lt;script&gt;alert(" in html
-    assert server.token not in caplog.text
+        assert "<script" not in html and "<img" not in html, page
+        assert (
+            page == "/" or "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+        )
+    assert httpx.get(f"{server.url}/benchmarks/{HOSTILE}").status_code == 404
+    assert 'POST /api/submissions HTTP/1.1" 201' in caplog.text  # the request log is captured here...
+    assert server.token not in caplog.text  # ...and never holds the bearer token
 
 
-def test_concurrent_submissions_lose_nothing(server, results):
-    submission = load_submission(results["random"])
+def test_concurrent_submissions_lose_nothing(board, results):
+    sessions = board.app.extensions["anchorgym"]["sessions"]
+    tokens = [board.token, create_token(sessions, "second")]
+    submissions = [load_submission(results[policy]) for policy in ("random", "expert")]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        codes = list(pool.map(lambda _: server.submit(*submission).status_code, range(8)))
-    assert codes == [201] * 8
-    entries = httpx.get(f"{server.url}/api/benchmarks/{BENCHMARK}/entries").json()
-    assert len(entries) == 8 and len({e["id"] for e in entries}) == 8
+        responses = list(pool.map(lambda n: board.submit(*submissions[n % 2], token=tokens[n // 8]), range(16)))
+    assert [r.status_code for r in responses] == [201] * 16
+    ids = [r.json()["id"] for r in responses]
+    assert len(set(ids)) == 16
+    entries = httpx.get(f"{board.url}/api/benchmarks/{BENCHMARK}/entries").json()
+    assert sorted(e["id"] for e in entries) == sorted(ids)
+    assert [e["policy"] for e in entries] == ["expert"] * 8 + ["random"] * 8
+    for number, entry_id in enumerate(ids):  # each stored file is its own submission's, whole
+        assert httpx.get(f"{board.url}/api/entries/{entry_id}/episodes").text == submissions[number % 2][1]
+        assert board.wait_for_replay(entry_id)["replay_status"] == "verified"
 
 
-def test_migrations_are_idempotent(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_migrations_are_idempotent(request, tmp_path, database):
+    url = request.getfixturevalue("postgres_url") if database == "postgresql" else f"sqlite:///{tmp_path / 'm.db'}"
+    engine = create_engine(url)
     assert migrate(engine) == len(MIGRATIONS)
     assert migrate(engine) == len(MIGRATIONS)
     with engine.connect() as connection:
         versions = connection.execute(text("SELECT version FROM schema_version ORDER BY version")).scalars().all()
-        tables = set(connection.execute(text("SELECT name FROM sqlite_master WHERE type='table'")).scalars())
     assert versions == list(range(1, len(MIGRATIONS) + 1))
-    assert {"tokens", "entries", "schema_version"} <= tables
+    assert {"tokens", "entries", "schema_version"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_migration_2_widens_version_1_columns_on_postgresql(postgres_url, tmp_path, results):
+    engine = create_engine(postgres_url)
+    with engine.begin() as connection:  # a version-1 database, as the first release created it
+        connection.execute(text("CREATE TABLE schema_version (version INTEGER NOT NULL)"))
+        connection.execute(text("INSERT INTO schema_version (version) VALUES (1)"))
+        connection.execute(
+            text(
+                "CREATE TABLE tokens (id SERIAL PRIMARY KEY, name VARCHAR(200) UNIQUE, "
+                "token_hash VARCHAR(64) UNIQUE, created VARCHAR(40))"
+            )
+        )
+        connection.execute(
+            text(
+                "CREATE TABLE entries (id SERIAL PRIMARY KEY, token_id INTEGER REFERENCES tokens(id), "
+                "benchmark VARCHAR(200), spec_hash VARCHAR(64), policy VARCHAR(500), success FLOAT, "
+                "success_low FLOAT, success_high FLOAT, score FLOAT, seeds VARCHAR(500), created VARCHAR(40), "
+                "result_json TEXT, replay_status VARCHAR(20), replay_detail TEXT)"
+            )
+        )
+    engine.dispose()
+    board = serve(tmp_path, db_url=postgres_url, replay=False)  # opening the database migrates it
+    server = next(board)
+    response = server.submit(*load_submission(results["expert"]))
+    assert response.status_code == 201, response.text
+    assert response.json()["spec_hash"].startswith("sha256:") and len(response.json()["spec_hash"]) == 71
+    board.close()
+
+
+def test_pending_replays_resume_when_the_server_restarts(tmp_path, results):
+    first = serve(tmp_path, replay=False)
+    stopped = next(first)
+    entry_id = stopped.submit(*load_submission(results["expert"])).json()["id"]
+    assert httpx.get(f"{stopped.url}/api/entries/{entry_id}").json()["replay_status"] == "pending"
+    first.close()
+    second = serve(tmp_path, token_name="after-restart")
+    restarted = next(second)
+    assert restarted.wait_for_replay(entry_id)["replay_status"] == "verified"
+    second.close()
+
+
+def test_single_seed_has_no_interval_and_viewer_pages(server, results, monkeypatch):
+    result, text_ = load_submission(results["expert"])
+    seed_zero = [e for e in _episodes(text_) if e["seed"] == 0]
+    result, text_ = reseal(result, seed_zero)
+    result["seeds"] = [0]
+    entry_id = server.submit(result, text_).json()["id"]
+    assert httpx.get(f"{server.url}/api/entries/{entry_id}").json()["success_ci95"] is None
+    assert "1.000 <small" in httpx.get(f"{server.url}/benchmarks/{BENCHMARK}").text
+    monkeypatch.setattr(server_module, "EPISODES_PER_PAGE", 3)  # 8 episodes: pages 1-3, 4-6, 7-8
+    shown = {}
+    for page in ("1", "3", "99", "-1", "x"):
+        html = httpx.get(f"{server.url}/entries/{entry_id}?page={page}").text
+        shown[page] = (
+            html.count('<details class="trajectory">'),
+            re.search(r"Episodes (\d+)–(\d+) of (\d+)", html).groups(),
+        )
+    assert shown == {
+        "1": (3, ("1", "3", "8")),
+        "3": (2, ("7", "8", "8")),
+        "99": (2, ("7", "8", "8")),
+        "-1": (3, ("1", "3", "8")),
+        "x": (3, ("1", "3", "8")),
+    }
