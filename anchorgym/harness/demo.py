@@ -28,6 +28,9 @@ TEST_BENCHMARK = "sokoban-6x6-1box/test@v1"
 SMOKE_BENCHMARK = "sokoban-6x6-1box/lm-smoke@v1"
 LM_POLICY = "hf:smollm2"
 LM_GENERATION = GenerationConfig(temperature=0.0, max_new_tokens=32, seed=0)
+LM_OPTIONS = {"threads": 1}
+"""One torch thread: with two, any other busy process makes them spin-wait for each other (measured on a shared
+2-core machine: a 4-prompt SmolLM2 step took 49 s with two threads, 8 s with one)."""
 
 
 def _fresh(folder: Path) -> Path:
@@ -54,7 +57,15 @@ def run_demo(root: Path, with_lm: bool = True) -> list[str]:
     if with_lm:
         smoke = [_run(SMOKE_BENCHMARK, "random", root / "smoke" / "random")]
         try:
-            smoke.append(_run(SMOKE_BENCHMARK, LM_POLICY, root / "smoke" / "smollm2", generation=LM_GENERATION))
+            smoke.append(
+                _run(
+                    SMOKE_BENCHMARK,
+                    LM_POLICY,
+                    root / "smoke" / "smollm2",
+                    generation=LM_GENERATION,
+                    policy_options=LM_OPTIONS,
+                )
+            )
         except AnchorGymError as error:
             print(f"   skipped {LM_POLICY}: {error}", flush=True)
         if len(smoke) > 1:

@@ -192,3 +192,15 @@ def test_own_policy_from_the_working_directory_via_the_anchorgym_script(tmp_path
     missing = subprocess.run([*args[:4], "no_such_agent:make"], cwd=tmp_path, capture_output=True, text=True,
                              timeout=120)  # fmt: skip
     assert_one_line_error(missing, "Cannot import module 'no_such_agent' for policy spec 'no_such_agent:make'")
+
+
+def test_demo_without_the_lm_prints_the_table_and_where_the_reports_are(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    args = [sys.executable, "-m", "anchorgym.harness.demo", "--out", str(tmp_path / "demo"), "--skip-lm"]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"{TEST} (spec sha256:54547a7c3c1e); mean over seeds ± 95% CI half-width" in done.stdout
+    assert "| expert (" in done.stdout and "| 100.0% ± 0.0 |" in done.stdout and "| 300      |" in done.stdout
+    assert done.stdout.rstrip().endswith(f"Results and reports (report.md, report.html) are under {tmp_path / 'demo'}")
+    for policy in ("expert", "random"):
+        assert (tmp_path / "demo" / "test" / policy / "report.html").is_file()
