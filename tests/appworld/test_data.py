@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from anchorgym.envs.appworld.data import install_data, load_source, real_root
-from anchorgym.errors import DataNotFoundError, UnknownNameError
+from anchorgym.errors import ConfigError, DataNotFoundError, UnknownNameError
 
 
 def test_real_source_without_appworld_root_says_how_to_fix(monkeypatch, tmp_path):
@@ -47,3 +47,11 @@ def test_dataset_hashes_cover_the_split_file(monkeypatch, tmp_path):
     monkeypatch.setenv("APPWORLD_ROOT", str(tmp_path))
     expected = hashlib.sha256(b"a_1\n").hexdigest()
     assert dataset_hashes(load_source("real")) == {"appworld/train.txt": expected}
+
+
+def test_real_split_without_appworld_data_says_how_to_get_it(appworld_ready, monkeypatch):
+    monkeypatch.delenv("APPWORLD_ROOT", raising=False)
+    with pytest.raises(ConfigError, match="one split, 'offline'; got 'dev'. Set APPWORLD_ROOT to AppWorld's data"):
+        load_source("auto", "dev")
+    source = load_source("auto")
+    assert (source.kind, source.split, len(source.task_ids)) == ("generated", "offline", 24)

@@ -34,7 +34,7 @@ def test_main_venv_keeps_pydantic_2():
 def test_registered_with_its_prompt_and_installer():
     info = env_info("anchorgym/AppWorld-v0")
     assert info.max_steps == 50
-    assert info.splits == ("train", "dev", "test_normal", "test_challenge", "offline")
+    assert info.splits == ("offline", "train", "dev", "test_normal", "test_challenge")
     assert info.data_installer == "anchorgym.envs.appworld.data:install_data"
     assert template_for("anchorgym/AppWorld-v0").action_tags == ("code",)
 
