@@ -15,6 +15,7 @@ def test_leaderboard_pages_in_chromium(server, results):
     from anchorgym.envs.webshop.browser import make_driver
 
     ids = {}
+    random_score = load_submission(results["random"])[0]["metrics"]["score"]["mean"]
     for policy in ("random", "expert"):
         response = server.submit(*load_submission(results[policy]))
         ids[policy] = response.json()["id"]
@@ -27,10 +28,14 @@ def test_leaderboard_pages_in_chromium(server, results):
         assert [int(row.get_attribute("data-entry-id")) for row in rows] == [ids["expert"], ids["random"]]
         first = rows[0].find_elements(By.TAG_NAME, "td")
         assert first[0].text == "1" and first[1].text == "expert"
-        assert first[2].text.startswith("1.000")
+        assert first[2].text == "1.000 (1.000–1.000)"  # expert: every puzzle on both seeds
+        assert [td.text for td in rows[1].find_elements(By.TAG_NAME, "td")][3:5] == [f"{random_score:.3f}", "0,1"]
         assert first[6].text == "replay-verified"
         first[1].find_element(By.TAG_NAME, "a").click()
         assert driver.find_element(By.TAG_NAME, "h1").text == f"Entry {ids['expert']}: expert"
+        per_type = driver.find_elements(By.CSS_SELECTOR, "#per-type tr")[1].find_elements(By.TAG_NAME, "td")
+        assert [td.text for td in per_type] == ["sokoban-6x6-1box", "1.000", "1.000", "16"]
+        assert driver.find_element(By.ID, "trajectory-pages").text == "Episodes 1–16 of 16"
         trajectory = driver.find_elements(By.CSS_SELECTOR, "#trajectories details.trajectory")[0]
         trajectory.find_element(By.TAG_NAME, "summary").click()
         steps = trajectory.find_elements(By.CSS_SELECTOR, "tr.step")
