@@ -6,6 +6,9 @@ exponential backoff (honouring ``Retry-After``); 401/403 and 404 fail at once
 with a message saying how to fix them. The API key comes from an environment
 variable (``OPENAI_API_KEY`` unless ``api_key_env`` names another).
 
+At start the policy asks ``GET /models`` once (``check=True``): nothing listening, a refused key or a
+model the server does not list is an error before any episode runs.
+
 Servers that can report token ids (``anchorgym serve``, vLLM) are asked for
 them with ``token_ids=True``; log-probs come from the standard ``logprobs`` field.
 """
@@ -63,6 +66,8 @@ class OpenAIPolicy(ChatPolicy):
         history_length: past steps in the prompt.
         repair: snap non-admissible answers to the closest admissible action.
         context_length: the model's context, for the prompt budget (None: unknown, no budget).
+        check: ask ``GET /models`` once at start, so an unreachable server, a refused key or an unserved model
+            fails at once with a clear message instead of after every retry.
     """
 
     def __init__(
@@ -79,6 +84,7 @@ class OpenAIPolicy(ChatPolicy):
         history_length: int = DEFAULT_HISTORY_LENGTH,
         repair: bool = False,
         context_length: int | None = None,
+        check: bool = True,
     ) -> None:
         super().__init__(generation, history_length, repair, context_length)
         if concurrency < 1 or max_retries < 0:
@@ -88,6 +94,40 @@ class OpenAIPolicy(ChatPolicy):
         self.concurrency, self.max_retries = concurrency, max_retries
         self.timeout_s, self.backoff_s = timeout_s, backoff_s
         self.logprobs, self.token_ids = logprobs, token_ids
+        if check:
+            self.check_endpoint()
+
+    def headers(self) -> dict[str, str]:
+        """Return the request headers (the bearer key, when one is set)."""
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def check_endpoint(self) -> None:
+        """Fail fast on an unreachable server, a refused key or a model the server does not list (``GET /models``).
+
+        A server without a models route, or one that is slow to answer, is no error here: the
+        requests themselves are retried and checked.
+
+        Raises:
+            EndpointError: nothing listens at the URL, the key is refused, or the model is not served.
+        """
+        try:
+            response = httpx.get(f"{self.base_url}/models", headers=self.headers(), timeout=min(self.timeout_s, 30.0))
+        except httpx.ConnectError as error:
+            raise EndpointError(
+                f"Cannot reach {self.base_url} ({type(error).__name__}: {error}). Start the server (e.g. "
+                "`anchorgym serve smollm2 --port 8000`) or fix the host and port in the policy spec."
+            ) from error
+        except httpx.HTTPError:
+            return
+        if response.status_code in (401, 403):
+            self._raise_for_status(response)
+        served = served_models(response)
+        if served is not None and self.model not in served:
+            listed = ", ".join(map(repr, served[:20])) + (" ..." if len(served) > 20 else "")
+            raise EndpointError(
+                f"Model {self.model!r} is not served at {self.base_url}; it serves {listed or 'no models'}. Fix "
+                "?model= in the policy spec (or pass check=false if the server accepts names it does not list)."
+            )
 
     def complete(self, prompts: Sequence[Messages]) -> list[Completion]:
         """Send every prompt concurrently; return the completions in order."""
@@ -101,8 +141,7 @@ class OpenAIPolicy(ChatPolicy):
 
     async def _complete_all(self, prompts: Sequence[Messages], seed: int) -> list[Completion]:
         limit = asyncio.Semaphore(self.concurrency)
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        async with httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=self.timeout_s) as client:
+        async with httpx.AsyncClient(base_url=self.base_url, headers=self.headers(), timeout=self.timeout_s) as client:
 
             async def one(index: int, messages: Messages) -> Completion:
                 async with limit:
@@ -187,6 +226,16 @@ def error_message(response: httpx.Response) -> str:
         return str(response.json()["error"]["message"])
     except (ValueError, KeyError, TypeError):
         return response.text[:200] or response.reason_phrase
+
+
+def served_models(response: httpx.Response) -> list[str] | None:
+    """Return the model ids of a ``GET /models`` answer, or None when it is not a usable list."""
+    if response.status_code != 200:
+        return None
+    try:
+        return [str(entry["id"]) for entry in response.json()["data"]]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def completion_from_json(data: dict[str, Any]) -> Completion:

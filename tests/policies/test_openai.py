@@ -68,8 +68,12 @@ def test_serve_routes_and_errors(tiny_server):
     )
     bad = httpx.post(f"{url}/chat/completions", json={"model": "tiny", "messages": "hi"})
     assert bad.status_code == 400 and "non-empty list" in bad.json()["error"]["message"]
+    with pytest.raises(
+        EndpointError, match=r"Model 'nope' is not served at http://127\.0\.0\.1:\d+/v1; it serves 'tiny'\."
+    ):
+        make_policy(f"openai:{url}?model=nope")
     with pytest.raises(EndpointError, match=r"Model 'nope' or the chat-completions route was not found .*HTTP 404"):
-        make_policy(f"openai:{url}?model=nope").act([INPUT])
+        make_policy(f"openai:{url}?model=nope", check=False).act([INPUT])  # the request itself is refused too
 
 
 def test_bad_endpoint_spec():
@@ -98,8 +102,9 @@ def test_anchorgym_serve_command(tmp_path):
 class Script:
     """What the failing server answers, request by request (the last entry repeats)."""
 
-    def __init__(self, *steps):
+    def __init__(self, *steps, models=None):
         self.steps, self.requests, self.headers = list(steps), 0, []
+        self.models = models  # what GET /models answers: (status, body), or None for no such route
         self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
 
@@ -129,6 +134,15 @@ def failing_server():
                     self._answer(step)
                 finally:
                     script.done()
+
+            def do_GET(self):
+                status, body = script.models or (404, {"error": {"message": "no route"}})
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def _answer(self, step):
                 kind, arg = step
@@ -264,3 +278,41 @@ def test_batcher_groups_concurrent_requests_by_sampling_settings(tiny_server):
     with ThreadPoolExecutor(3) as pool:
         list(pool.map(lambda g: batcher.submit(prompt, g, seed=0), [greedy, sampled, greedy]))
     assert sorted(batcher.batch_sizes) == [1, 2]  # the sampled request never joins the greedy ones
+
+
+MODELS = {"object": "list", "data": [{"id": "m", "object": "model"}, {"id": "other", "object": "model"}]}
+
+
+@pytest.mark.parametrize(
+    "models, message",
+    [
+        ((401, {"error": {"message": "bad key"}}), r"refused the request \(HTTP 401: bad key\)\. Set the API key"),
+        ((200, {**MODELS, "data": MODELS["data"][1:]}), r"Model 'm' is not served at .*; it serves 'other'\. Fix"),
+    ],
+    ids=["auth", "model-not-listed"],
+)
+def test_start_check_fails_before_any_request(failing_server, models, message):
+    script = Script(("ok", GOOD), models=models)
+    with pytest.raises(EndpointError, match=message):
+        make_policy(failing_server(script), **FAST)
+    assert script.requests == 0  # no chat request was sent
+
+
+def test_start_check_passes_listed_models_and_servers_without_the_route(failing_server):
+    for models in ((200, MODELS), None, (200, {"unexpected": True})):
+        script = Script(("ok", GOOD), models=models)
+        assert make_policy(failing_server(script), **FAST).act([INPUT])[0].action == "add 3"
+
+
+def test_unreachable_server_fails_at_once_with_default_retries():
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    start = time.monotonic()
+    with pytest.raises(
+        EndpointError, match=rf"Cannot reach http://127\.0\.0\.1:{port}/v1 \(ConnectError: .*anchorgym serve"
+    ):
+        make_policy(f"openai:http://127.0.0.1:{port}/v1?model=m")
+    assert time.monotonic() - start < 5  # not 31 s of retries (1 + 2 + 4 + 8 + 16 s backoff)
