@@ -10,6 +10,8 @@ EXTRAS ?= all,webshop-lucene,toolqa-dense,dev
 SHARED_DATA ?= $(abspath ../shared/data)
 export ANCHORGYM_SHARED_DATA ?= $(SHARED_DATA)
 PYTEST_ARGS ?=
+# A set-up step that fails prints a note and lets its tests skip, except in CI (CI=true), where it fails.
+skip_outside_ci = { [ -z "$$CI" ] && echo "note: $(1)"; }
 # Areas append their own set-up targets here (e.g. the AppWorld venv, the browser).
 TEST_DEPS := install
 
@@ -46,17 +48,42 @@ alfworld-data: install
 
 TEST_DEPS += alfworld-data
 
+# PostgreSQL for the leaderboard's PostgreSQL tests: Debian's server, its default cluster, a test role and
+# database (only as root with apt; the tests skip otherwise). The URL is handed to pytest through a file.
+PG_URL_FILE := $(VENV)/postgres-url
+PG_URL := postgresql://anchorgym:anchorgym@127.0.0.1:5432/anchorgym_test
+.PHONY: postgres
+postgres: install
+	@rm -f $(PG_URL_FILE); if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "note: not root: the PostgreSQL leaderboard tests will be skipped"; exit 0; fi; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }; \
+	version=$$(ls /usr/lib/postgresql | sort -n | tail -1); \
+	pg_lsclusters -h | grep -q "^$$version main" || pg_createcluster $$version main >/dev/null; \
+	pg_ctlcluster $$version main start 2>/dev/null; \
+	sql() { runuser -u postgres -- psql -qtAc "$$1"; }; \
+	if [ "$$(sql "SELECT 1 FROM pg_roles WHERE rolname='anchorgym'")" != 1 ]; then \
+		sql "CREATE ROLE anchorgym LOGIN PASSWORD 'anchorgym'"; fi; \
+	if [ "$$(sql "SELECT 1 FROM pg_database WHERE datname='anchorgym_test'")" != 1 ]; then \
+		sql "CREATE DATABASE anchorgym_test OWNER anchorgym"; fi; \
+	$(PY) -c "import sqlalchemy as sa; sa.create_engine('$(PG_URL)').connect().close()" \
+		&& echo "$(PG_URL)" > $(PG_URL_FILE) \
+		|| $(call skip_outside_ci,PostgreSQL did not start: the PostgreSQL leaderboard tests will be skipped)
+
+TEST_DEPS += postgres
+
 # AppWorld: its own venv (appworld pins pydantic<2) and the generated offline tasks, in ~/.cache/anchorgym.
 # Needs PyPI once; without it the AppWorld engine tests skip with the reason.
 .PHONY: appworld-venv
 appworld-venv: install
 	@$(PY) -c "from anchorgym.envs.appworld.data import ensure_generated; ensure_generated(build_venv=True)" \
-	|| echo "note: the AppWorld venv could not be built: AppWorld engine tests will be skipped"
+	|| $(call skip_outside_ci,the AppWorld venv could not be built: AppWorld engine tests will be skipped)
 
 TEST_DEPS += appworld-venv
 
 test: $(TEST_DEPS)
-	$(PY) -m pytest -m "not gpu" -q $(PYTEST_ARGS)
+	ANCHORGYM_TEST_POSTGRES_URL=$${ANCHORGYM_TEST_POSTGRES_URL:-$$(cat $(PG_URL_FILE) 2>/dev/null)} \
+		$(PY) -m pytest -m "not gpu" -q $(PYTEST_ARGS)
 
 demo: install
 	$(PY) -m anchorgym.harness.demo
