@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from anchorgym.errors import ConfigError
-from anchorgym.policies.base import AgentInput, Policy, PolicyOutput
+from anchorgym.policies.base import AgentInput, Policy, PolicyOutput, token_count
 
 
 @dataclass
@@ -46,6 +46,7 @@ class StepRecord:
         prompt_token_ids: the exact prompt tokens (model policies), else None.
         response_token_ids: the sampled response tokens (model policies), else None.
         logprobs: per-token log-probs of ``response_token_ids`` under the sampling policy.
+        usage: ``(prompt, response)`` token counts the policy reported without ids (hosted APIs).
     """
 
     step: int
@@ -61,16 +62,17 @@ class StepRecord:
     prompt_token_ids: list[int] | None = None
     response_token_ids: list[int] | None = None
     logprobs: list[float] | None = None
+    usage: tuple[int, int] | None = None
 
     @property
     def tokens_in(self) -> int | None:
         """Prompt length in tokens, when known."""
-        return None if self.prompt_token_ids is None else len(self.prompt_token_ids)
+        return token_count(self.prompt_token_ids, self.usage, 0)
 
     @property
     def tokens_out(self) -> int | None:
         """Response length in tokens, when known."""
-        return None if self.response_token_ids is None else len(self.response_token_ids)
+        return token_count(self.response_token_ids, self.usage, 1)
 
 
 @dataclass
@@ -215,6 +217,7 @@ class _Loop:
                 prompt_token_ids=_plain_list(output.prompt_token_ids),
                 response_token_ids=_plain_list(output.response_token_ids),
                 logprobs=_plain_list(output.logprobs),
+                usage=output.usage,
             )
         )
         self.history[index].append((self.observations[index], output.action))

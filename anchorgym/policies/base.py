@@ -57,6 +57,8 @@ class PolicyOutput:
         prompt_token_ids: the exact prompt tokens fed to the model (model policies).
         response_token_ids: the sampled response tokens (model policies).
         logprobs: per-token log-probs of ``response_token_ids`` under the sampling policy.
+        usage: ``(prompt, response)`` token counts a back-end reported without the ids (an OpenAI-style
+            ``usage`` field), so costs are known even from hosted APIs.
     """
 
     text: str
@@ -65,16 +67,28 @@ class PolicyOutput:
     prompt_token_ids: list[int] | None = None
     response_token_ids: list[int] | None = None
     logprobs: list[float] | None = None
+    usage: tuple[int, int] | None = None
 
     @property
     def tokens_in(self) -> int | None:
         """Prompt length in tokens, when known."""
-        return None if self.prompt_token_ids is None else len(self.prompt_token_ids)
+        return token_count(self.prompt_token_ids, self.usage, 0)
 
     @property
     def tokens_out(self) -> int | None:
         """Response length in tokens, when known."""
-        return None if self.response_token_ids is None else len(self.response_token_ids)
+        return token_count(self.response_token_ids, self.usage, 1)
+
+
+def token_count(ids: list[int] | None, usage: tuple[int, int] | None, part: int) -> int | None:
+    """Return ``len(ids)``, else ``usage[part]`` (0: prompt, 1: response), else None.
+
+    >>> token_count(None, (40, 7), 1), token_count([1, 2], (40, 7), 1), token_count(None, None, 0)
+    (7, 2, None)
+    """
+    if ids is not None:
+        return len(ids)
+    return None if usage is None else int(usage[part])
 
 
 @dataclass

@@ -49,6 +49,7 @@ class Completion:
         response_token_ids: the sampled ids, ending with the stop token when the model stopped.
         logprobs: log-prob of each sampled id under the sampling distribution.
         finish_reason: ``"stop"`` or ``"length"``.
+        usage: ``(prompt, response)`` token counts the back-end reported, when it gave no ids.
     """
 
     text: str
@@ -56,6 +57,7 @@ class Completion:
     response_token_ids: list[int] | None = None
     logprobs: list[float] | None = None
     finish_reason: str = "stop"
+    usage: tuple[int, int] | None = None
 
 
 class ChatPolicy(Policy, abc.ABC):
@@ -142,6 +144,7 @@ class ChatPolicy(Policy, abc.ABC):
             prompt_token_ids=completion.prompt_token_ids,
             response_token_ids=completion.response_token_ids,
             logprobs=completion.logprobs,
+            usage=completion.usage,
         )
 
     def describe(self) -> dict[str, Any]:

@@ -253,4 +253,17 @@ def completion_from_json(data: dict[str, Any]) -> Completion:
         response_token_ids=list(choice["token_ids"]) if choice.get("token_ids") else None,
         logprobs=logprobs,
         finish_reason=str(choice.get("finish_reason") or "stop"),
+        usage=reported_usage(data.get("usage")),
     )
+
+
+def reported_usage(usage: Any) -> tuple[int, int] | None:
+    """Return ``(prompt_tokens, completion_tokens)`` of an OpenAI ``usage`` object, or None when absent or odd.
+
+    >>> reported_usage({"prompt_tokens": 40, "completion_tokens": 7, "total_tokens": 47})
+    (40, 7)
+    """
+    if not isinstance(usage, dict):
+        return None
+    counts = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    return (counts[0], counts[1]) if all(isinstance(c, int) and c >= 0 for c in counts) else None

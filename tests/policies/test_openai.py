@@ -76,6 +76,21 @@ def test_serve_routes_and_errors(tiny_server):
         make_policy(f"openai:{url}?model=nope", check=False).act([INPUT])  # the request itself is refused too
 
 
+def test_token_counts_from_usage_reach_the_result_file(tiny_server, tmp_path):
+    """Without token ids (hosted APIs) the server's usage counts still give tokens in/out, down to result.json."""
+    from anchorgym.harness.runner import evaluate
+
+    url, engine = tiny_server
+    policy = make_policy(f"openai:{url}?model=tiny", GenerationConfig(max_new_tokens=4))
+    out = policy.act([INPUT])[0]
+    assert out.prompt_token_ids is None and out.response_token_ids is None
+    assert (out.tokens_in, out.tokens_out) == (len(engine.encode_chat(policy.messages(INPUT))), 4)
+    result = evaluate("sokoban-6x6-1box/lm-smoke@v1", policy, out=tmp_path, progress=False)
+    tokens = result["metrics"]["tokens"]
+    assert tokens["out_total"] == 4 * 3 * 4 and tokens["steps_counted"] == 12  # 4 puzzles x 3 steps x 4 tokens
+    assert tokens["in_per_step"] > 100
+
+
 def test_bad_endpoint_spec():
     with pytest.raises(ConfigError, match="expected openai:http://HOST:PORT/v1\\?model=NAME"):
         make_policy("openai:http://127.0.0.1:1/v1")
