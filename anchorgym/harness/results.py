@@ -70,23 +70,36 @@ def file_sha256(path: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _schema() -> dict[str, Any]:
-    text = resources.files("anchorgym.harness").joinpath("schemas/result.schema.json").read_text("utf-8")
+def _schema(name: str) -> dict[str, Any]:
+    text = resources.files("anchorgym.harness").joinpath(f"schemas/{name}.schema.json").read_text("utf-8")
     return json.loads(text)
 
 
+def _check(schema: str, data: dict[str, Any], source: str) -> None:
+    import jsonschema
+
+    problem = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema(schema)).iter_errors(data))
+    if problem is not None:
+        where = "/".join(str(p) for p in problem.absolute_path) or "(top level)"
+        raise ResultError(f"{source} does not match the {schema} schema at {where}: {problem.message}.")
+
+
 def validate_result(result: dict[str, Any], source: str = "result") -> None:
-    """Check ``result`` against the result JSON Schema.
+    """Check ``result`` against the result JSON Schema (``schemas/result.schema.json``).
 
     Raises:
         ResultError: the result does not match (the message names the first problem).
     """
-    import jsonschema
+    _check("result", result, source)
 
-    problem = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(result))
-    if problem is not None:
-        where = "/".join(str(p) for p in problem.absolute_path) or "(top level)"
-        raise ResultError(f"{source} does not match the result schema at {where}: {problem.message}.")
+
+def validate_episode(record: dict[str, Any], source: str = "episode") -> None:
+    """Check one ``episodes.jsonl`` record against ``schemas/episode.schema.json``.
+
+    Raises:
+        ResultError: the record does not match (the message names the first problem).
+    """
+    _check("episode", record, source)
 
 
 def load_result(path: Path) -> dict[str, Any]:

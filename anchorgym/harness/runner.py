@@ -28,6 +28,7 @@ from anchorgym.harness.results import (
     machine_info,
     package_versions,
     utc_now,
+    validate_episode,
     validate_result,
 )
 from anchorgym.harness.rollout import Episode, rollout
@@ -365,6 +366,8 @@ def build_result(
     episodes = records.read_episodes(out / records.EPISODES_FILE)
     wanted = {(s, t, e) for s in seeds for t in range(len(context["tasks"])) for e in range(spec.episodes_per_task)}
     episodes = [r for r in episodes if _key(r) in wanted]
+    for number, record in enumerate(episodes, start=1):
+        validate_episode(record, f"{out / records.EPISODES_FILE} record {number}")
     if {_key(r) for r in episodes} != wanted or len(episodes) != len(wanted):
         raise ResultError(f"{out / records.EPISODES_FILE} does not hold exactly one record per planned episode.")
     result = {

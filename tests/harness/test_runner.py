@@ -58,6 +58,37 @@ def test_schema_rejects_a_broken_result(full_run):
         validate_result(broken)
 
 
+def test_every_episode_line_matches_the_episode_schema(full_run):
+    from anchorgym.harness.results import validate_episode
+
+    full_dir, _ = full_run
+    lines = records.read_episodes(full_dir / "episodes.jsonl")
+    assert len(lines) == 24
+    for line in lines:
+        validate_episode(line)
+    broken = json.loads(json.dumps(lines[0]))
+    broken["steps"][0]["reward"] = "1"
+    with pytest.raises(
+        ResultError, match=r"^x does not match the episode schema at steps/0/reward: '1' is not of type"
+    ):
+        validate_episode(broken, "x")
+    del broken["won"]
+    with pytest.raises(ResultError, match="'won' is a required property"):
+        validate_episode(broken)
+
+
+def test_a_bad_episode_line_stops_the_result(full_run, tmp_path):
+    full_dir, _ = full_run
+    lines = (full_dir / "episodes.jsonl").read_text().splitlines(keepends=True)
+    shutil.copy(full_dir / "run.json", tmp_path / "run.json")
+    edited = json.loads(lines[-1])
+    edited["score"] = 7.0  # scores lie in [0, 1]
+    (tmp_path / "episodes.jsonl").write_text("".join(lines[:-1]) + json.dumps(edited) + "\n")
+    with pytest.raises(ResultError, match=r"episodes.jsonl record \d+ does not match the episode schema at score"):
+        _run(tmp_path, resume=True)
+    assert not (tmp_path / "result.json").exists()
+
+
 def test_resume_after_interruption_gives_identical_metrics(full_run, tmp_path):
     full_dir, full = full_run
     assert 0 < full["metrics"]["success_rate"]["mean"] < 1  # a sampling policy: resume must replay batches exactly
