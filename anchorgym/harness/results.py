@@ -12,6 +12,7 @@ import os
 import platform
 import sys
 from datetime import datetime, timezone
+from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,13 @@ def file_sha256(path: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+@cache
+def _validator(name: str) -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(_schema(name))
+
+
 def _schema(name: str) -> dict[str, Any]:
     text = resources.files("anchorgym.harness").joinpath(f"schemas/{name}.schema.json").read_text("utf-8")
     return json.loads(text)
@@ -78,7 +86,7 @@ def _schema(name: str) -> dict[str, Any]:
 def _check(schema: str, data: dict[str, Any], source: str) -> None:
     import jsonschema
 
-    problem = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema(schema)).iter_errors(data))
+    problem = jsonschema.exceptions.best_match(_validator(schema).iter_errors(data))
     if problem is not None:
         where = "/".join(str(p) for p in problem.absolute_path) or "(top level)"
         raise ResultError(f"{source} does not match the {schema} schema at {where}: {problem.message}.")
