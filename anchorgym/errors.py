@@ -66,6 +66,5 @@ def unknown(kind: str, name: str, choices: Iterable[str], hint: str = "") -> Unk
 def missing_extra(package: str, extra: str) -> DependencyError:
     """Build the standard error for an optional dependency that is not installed."""
     return DependencyError(
-        f"The optional dependency {package!r} is not installed. "
-        f"Install it with: pip install 'anchorgym[{extra}]'"
+        f"The optional dependency {package!r} is not installed. Install it with: pip install 'anchorgym[{extra}]'"
     )

@@ -64,4 +64,4 @@ def test_later_prompts_show_past_code_and_outputs():
     template = template_for("anchorgym/AppWorld-v0")
     agent_input = AgentInput("anchorgym/AppWorld-v0", "Pay Bob", "Output: ok", history=[("Output: -", "x = 1")], step=1)
     user = template.messages(agent_input)[1]["content"]
-    assert "[Step 1] Code:\nx = 1\nOutput:\nOutput: -" in user and user.endswith("(step 2).")
+    assert "[Step 1] Before it you saw:\nOutput: -\nYou ran:\nx = 1" in user and user.endswith("(step 2).")

@@ -112,7 +112,7 @@ def test_missing_data_set(tmp_path):
 
 def test_appworld_test_normal_without_appworld_data(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "APPWORLD_ROOT"}
-    args = [sys.executable, "-m", "anchorgym.cli", "eval", "appworld/test_normal@v1", "--policy", "random", "--out",
+    args = [sys.executable, "-m", "anchorgym.cli", "eval", "appworld/test_normal@v2", "--policy", "random", "--out",
             str(tmp_path)]  # fmt: skip
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
     assert_one_line_error(done, "AppWorld's data was not found: set APPWORLD_ROOT")
@@ -150,7 +150,7 @@ def test_compare_report_and_listing(tmp_path):
     assert not [t for t in labels if re.fullmatch(r"\d+\.5", t)]  # step ticks are whole numbers
     listing = cli("benchmarks", check=True).stdout
     assert TEST in listing and SMOKE in listing
-    for family in ("alfworld/valid_unseen@v1", "webshop-1k/test@v1", "hotpot-sample/dev@v1", "appworld/test_normal@v1"):
+    for family in ("alfworld/valid_unseen@v1", "webshop-1k/test@v1", "hotpot-sample/dev@v1", "appworld/test_normal@v2"):
         assert f"| {family} " in listing
 
 

@@ -36,18 +36,7 @@ def test_answer_tags_are_asked_for(env_id):
         assert f"<{tag}>" in text, f"{env_id} never shows the model the <{tag}> answer tag"
 
 
-@pytest.mark.parametrize(
-    "env_id",
-    [
-        pytest.param(
-            env_id,
-            marks=pytest.mark.xfail(strict=True, reason="AppWorld's prompt (envs/appworld/prompts.py) has no <think>"),
-        )
-        if env_id == "anchorgym/AppWorld-v0"
-        else env_id
-        for env_id in ENV_IDS
-    ],
-)
+@pytest.mark.parametrize("env_id", ENV_IDS)
 def test_templates_ask_to_think_in_think_tags(env_id):
     template = template_for(env_id)
     assert "<think>" in template.system + template.first_step + template.later_steps
@@ -58,9 +47,8 @@ def test_first_step_has_no_history_and_later_steps_show_the_last_k(env_id):
     template = template_for(env_id)
     system, first = template.messages(_input(env_id, []))
     assert system == {"role": "system", "content": template.system}
-    content = first[
-        "content"
-    ]  # tool-QA's first prompt is its question alone; AppWorld's first observation holds its task
+    # tool-QA's first prompt is its question alone; AppWorld's first observation holds its task
+    content = first["content"]
     assert first["role"] == "user" and ("OBS-NOW" in content or "INSTRUCTION-X" in content) and "ACT-A" not in content
     later = template.messages(_input(env_id, HISTORY))[1]["content"]  # default k = 2
     assert "INSTRUCTION-X" in later and "OBS-NOW" in later  # the instruction is in every later prompt
