@@ -60,6 +60,12 @@ def register(subparsers: Any) -> None:
     run.add_argument("--num-workers", type=int, default=None, help="env worker processes (process backend when > 1)")
     run.add_argument("--backend", choices=("sync", "process", "ray"), default=None, help="vector env backend")
     run.add_argument("--batch-size", type=int, default=None, help="episodes played at once (default up to 16)")
+    run.add_argument(
+        "--max-worker-rss-mb",
+        type=float,
+        default=None,
+        help="process backend: restart an env worker whose memory grew past this, between episodes",
+    )
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     run.add_argument("--temperature", type=float, default=None, help="sampling temperature (0: greedy)")
     run.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass")
@@ -141,10 +147,11 @@ def _eval(args: argparse.Namespace) -> int:
         resume=args.resume,
         generation=generation_from_args(args),
         batch_size=args.batch_size,
-        backend=args.backend,
+        backend=args.backend or ("process" if args.max_worker_rss_mb else None),
         num_workers=args.num_workers,
         progress=not args.no_progress,
         policy_options=parse_options(args.policy_option),
+        backend_options={"max_worker_rss_mb": args.max_worker_rss_mb} if args.max_worker_rss_mb else None,
     )
     print(format_table([summary_row(result)]))
     print(f"results: {out}  (report: anchorgym report {out})")

@@ -263,6 +263,7 @@ def evaluate(
     num_workers: int | None = None,
     progress: bool = True,
     policy_options: dict[str, Any] | None = None,
+    backend_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``policy`` on ``benchmark`` and write ``episodes.jsonl`` and ``result.json`` to ``out``.
 
@@ -279,6 +280,8 @@ def evaluate(
         num_workers: env worker processes.
         progress: show a progress bar with the live success rate and ETA.
         policy_options: extra keyword arguments for ``make_policy``.
+        backend_options: extra arguments for the vector env backend, e.g. ``{"max_worker_rss_mb": 2048}``
+            (``process``: recycle workers past that memory between episodes); they never change results.
 
     Returns:
         The result dict (also written to ``out/result.json``).
@@ -296,7 +299,7 @@ def evaluate(
     agent = make_run_policy(policy, generation, policy_options or {})
     if hasattr(agent, "history_length"):  # prompt policies: show exactly the spec's history
         agent.history_length = spec.history_length
-    envs = _make_envs(spec, batch_size, backend, num_workers)
+    envs = _make_envs(spec, batch_size, backend, num_workers, backend_options)
     try:
         out = Path(out) if out is not None else default_out_dir(spec, agent.spec or type(agent).__name__)
         header = _run_header(spec, agent, seeds, envs.num_tasks)
@@ -312,7 +315,13 @@ def evaluate(
     return result
 
 
-def _make_envs(spec: BenchmarkSpec, batch_size: int | None, backend: str | None, num_workers: int | None) -> Any:
+def _make_envs(
+    spec: BenchmarkSpec,
+    batch_size: int | None,
+    backend: str | None,
+    num_workers: int | None,
+    backend_options: dict[str, Any] | None = None,
+) -> Any:
     from anchorgym.envs.vector import make_vec
 
     per_seed = (spec.num_tasks or DEFAULT_BATCH_SIZE) * spec.episodes_per_task
@@ -321,7 +330,15 @@ def _make_envs(spec: BenchmarkSpec, batch_size: int | None, backend: str | None,
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
     backend = backend or ("process" if (num_workers or 1) > 1 else "sync")
     kwargs = {**spec.env_kwargs, "max_steps": spec.max_steps}
-    return make_vec(spec.env_id, num_tasks=size, backend=backend, num_workers=num_workers, split=spec.split, **kwargs)
+    return make_vec(
+        spec.env_id,
+        num_tasks=size,
+        backend=backend,
+        num_workers=num_workers,
+        split=spec.split,
+        backend_options=backend_options,
+        **kwargs,
+    )
 
 
 def _play_all(

@@ -82,6 +82,12 @@ def test_bad_seeds():
     assert_one_line_error(cli("eval", SMOKE, "--policy", "random", "--seeds", "a,b"), "--seeds must look like")
 
 
+def test_worker_memory_limit_needs_the_process_backend(tmp_path):
+    args = ("eval", SMOKE, "--policy", "random", "--out", str(tmp_path), "--max-worker-rss-mb")
+    assert_one_line_error(cli(*args, "512", "--backend", "sync"), "The sync backend has no option 'max_worker_rss_mb'")
+    assert_one_line_error(cli(*args, "-5"), "max_worker_rss_mb")
+
+
 def test_unreachable_endpoint(tmp_path):
     if importlib.util.find_spec("anchorgym.policies.openai") is None:
         pytest.skip("the openai policy back-end is not in this checkout yet")

@@ -123,9 +123,10 @@ def test_corrupt_middle_line_is_reported(tmp_path):
 
 
 @pytest.mark.slow
-def test_process_backend_gives_the_same_result(full_run, tmp_path):
-    _, full = full_run
-    result = _run(tmp_path, backend="process", num_workers=2)
+@pytest.mark.parametrize("backend_options", [None, {"max_worker_rss_mb": 1}], ids=["plain", "recycling"])
+def test_process_backend_gives_the_same_result(full_run, tmp_path, backend_options):
+    _, full = full_run  # a 1 MiB limit restarts every worker at every batch's reset
+    result = _run(tmp_path, backend="process", num_workers=2, backend_options=backend_options)
     assert result["run"]["backend"] == "ProcessBackend"
     assert result["metrics"] == full["metrics"]
 
