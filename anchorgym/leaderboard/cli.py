@@ -34,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from anchorgym.leaderboard.server import create_app
     from anchorgym.leaderboard.storage import safe_url
+    from anchorgym.ports import check_port_free
 
+    check_port_free(args.host, args.port)
     app = create_app(args.db, args.storage, replay=not args.no_replay)
     print(f"leaderboard on http://{args.host}:{args.port}/ (database {safe_url(args.db)})", flush=True)
     app.run(host=args.host, port=args.port, threaded=True)

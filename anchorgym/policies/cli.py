@@ -34,7 +34,9 @@ def serve_command(args: argparse.Namespace) -> int:
     from anchorgym.policies.hf_engine import HFEngine
     from anchorgym.policies.models import resolve_model
     from anchorgym.policies.server import create_app
+    from anchorgym.ports import check_port_free
 
+    check_port_free(args.host, args.port)  # before the model loads
     name = args.name or args.model
     engine = HFEngine(resolve_model(args.model), device=args.device, dtype=args.dtype, threads=args.threads)
     server = make_server(args.host, args.port, create_app(engine, name, max_batch=args.max_batch), threaded=True)

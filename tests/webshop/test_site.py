@@ -105,7 +105,8 @@ def test_cli_rejects_bad_port(capsys):
         port = busy.getsockname()[1]
         assert main(["webshop", "serve", "--port", str(port)]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"error: Cannot listen on 127.0.0.1:{port} (Address already in use). Pick another --port."
+        f"error: Cannot serve on 127.0.0.1:{port} (Address already in use). "
+        "Pass another --port, or --port 0 for a free one."
     )
 
 

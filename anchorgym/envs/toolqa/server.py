@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 from typing import Any
 
 from anchorgym.envs.toolqa.retrieval import DEFAULT_TOPK, MAX_TOPK, IndexRetriever
-from anchorgym.errors import ConfigError, missing_extra
+from anchorgym.errors import missing_extra
+from anchorgym.ports import check_port_free
 
 MAX_QUERIES = 1024  # one batch; larger batches should be split by the client
 MAX_BODY_BYTES = 16 * 1024 * 1024  # far above MAX_QUERIES questions; refuses memory-exhausting bodies
@@ -110,20 +110,6 @@ def create_app(retriever: IndexRetriever, default_topk: int = DEFAULT_TOPK) -> A
         return jsonify(error=f"The retriever failed on this request ({cause!r})."), 500
 
     return app
-
-
-def check_port_free(host: str, port: int) -> None:
-    """Raise :class:`ConfigError` when ``host:port`` cannot be bound (port 0 always can)."""
-    if port == 0:
-        return
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no clash
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            raise ConfigError(
-                f"Cannot serve on {host}:{port} ({error.strerror}). Pass another --port, or --port 0 for a free one."
-            ) from error
 
 
 class RetrievalServer:

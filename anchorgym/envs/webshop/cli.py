@@ -19,30 +19,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=lambda args: parser.print_help())
 
 
-def _check_port(port: int) -> None:
-    """Raise a ConfigError when 127.0.0.1:``port`` cannot be listened on."""
-    import socket
-
-    from anchorgym.errors import ConfigError
-
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug's server does
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as error:
-            raise ConfigError(f"Cannot listen on 127.0.0.1:{port} ({error.strerror}). Pick another --port.") from error
-
-
 def _serve(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
     from anchorgym.envs.webshop.engine import WebShopEngine
     from anchorgym.envs.webshop.site import create_app
     from anchorgym.errors import ConfigError
+    from anchorgym.ports import check_port_free
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be 0-65535, got {args.port}.")
-    _check_port(args.port)  # before the engine loads, and werkzeug would sys.exit on a busy port
+    check_port_free("127.0.0.1", args.port)  # before the engine loads
     engine = WebShopEngine(args.data_dir, args.search, show_attributes=not args.hide_attributes)
     server = make_server("127.0.0.1", args.port, create_app(engine, seed=args.seed), threaded=True)
     print(f"WebShop: {len(engine.goals)} goals over {len(engine.data.products)} products from {engine.data.source}")
