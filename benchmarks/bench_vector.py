@@ -85,7 +85,9 @@ def configurations(sizes: list[int], ape_sizes: list[int]) -> list[tuple[str, st
 def run_one(label: str, backend: str, size: int, steps: int) -> dict | None:
     if backend != "ray_actor_per_env":
         return {**measure(backend, size, steps), "label": label}
-    needed_gb, free_gb = size * ACTOR_RSS_GB * 1.25, available_gb()
+    # RSS counts the shared library pages of every actor, so it over-states the real need: a 5% margin
+    # is enough (a 25% margin skipped the 128-actor claim on a 24 GB machine that runs it).
+    needed_gb, free_gb = size * ACTOR_RSS_GB * 1.05, available_gb()
     if free_gb < needed_gb:
         print(f"SKIPPED ray_actor_per_env at {size} envs: needs ~{needed_gb:.0f} GB, {free_gb:.0f} GB available")
         return None
