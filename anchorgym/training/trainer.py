@@ -239,14 +239,13 @@ class Trainer:
 
     def _prepare_rollout(self, seed: int) -> float | None:
         """Reseed the rollout sampler; for vLLM also sync the learner's weights (return the seconds it took)."""
+        self.rollout_policy.reseed(seed)
         if self.rollout_policy is self.policy:
-            self.policy.reseed(seed)
             return None
-        from anchorgym.training.vllm_rollout import reseed_vllm_policy, sync_weights
+        from anchorgym.training.vllm_rollout import sync_weights
 
         start = time.perf_counter()
         sync_weights(self.rollout_policy, self.model)
-        reseed_vllm_policy(self.rollout_policy, seed)
         return time.perf_counter() - start
 
     def _task_ids(self) -> list[str] | None:

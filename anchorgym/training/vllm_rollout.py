@@ -84,11 +84,3 @@ def sync_weights(policy: Any, model: Any) -> int:
     policy.llm.apply_model(lambda vllm_model: vllm_model.load_weights(weights))
     policy.llm.reset_prefix_cache()
     return len(weights)
-
-
-def reseed_vllm_policy(policy: Any, seed: int) -> None:
-    """Restart the engine's per-request seeds at ``seed`` (the iteration seed), so runs resume exactly."""
-    from dataclasses import replace
-
-    policy.generation = replace(policy.generation, seed=int(seed))
-    policy.calls = 0
