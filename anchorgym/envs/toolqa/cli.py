@@ -20,6 +20,12 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (0 picks a free one; default 8000)")
     serve.add_argument("--topk", type=int, default=3, help="passages per query when a request gives no topk (3)")
+    serve.add_argument(
+        "--max-batch",
+        type=int,
+        default=1024,
+        help="most queries of concurrent requests searched in one call (1 searches each request alone; 1024)",
+    )
     serve.set_defaults(handler=serve_command)
     export = commands.add_parser("export", help="write a data set's corpus as Search-R1 JSONL")
     _add_source(export)
@@ -67,10 +73,13 @@ def serve_command(args: argparse.Namespace) -> int:
     from anchorgym.envs.toolqa.server import RetrievalServer, check_port_free
 
     topk = check_topk(args.topk)
+    if args.max_batch < 1:
+        raise ConfigError(f"--max-batch must be at least 1 (1 searches each request alone), got {args.max_batch}.")
     check_port_free(args.host, args.port)  # before indexing, which can take minutes
     passages = load_passages(args)
     print(f"indexing {len(passages)} passages with {args.index}...", file=sys.stderr, flush=True)
-    server = RetrievalServer(build_index(args.index, passages), host=args.host, port=args.port, default_topk=topk)
+    index = build_index(args.index, passages)
+    server = RetrievalServer(index, host=args.host, port=args.port, default_topk=topk, max_batch=args.max_batch)
     print(f"serving {server.url} (GET /health); Ctrl-C stops", flush=True)
     try:
         server.serve_forever()
