@@ -22,6 +22,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class _Pending(Generic[T, R]):
     result: Future[R] = field(default_factory=Future)
 
 
+HISTORY = 1024  # batch sizes kept for inspection: a server runs for days, so the record must not grow
 _CLOSE = object()  # queued by close(): the worker stops when it takes it
 
 
@@ -79,7 +81,8 @@ class Batcher(Generic[T, R]):
         self._queue: queue.Queue = queue.Queue()
         self._held: list[_Pending[T, R]] = []  # taken from the queue but not fitting the batch being built
         self._closed, self._closing = False, threading.Lock()  # nothing is queued after _CLOSE
-        self.batch_sizes: list[int] = []  # items per batch, in the order the batches ran
+        self.batch_sizes: deque[int] = deque(maxlen=HISTORY)  # items per batch, the latest HISTORY batches
+        self.batches = self.items = 0  # batches run and items answered in all (a failed batch counts once)
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
@@ -108,6 +111,7 @@ class Batcher(Generic[T, R]):
     def _work(self) -> None:
         while (batch := self._next_batch()) is not None:
             self.batch_sizes.append(len(batch))
+            self.batches, self.items = self.batches + 1, self.items + len(batch)
             self._answer(batch)
 
     def _answer(self, batch: list[_Pending[T, R]]) -> None:

@@ -49,8 +49,8 @@ class Batcher:
 
     @property
     def batch_sizes(self) -> list[int]:
-        """Requests per batch, in the order the batches ran."""
-        return self._batcher.batch_sizes
+        """Requests per batch, in the order the batches ran (the latest :data:`anchorgym.batching.HISTORY`)."""
+        return list(self._batcher.batch_sizes)
 
     def submit(self, prompt: Sequence[int], generation: GenerationConfig, seed: int) -> Completion:
         """Queue one prompt and wait for its completion."""

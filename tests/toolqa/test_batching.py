@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from anchorgym.batching import Batcher
+from anchorgym.batching import HISTORY, Batcher
 
 
 class Gate:
@@ -60,7 +60,8 @@ def test_waiting_items_merge_by_key_within_max_batch():
     assert outcomes == [f"{item}!" for item in items]  # every request gets its own result
     # ("b", 1) waits for the next batch; ("a", 3) fills the first to 4; the held b starts the next
     assert gate.batches == [[("x", 1)], [("a", 1), ("a", 3)], [("b", 1), ("b", 1)], [("a", 1)]]
-    assert batcher.batch_sizes == [1, 2, 2, 1] and batcher.waiting() == 0
+    assert list(batcher.batch_sizes) == [1, 2, 2, 1] and batcher.waiting() == 0
+    assert (batcher.batches, batcher.items) == (4, 6)
     batcher.close()
 
 
@@ -103,6 +104,14 @@ def test_a_lone_item_runs_at_once_without_a_window():
 
     assert timed(1.5) >= 1.5  # a window makes a lone item wait for company, and the clock shows it
     assert timed(0.0) < 0.75
+
+
+def test_the_record_of_batch_sizes_is_bounded():
+    batcher = Batcher(lambda items: items)
+    for i in range(HISTORY + 5):
+        batcher.submit(i)
+    assert len(batcher.batch_sizes) == HISTORY and (batcher.batches, batcher.items) == (HISTORY + 5, HISTORY + 5)
+    batcher.close()
 
 
 def test_close_stops_the_worker_and_refuses_new_items():

@@ -214,7 +214,7 @@ def test_cli_dense_server_gives_the_in_process_episodes(tmp_path, play):
     try:
         url = re.search(r"http://\S+/retrieve", process.stdout.readline()).group(0)
         health = httpx.get(url.replace("/retrieve", "/health"), timeout=10).json()
-        assert health == {"status": "ok", "index": "dense", "passages": 3}
+        assert health == {"status": "ok", "index": "dense", "passages": 3, "requests": 0, "searches": 0}
         remote = anchorgym.make(ENV_ID, dataset=str(tmp_path), split="test", retriever=url, topk=2)
         for task_id, query in zip(local.task_ids(), QUERIES, strict=True):
             script = [f"<search>{query}</search>", "<search>capital city</search>", "<answer>Velmora</answer>"]

@@ -23,10 +23,21 @@ def post(server, body=None, content=None):
     return httpx.post(server.url, json=body, content=content, timeout=10)
 
 
-def test_health(server, synthetic_test):
+def health(server):
     reply = httpx.get(server.url.replace("/retrieve", "/health"), timeout=10)
     assert reply.status_code == 200
-    assert reply.json() == {"status": "ok", "index": "bm25", "passages": len(synthetic_test.passages)}
+    return reply.json()
+
+
+def test_health_counts_requests_and_searches(synthetic_test):
+    running = RetrievalServer(build_index("bm25", synthetic_test.passages)).start()
+    try:
+        counts = {"requests": 0, "searches": 0}
+        assert health(running) == {"status": "ok", "index": "bm25", "passages": len(synthetic_test.passages), **counts}
+        post(running, {"queries": ["capital", "city"]})
+        assert health(running)["requests"] == health(running)["searches"] == 1
+    finally:
+        running.stop()
 
 
 def test_retrieve_batched_with_scores_matches_in_process(server, synthetic_test):
@@ -240,7 +251,9 @@ def queued_replies(retriever, bodies, **server_options):
                     assert time.monotonic() < deadline, "the request never reached the batcher"
                     time.sleep(0.005)
             retriever.release.set()
-            return [future.result() for future in futures], list(server.batcher.batch_sizes)
+            replies = [future.result() for future in futures]
+        assert health(server)["requests"] == len(bodies) and health(server)["searches"] == server.batcher.batches
+        return replies, list(server.batcher.batch_sizes)
     finally:
         server.stop()
 
@@ -304,7 +317,7 @@ def test_a_lone_request_is_one_search_of_its_own(synthetic_test):
             assert len(post(running, {"queries": ["a", "b"], "topk": topk}).json()["result"][1]) == topk
     finally:
         running.stop()
-    assert running.batcher.batch_sizes == [1, 1] and retriever.calls == [(["a", "b"], 1), (["a", "b"], 4)]
+    assert list(running.batcher.batch_sizes) == [1, 1] and retriever.calls == [(["a", "b"], 1), (["a", "b"], 4)]
 
 
 @pytest.mark.slow

@@ -5,7 +5,8 @@ Endpoints:
 * ``POST /retrieve`` with ``{"queries": [...], "topk": k, "return_scores": bool}`` answers
   ``{"result": [[{"document": {"id", "contents"}, "score"}, ...], ...]}`` (one list per query,
   best first); with ``return_scores`` false each list holds the documents alone, as in Search-R1.
-* ``GET /health`` answers ``{"status": "ok", "index": "bm25", "passages": N}``.
+* ``GET /health`` answers ``{"status": "ok", "index": "bm25", "passages": N, "requests": R, "searches": S}``:
+  R requests were answered by S retriever searches so far (R/S is the mean number merged).
 
 Bad requests (malformed JSON, an empty ``queries`` list or non-string queries, topk out of
 1..100, more than ``MAX_QUERIES`` queries) get status 400, bodies over ``MAX_BODY_BYTES`` 413,
@@ -131,7 +132,13 @@ def create_app(retriever: IndexRetriever, default_topk: int = DEFAULT_TOPK, max_
 
     @app.get("/health")
     def health() -> Any:
-        return jsonify(status="ok", index=retriever.name, passages=len(retriever.passages))
+        return jsonify(
+            status="ok",
+            index=retriever.name,
+            passages=len(retriever.passages),
+            requests=batcher.items,
+            searches=batcher.batches,
+        )
 
     @app.post("/retrieve")
     def retrieve() -> Any:
