@@ -335,3 +335,10 @@ def test_concurrent_dense_requests_are_merged_and_match_their_lone_answers(synth
             assert [hit["document"]["id"] for hit in got] == [hit.passage.id for hit in want]
             # float32 encoder arithmetic depends on the batch shape: equal to ~1e-7, not to the bit
             assert [hit["score"] for hit in got] == pytest.approx([hit.score for hit in want], abs=1e-5)
+
+
+def test_cli_max_batch_below_one_is_a_clear_error(capsys):
+    from anchorgym.cli import main
+
+    assert main(["retrieval", "serve", "--dataset", "synthetic", "--port", "0", "--max-batch", "0"]) == 2
+    assert capsys.readouterr().err == "error: --max-batch must be at least 1 (1 searches each request alone), got 0.\n"
