@@ -59,12 +59,14 @@ def reseed_policy(policy: Policy, seed: int) -> bool:
     Uses the policy's ``reseed(seed)`` method when it has one (model policies), else replaces
     a numpy ``rng`` attribute (the ``random`` policy). Deterministic policies need neither.
     """
+    if not can_reseed(policy):
+        return False
     method = getattr(policy, "reseed", None)
     if callable(method):
         method(seed)
-    elif can_reseed(policy):
+    else:
         policy.rng = np.random.default_rng(seed)
-    return can_reseed(policy)
+    return True
 
 
 def episode_record(batch: Batch, slot: int, episode: Episode) -> dict[str, Any]:
@@ -305,9 +307,7 @@ def evaluate(
         header = _run_header(spec, agent, seeds, envs.num_tasks)
         previous, started = _open_run(out, header, resume)
         tasks = spec.resolve_tasks(envs.call_at([0], "task_ids")[0])
-        generation = agent.generation
         _play_all(spec, envs, agent, tasks, seeds, out, previous, progress)
-        agent.generation = generation  # per-batch reseeding moved the sampler's seed; record the settings given
         context = {"tasks": tasks, "template": template, "datasets": dataset_hashes(envs), "started": started}
         result = build_result(spec, agent, envs, seeds, out, context, resumed=len(previous))
     finally:

@@ -82,17 +82,24 @@ class ChatPolicy(Policy, abc.ABC):
         self.repair = repair
         self.context_length = context_length
         self.templates: dict[str, PromptTemplate] = {}
-        self.calls = 0  # back-end calls so far; call n is seeded from generation.seed and n
+        self.calls = 0  # back-end calls so far; call n is seeded from the stream seed and n
+        # Set by reseed(); until then the stream follows generation.seed. Kept apart so that
+        # ``generation`` stays the settings the user gave, which results record.
+        self.reseeded: int | None = None
 
     def reseed(self, seed: int) -> None:
         """Restart the sampling stream at ``seed``, as if freshly built with it (the harness calls this per batch)."""
-        self.generation = replace(self.generation, seed=int(seed))
+        self.reseeded = int(seed)
         self.calls = 0
 
     def call_seed(self, stride: int = 1) -> int:
-        """Count one back-end call and return its seed: ``generation.seed + stride * (calls before it)``."""
+        """Count one back-end call and return its seed: ``stream seed + stride * (calls before it)``.
+
+        The stream seed is the last :meth:`reseed` value, else ``generation.seed``.
+        """
         self.calls += 1
-        return self.generation.seed + stride * (self.calls - 1)
+        base = self.generation.seed if self.reseeded is None else self.reseeded
+        return base + stride * (self.calls - 1)
 
     @abc.abstractmethod
     def complete(self, prompts: Sequence[Messages]) -> list[Completion]:
