@@ -78,6 +78,8 @@ class TrainConfig:
     progress: bool = _doc("show a progress bar", True)
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, _checked_value(f.name, f.type, getattr(self, f.name)))
         if self.estimator not in ESTIMATORS:
             raise ConfigError(
                 f"estimator {self.estimator!r} is unknown.{suggest(self.estimator, ESTIMATORS)} "
@@ -162,6 +164,41 @@ class TrainConfig:
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             lines.append(f"{f.name:24} {default!r:28} {f.metadata['doc']}")
         return "\n".join(lines)
+
+
+_TYPES = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict, "list": list}
+_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a mapping", list: "a list"}
+
+
+def _checked_value(name: str, annotation: str, value: Any) -> Any:
+    """Return ``value`` as the field's declared type, or raise a ConfigError that names the field.
+
+    An int is accepted where a float is due, and so is a numeric string: YAML 1.1 (PyYAML) reads
+    ``1e-5`` (no dot) as the string "1e-5".
+
+    >>> _checked_value("learning_rate", "float", "1e-5")
+    1e-05
+    >>> _checked_value("iterations", "int", "ten")
+    Traceback (most recent call last):
+    ...
+    anchorgym.errors.ConfigError: iterations must be an integer, got 'ten' (str).
+    """
+    optional = annotation.endswith(" | None")
+    kind = _TYPES[annotation.removesuffix(" | None")]
+    if value is None and optional:
+        return None
+    if kind is float and not isinstance(value, bool):
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+        return value
+    words = _WORDS[kind] + (" or null" if optional else "")
+    raise ConfigError(f"{name} must be {words}, got {value!r} ({type(value).__name__}).")
 
 
 def _divisor(total: int, wanted: int) -> int:

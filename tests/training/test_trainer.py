@@ -117,6 +117,33 @@ def test_config_checks_are_helpful(tmp_path):
         TrainConfig(group_size=1)
 
 
+def test_config_values_are_checked_against_the_field_types():
+    # PyYAML reads `1e-5` (no dot) as a string; a numeric string is still a number
+    assert TrainConfig.from_dict({"learning_rate": "1e-5", "kl_coef": 0}).learning_rate == 1e-5
+    assert TrainConfig(kl_coef=0).kl_coef == 0.0 and isinstance(TrainConfig(kl_coef=0).kl_coef, float)
+    assert TrainConfig(gamma=None).gamma is None and TrainConfig(gamma=1).gamma == 1.0
+    with pytest.raises(ConfigError, match=r"^iterations must be an integer, got 'ten' \(str\)\.$"):
+        TrainConfig(iterations="ten")
+    with pytest.raises(ConfigError, match=r"^iterations must be an integer, got 2.5 \(float\)\.$"):
+        TrainConfig(iterations=2.5)
+    with pytest.raises(ConfigError, match=r"^bf16 must be true or false, got 'yes please' \(str\)\.$"):
+        TrainConfig(bf16="yes please")
+    with pytest.raises(ConfigError, match=r"^num_tasks must be an integer, got True \(bool\)\.$"):
+        TrainConfig(num_tasks=True)
+    with pytest.raises(ConfigError, match=r"^gamma must be a number or null, got 'high' \(str\)\.$"):
+        TrainConfig(gamma="high")
+    with pytest.raises(ConfigError, match=r"^task_ids must be a list, got '11' \(str\)\.$"):
+        TrainConfig(task_ids="11")
+
+
+def test_train_cli_with_a_mistyped_value_is_one_line(tmp_path, capsys):
+    cli_cfg = tmp_path / "c.yaml"
+    cli_cfg.write_text("iterations: 1\n")
+    assert main(["train", str(cli_cfg), "--set", "learning_rate=fast"]) == 2
+    err = capsys.readouterr().err
+    assert "learning_rate must be a number, got 'fast' (str)." in err and "Traceback" not in err
+
+
 GIGPO = dict(estimator="gigpo", learning_rate=1e-6, clip_eps=0.2, temperature=1.0)
 EMBODIED = dict(GIGPO, group_size=8, kl_coef=0.01, invalid_action_penalty=0.1)  # Sokoban, ALFWorld, WebShop
 PUBLISHED = {  # verl-agent's examples/gigpo_trainer/run_*.sh (GiGPO, arXiv 2505.10978)
