@@ -167,7 +167,14 @@ class TrainConfig:
 
 
 _TYPES = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict, "list": list}
-_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a mapping", list: "a list"}
+_WORDS = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    dict: "a mapping",
+    list: "a list",
+}
 
 
 def _checked_value(name: str, annotation: str, value: Any) -> Any:
