@@ -40,8 +40,9 @@ def shared_file():
 
 def alfworld_cache_dir() -> Path:
     """Where the tests keep ALFWorld's unpacked games (``make alfworld-data`` fills it too)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return Path(os.environ.get("ANCHORGYM_ALFWORLD_TEST_DATA", base / "anchorgym" / "test" / "alfworld"))
+    from anchorgym.cache import cache_root
+
+    return Path(os.environ.get("ANCHORGYM_ALFWORLD_TEST_DATA", cache_root() / "test" / "alfworld"))
 
 
 @pytest.fixture(scope="session")

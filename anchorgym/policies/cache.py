@@ -8,15 +8,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from anchorgym.cache import cache_root
+
 READY_MARKER = ".anchorgym-ready"
-
-
-def cache_root() -> Path:
-    """Return ``$ANCHORGYM_CACHE_DIR``, else ``$XDG_CACHE_HOME/anchorgym``, else ``~/.cache/anchorgym``."""
-    if os.environ.get("ANCHORGYM_CACHE_DIR"):
-        return Path(os.environ["ANCHORGYM_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "anchorgym"
 
 
 def model_cache_dir(name: str) -> Path:

@@ -45,6 +45,7 @@ def test_split_aliases_and_unknown_split():
 
 def test_resolution_order(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("ANCHORGYM_CACHE_DIR", raising=False)
     monkeypatch.delenv(data.ENV_VAR, raising=False)
     assert data.data_root() == tmp_path / "cache" / "anchorgym" / "alfworld"
     monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "env"))

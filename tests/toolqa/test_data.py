@@ -66,6 +66,7 @@ def test_data_command_installs_into_the_cache(hotpot_dir, tmp_path, monkeypatch)
     from anchorgym.cli import main
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("ANCHORGYM_CACHE_DIR", raising=False)
     assert main(["data", "hotpot-sample", "--from", hotpot_dir]) == 0
     installed = tmp_path / "anchorgym" / "toolqa" / "hotpotqa_dev_distractor_sample.json"
     assert installed.read_bytes() == (Path(hotpot_dir) / "toolqa" / installed.name).read_bytes()

@@ -118,6 +118,7 @@ def test_data_folder_precedence(tmp_path, webshop_dir, monkeypatch):
     # --data-dir / data_dir beats $WEBSHOP_DATA, which beats the user cache, which beats the shared folder
     env_dir, arg_dir = data.install(webshop_dir, tmp_path / "env"), data.install(webshop_dir, tmp_path / "arg")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("ANCHORGYM_CACHE_DIR", raising=False)
     monkeypatch.setenv("ANCHORGYM_SHARED_DATA", str(tmp_path / "no-shared"))
     monkeypatch.delenv("WEBSHOP_DATA", raising=False)
     with pytest.raises(DataNotFoundError):

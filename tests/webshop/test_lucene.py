@@ -54,6 +54,7 @@ def test_index_lives_in_the_user_cache(tmp_path, monkeypatch, lucene):
     from anchorgym.envs.webshop.lucene import index_dir
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("ANCHORGYM_CACHE_DIR", raising=False)
     folder = index_dir([("B1", "red mug")])
     assert folder.parent == tmp_path / "anchorgym" / "webshop" and folder.name.startswith("lucene-")
     assert index_dir([("B1", "red mug")]) == folder != index_dir([("B1", "blue mug")])

@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from anchorgym.cache import cache_root
 from anchorgym.errors import ConfigError, DataNotFoundError, unknown
 
 ENV_VAR = "ALFWORLD_DATA"
@@ -44,9 +45,8 @@ INSTALL_HINT = "Install it with: anchorgym data alfworld --from PATH/TO/json_2.1
 
 
 def cache_dir() -> Path:
-    """Return the user cache folder for ALFWorld data (``$XDG_CACHE_HOME/anchorgym/alfworld``)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "anchorgym" / "alfworld"
+    """Return the user cache folder for ALFWorld data (``alfworld/`` in :func:`anchorgym.cache.cache_root`)."""
+    return cache_root() / "alfworld"
 
 
 def data_root(data_dir: str | Path | None = None) -> Path:

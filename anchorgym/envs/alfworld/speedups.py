@@ -42,6 +42,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from anchorgym.cache import cache_root
+
 # Cache bounds keep a long-lived worker's memory flat: texts and queries recur across games
 # (a few thousand distinct ones over all of ALFWorld), translated problems are per game.
 TEXT_CACHE_SIZE = 20_000
@@ -202,8 +204,7 @@ def sas_cache_dir() -> Path | None:
         return None
     if setting:
         return Path(setting)
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "anchorgym" / "alfworld-sas"
+    return cache_root() / "alfworld-sas"
 
 
 def _memo_pddl2sas(translate: Callable[..., Any], disk: Path | None = None) -> Callable[..., Any]:

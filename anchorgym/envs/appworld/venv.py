@@ -23,6 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from anchorgym.cache import cache_root
 from anchorgym.errors import DependencyError
 
 APPWORLD_REQUIREMENT = "appworld==0.1.3.post1"
@@ -32,8 +33,8 @@ BUILD_MARK = ".anchorgym-building"  # written when we create the venv, so a half
 
 
 def cache_dir() -> Path:
-    """Return anchorgym's cache folder (``$ANCHORGYM_CACHE`` or ``~/.cache/anchorgym``)."""
-    return Path(os.environ.get("ANCHORGYM_CACHE", Path.home() / ".cache" / "anchorgym"))
+    """Return anchorgym's cache folder (see :func:`anchorgym.cache.cache_root`)."""
+    return cache_root()
 
 
 def venv_dir() -> Path:

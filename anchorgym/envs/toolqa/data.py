@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from anchorgym.cache import cache_root
 from anchorgym.envs.toolqa.corpus import Passage, make_contents
 from anchorgym.envs.toolqa.tasks import Task, ToolQAData
 from anchorgym.errors import DataNotFoundError, missing_extra, unknown
@@ -56,8 +57,8 @@ def _load(dataset: str, split: str, options_json: str) -> ToolQAData:
 
 
 def cache_dir() -> Path:
-    """The user cache folder for tool-QA data (``$XDG_CACHE_HOME/anchorgym/toolqa``)."""
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "anchorgym" / "toolqa"
+    """The user cache folder for tool-QA data (``toolqa/`` in :func:`anchorgym.cache.cache_root`)."""
+    return cache_root() / "toolqa"
 
 
 def hotpot_candidates(data_dir: str | None) -> list[Path]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from anchorgym.cache import cache_root
 from anchorgym.errors import ConfigError, DataNotFoundError
 
 PRODUCT_PATTERNS = ("products_*.json", "items_shuffle*.json")
@@ -50,9 +51,8 @@ class WebShopData:
 
 
 def cache_dir() -> Path:
-    """Return the user cache folder for WebShop data (``$XDG_CACHE_HOME/anchorgym/webshop``)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "anchorgym" / "webshop"
+    """Return the user cache folder for WebShop data (``webshop/`` in :func:`anchorgym.cache.cache_root`)."""
+    return cache_root() / "webshop"
 
 
 def _find(folder: Path, patterns: tuple[str, ...]) -> Path | None:
