@@ -73,8 +73,8 @@ class TrainConfig:
     eval_benchmark: str = _doc("harness benchmark spec evaluated with greedy decoding (`anchorgym benchmarks`)", "")
     eval_seeds: list = _doc("evaluation seeds (empty: the spec's own)", factory=list)
     save_every: int = _doc("checkpoint every N iterations (0: only at the end)", 10)
-    tensorboard: bool = _doc("also log to TensorBoard (needs tensorboard)", False)
-    wandb_project: str = _doc("also log to this W&B project (needs wandb); empty disables", "")
+    tensorboard: bool = _doc("also log to <output_dir>/tensorboard (pip install 'anchorgym[tensorboard]')", False)
+    wandb_project: str = _doc("also log to this W&B project (anchorgym[wandb]; WANDB_MODE=offline: on disk)", "")
     progress: bool = _doc("show a progress bar", True)
 
     def __post_init__(self) -> None:

@@ -66,8 +66,14 @@ class MetricsLogger:
             writer.writeheader()
             writer.writerows(self.rows)
         os.replace(tmp, self.path)
-        for write in self.writers:
-            write(row)
+        for writer in self.writers:
+            writer.log(row)
+
+    def close(self) -> None:
+        """Flush and close the TensorBoard and W&B writers (the CSV is always complete)."""
+        for writer in self.writers:
+            writer.close()
+        self.writers = []
 
 
 def read_metrics(path: Path) -> list[dict[str, str]]:
@@ -82,24 +88,50 @@ def _plain(value: Any) -> Any:
     return round(value, 8) if isinstance(value, float) else value
 
 
-def _writers(output_dir: Path, tensorboard: bool, wandb_project: str) -> list:
-    writers = []
-    if tensorboard:
+def _numbers(row: dict[str, Any]) -> dict[str, float]:
+    return {k: v for k, v in row.items() if isinstance(v, int | float)}
+
+
+class _TensorBoard:
+    """Scalars under ``<run>/tensorboard``, flushed every iteration so a short or killed run keeps them."""
+
+    def __init__(self, folder: Path) -> None:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as error:
-            raise missing_extra("tensorboard", "train") from error
-        board = SummaryWriter(str(output_dir / "tensorboard"))
-        writers.append(
-            lambda row: [
-                board.add_scalar(k, v, row["iteration"]) for k, v in row.items() if isinstance(v, (int, float))
-            ]
-        )
-    if wandb_project:
+            raise missing_extra("tensorboard", "tensorboard") from error
+        self.board = SummaryWriter(str(folder))
+
+    def log(self, row: dict[str, Any]) -> None:
+        for key, value in _numbers(row).items():
+            self.board.add_scalar(key, value, int(row["iteration"]))
+        self.board.flush()
+
+    def close(self) -> None:
+        self.board.close()
+
+
+class _WandB:
+    """One W&B run per process (``WANDB_MODE=offline`` keeps it on disk under ``<run>/wandb``)."""
+
+    def __init__(self, project: str, folder: Path) -> None:
         try:
             import wandb
         except ImportError as error:
-            raise missing_extra("wandb", "train") from error
-        run = wandb.init(project=wandb_project, dir=str(output_dir))
-        writers.append(lambda row: run.log(row, step=int(row["iteration"])))
+            raise missing_extra("wandb", "wandb") from error
+        self.run = wandb.init(project=project, dir=str(folder))
+
+    def log(self, row: dict[str, Any]) -> None:
+        self.run.log(_numbers(row), step=int(row["iteration"]))
+
+    def close(self) -> None:
+        self.run.finish()
+
+
+def _writers(output_dir: Path, tensorboard: bool, wandb_project: str) -> list[_TensorBoard | _WandB]:
+    writers: list[_TensorBoard | _WandB] = []
+    if tensorboard:
+        writers.append(_TensorBoard(output_dir / "tensorboard"))
+    if wandb_project:
+        writers.append(_WandB(wandb_project, output_dir))
     return writers

@@ -94,11 +94,12 @@ class Trainer:
             state = load_state(checkpoint)
             self.optimizer.load_state_dict(state["optimizer"])
             self.start = int(state["iteration"])
+        # before the env workers start, so a missing TensorBoard or W&B package leaves nothing running
+        self.logger = MetricsLogger(self.output_dir, self.start, config.tensorboard, config.wandb_project)
         self.policy = self._policy(config.temperature)
         self.rollout_policy = self._rollout_policy()
         self.learner = self._learner()
         self.envs = self._envs()
-        self.logger = MetricsLogger(self.output_dir, self.start, config.tensorboard, config.wandb_project)
         _write_config(self.output_dir, config)
 
     # ------------------------------------------------------------- set-up
@@ -296,7 +297,8 @@ class Trainer:
         return save_checkpoint(self.output_dir, iteration, self.model, self.tokenizer, self.optimizer, extra)
 
     def close(self) -> None:
-        """Shut down the env workers (and the vLLM engine)."""
+        """Shut down the env workers (and the vLLM engine) and close the metric writers."""
+        self.logger.close()
         self.envs.close()
         if self.rollout_policy is not self.policy:
             self.rollout_policy.close()

@@ -1,18 +1,20 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from anchorgym.cli import main
-from anchorgym.errors import ConfigError, ResultError
+from anchorgym.errors import ConfigError, DependencyError, ResultError
 from anchorgym.training.config import TrainConfig
 from anchorgym.training.metrics import read_metrics
 from anchorgym.training.trainer import train
 
 from .training_toyenv import register_corridor
+from .wandb_records import history
 
 ENV = register_corridor()
 BASE = dict(
@@ -312,3 +314,30 @@ def test_periodic_eval_goes_through_the_harness(tmp_path):
         assert float(row["eval/success"]) == result["metrics"]["success_rate"]["mean"]
         episodes = (out / "eval" / f"iter_{iteration:06d}" / "episodes.jsonl").read_text().splitlines()
         assert len(episodes) == 4
+
+
+def test_metrics_also_go_to_tensorboard_and_wandb(tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.setenv("WANDB_MODE", "offline")  # W&B keeps the run on disk: no account, no network
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    out = train(config(tmp_path, iterations=2, save_every=0, tensorboard=True, wandb_project="anchorgym-test"))
+    rows = metrics(out)
+    board = EventAccumulator(str(out / "tensorboard"))
+    board.Reload()
+    for key in ("rollout/success", "loss/policy", "advantage/abs_mean"):
+        logged = [(event.step, event.value) for event in board.Scalars(key)]
+        expected = [(int(r["iteration"]), float(r[key])) for r in rows]
+        assert [step for step, _ in logged] == [1, 2] == [step for step, _ in expected]
+        assert [value for _, value in logged] == pytest.approx([value for _, value in expected], abs=1e-6)
+    (run_file,) = (out / "wandb").glob("offline-run-*/run-*.wandb")
+    logged = history(run_file)
+    assert [row["_step"] for row in logged] == [1, 2]
+    for key in ("rollout/success", "loss/policy", "samples/kept"):
+        assert [row[key] for row in logged] == pytest.approx([float(r[key]) for r in rows], abs=1e-6)
+
+
+def test_tensorboard_without_its_package_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if tensorboard were not installed
+    with pytest.raises(DependencyError, match=r"pip install 'anchorgym\[tensorboard\]'"):
+        train(config(tmp_path, iterations=1, tensorboard=True))
