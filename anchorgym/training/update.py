@@ -45,33 +45,55 @@ class Sample:
 
 
 def collate(samples: list[Sample], pad_id: int, device: Any) -> dict[str, torch.Tensor]:
-    """Right-pad ``prompt + response`` rows; targets and masks are aligned to ``logits[:, :-1]``."""
+    """Left-pad ``prompt + response`` rows so that every response ends in the last column.
+
+    Only the last ``K`` positions (``K``: the longest response) are scored, so the forward pass
+    keeps just the logits that predict them (:func:`response_logprobs`) instead of a
+    ``[rows, width, vocab]`` tensor over every prompt token: with a 49k vocabulary that tensor is
+    most of the update's memory. ``mask`` and ``old`` are ``[rows, K]``, a row's response filling
+    its last ``len(response)`` columns; ``positions`` count real tokens only, as in generation.
+    """
     width = max(len(s.prompt_ids) + len(s.response_ids) for s in samples)
+    scored = max(len(s.response_ids) for s in samples)
     ids = torch.full((len(samples), width), pad_id, dtype=torch.long)
     attention = torch.zeros((len(samples), width), dtype=torch.long)
-    mask = torch.zeros((len(samples), width - 1))
-    old = torch.zeros((len(samples), width - 1))
+    mask = torch.zeros((len(samples), scored))
+    old = torch.zeros((len(samples), scored))
     for row, s in enumerate(samples):
         full = s.prompt_ids + s.response_ids
-        ids[row, : len(full)] = torch.tensor(full)
-        attention[row, : len(full)] = 1
-        start, end = len(s.prompt_ids) - 1, len(full) - 1
-        mask[row, start:end] = s.weight
-        old[row, start:end] = torch.tensor(s.old_logprobs, dtype=torch.float32)
+        ids[row, width - len(full) :] = torch.tensor(full)
+        attention[row, width - len(full) :] = 1
+        mask[row, scored - len(s.response_ids) :] = s.weight
+        old[row, scored - len(s.response_ids) :] = torch.tensor(s.old_logprobs, dtype=torch.float32)
+    positions = (attention.cumsum(-1) - 1).clamp(min=0)
     advantages = torch.tensor([s.advantage for s in samples], dtype=torch.float32)
-    tensors = {"ids": ids, "attention": attention, "mask": mask, "old": old, "advantages": advantages}
+    tensors = {
+        "ids": ids,
+        "attention": attention,
+        "positions": positions,
+        "mask": mask,
+        "old": old,
+        "advantages": advantages,
+    }
     return {key: value.to(device) for key, value in tensors.items()}
 
 
 def response_logprobs(
     model: Any, batch: dict[str, torch.Tensor], temperature: float, allowed: torch.Tensor | None, autocast: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token log-probs and entropies of ``batch["ids"][:, 1:]`` under ``model``."""
+    """Per-token log-probs and entropies of the last ``K`` tokens of each row (``K = mask.shape[1]``)."""
+    scored = batch["mask"].shape[1]
     context = torch.autocast("cuda", dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
     with context:
-        logits = model(input_ids=batch["ids"], attention_mask=batch["attention"]).logits[:, :-1]
-    targets = batch["ids"][:, 1:]
-    if allowed is not None:  # prompt positions hold any token; only response positions are scored
+        # the logits at the K positions before the last predict the last K tokens; the final one predicts nothing
+        logits = model(
+            input_ids=batch["ids"],
+            attention_mask=batch["attention"],
+            position_ids=batch["positions"],
+            logits_to_keep=scored + 1,
+        ).logits[:, :-1]
+    targets = batch["ids"][:, -scored:]
+    if allowed is not None:  # columns left of a short response hold prompt tokens; only the response is scored
         targets = torch.where(batch["mask"] > 0, targets, allowed[0])
     return token_logprobs(logits, targets, temperature, allowed)
 
