@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 
 from anchorgym.errors import ConfigError
-from anchorgym.policies.base import AgentInput, Policy, PolicyOutput, token_count
+from anchorgym.policies.base import AgentInput, Policy, PolicyOutput, TokenCounts
 
 
 @dataclass
-class StepRecord:
+class StepRecord(TokenCounts):
     """One step of one episode.
 
     Attributes:
@@ -63,16 +63,6 @@ class StepRecord:
     response_token_ids: list[int] | None = None
     logprobs: list[float] | None = None
     usage: tuple[int, int] | None = None
-
-    @property
-    def tokens_in(self) -> int | None:
-        """Prompt length in tokens, when known."""
-        return token_count(self.prompt_token_ids, self.usage, 0)
-
-    @property
-    def tokens_out(self) -> int | None:
-        """Response length in tokens, when known."""
-        return token_count(self.response_token_ids, self.usage, 1)
 
 
 @dataclass

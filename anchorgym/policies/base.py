@@ -45,8 +45,26 @@ class AgentInput:
     task_type: str = ""
 
 
+class TokenCounts:
+    """``tokens_in`` / ``tokens_out`` of a record with ``prompt_token_ids``, ``response_token_ids`` and ``usage``."""
+
+    prompt_token_ids: list[int] | None
+    response_token_ids: list[int] | None
+    usage: tuple[int, int] | None
+
+    @property
+    def tokens_in(self) -> int | None:
+        """Prompt length in tokens, when known."""
+        return token_count(self.prompt_token_ids, self.usage, 0)
+
+    @property
+    def tokens_out(self) -> int | None:
+        """Response length in tokens, when known."""
+        return token_count(self.response_token_ids, self.usage, 1)
+
+
 @dataclass
-class PolicyOutput:
+class PolicyOutput(TokenCounts):
     """What a policy returns for one :class:`AgentInput`.
 
     Attributes:
@@ -68,16 +86,6 @@ class PolicyOutput:
     response_token_ids: list[int] | None = None
     logprobs: list[float] | None = None
     usage: tuple[int, int] | None = None
-
-    @property
-    def tokens_in(self) -> int | None:
-        """Prompt length in tokens, when known."""
-        return token_count(self.prompt_token_ids, self.usage, 0)
-
-    @property
-    def tokens_out(self) -> int | None:
-        """Response length in tokens, when known."""
-        return token_count(self.response_token_ids, self.usage, 1)
 
 
 def token_count(ids: list[int] | None, usage: tuple[int, int] | None, part: int) -> int | None:
