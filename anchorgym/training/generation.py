@@ -51,6 +51,15 @@ def token_logprobs(
     return picked, entropy
 
 
+def _cache_of(out: Any) -> dict[str, Any]:
+    """The KV cache of a forward's output, as the keyword the next forward takes.
+
+    transformers 5.2x renamed ``past_key_values`` to ``cache`` (the old name warns, then goes in 5.40);
+    the output carries the name its model's ``forward`` takes.
+    """
+    return {"cache": out["cache"]} if "cache" in out else {"past_key_values": out["past_key_values"]}
+
+
 class TrainerPolicy(Policy):
     """Samples actions from the model under training (see module docs).
 
@@ -160,8 +169,8 @@ class TrainerPolicy(Policy):
                 input_ids=token[:, None],
                 attention_mask=mask,
                 position_ids=positions,
-                past_key_values=out.past_key_values,
                 use_cache=True,
+                **_cache_of(out),
             )
         return _trim(torch.stack(tokens, 1), torch.stack(logps, 1), self.tokenizer.eos_token_id)
 
