@@ -6,10 +6,14 @@ questions. Only the estimator and the seed change between runs. Success (fractio
 episodes won) is averaged over seeds per iteration and plotted. Usage:
 
     python benchmarks/learning/run.py [--task sokoban|toolqa] [--iterations N] [--seeds 0 1 2] [--set KEY=VALUE ...]
+        [--results-dir DIR]
 
-See README.md here for the commands and numbers of the recorded runs.
+``--set model=smollm2 --set device=cuda`` is the GPU run (benchmarks/gpu/README.md). See README.md
+here for the commands and numbers of the recorded runs.
 
-Writes benchmarks/results/learning_<task>.json and .png; prints one SUMMARY line per estimator.
+Writes <results-dir>/learning_<task>.json and .png (default benchmarks/results); prints one line
+per finished run (success per iteration, rollout and update tokens/s) and one SUMMARY line per
+estimator.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ TASKS = {  # changes to configs/sokoban-tiny-cpu.yaml per task, and the plot tit
 }
 
 
-def run_one(task: str, estimator: str, seed: int, iterations: int, overrides: dict, work: Path) -> list[float]:
+def run_one(task: str, estimator: str, seed: int, iterations: int, overrides: dict, work: Path) -> list[dict]:
+    """Train one (estimator, seed) and return its metrics rows, one per iteration."""
     raw = TrainConfig.from_yaml(ROOT / "configs" / "sokoban-tiny-cpu.yaml").to_dict()
     if task == "toolqa":
         raw["env_id"] = register_toolqa_choice()
@@ -58,7 +63,13 @@ def run_one(task: str, estimator: str, seed: int, iterations: int, overrides: di
         **overrides,
     )
     out = train(TrainConfig.from_dict(raw))
-    return [float(r["rollout/success"]) for r in read_metrics(out / "metrics.csv")]
+    return read_metrics(out / "metrics.csv")
+
+
+def throughput(rows: list[dict]) -> dict[str, float]:
+    """Mean rollout and update tokens/s over a run's iterations."""
+    keys = ("rollout/tokens_per_s", "update/tokens_per_s")
+    return {key: sum(float(r[key]) for r in rows) / len(rows) for key in keys}
 
 
 def plot(curves: dict[str, list[float]], path: Path, title: str) -> None:
@@ -78,14 +89,15 @@ def plot(curves: dict[str, list[float]], path: Path, title: str) -> None:
     fig.savefig(path)
 
 
-def save(runs: dict[str, dict[int, list[float]]], args: argparse.Namespace, overrides: dict) -> dict:
+def save(runs: dict[str, dict[int, list[float]]], speeds: dict, args: argparse.Namespace, overrides: dict) -> dict:
     """Average finished runs per estimator, write the JSON and the plot (atomically), return the curves."""
+    results = Path(args.results_dir)
     curves = {}
     for name, per_seed in runs.items():
         if per_seed:
             values = list(per_seed.values())
             curves[name] = [sum(v[i] for v in values) / len(values) for i in range(args.iterations)]
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    results.mkdir(parents=True, exist_ok=True)
     payload = {
         "schema_version": 1,
         "task": args.task,
@@ -94,12 +106,13 @@ def save(runs: dict[str, dict[int, list[float]]], args: argparse.Namespace, over
         "overrides": overrides,
         "runs": runs,
         "mean": curves,
+        "tokens_per_s": speeds,
     }
-    fd, tmp = tempfile.mkstemp(dir=RESULTS, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=results, suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
         json.dump(payload, handle, indent=2)
-    os.replace(tmp, RESULTS / f"learning_{args.task}.json")
-    plot(curves, RESULTS / f"learning_{args.task}.png", TASKS[args.task][1])
+    os.replace(tmp, results / f"learning_{args.task}.json")
+    plot(curves, results / f"learning_{args.task}.png", TASKS[args.task][1])
     return curves
 
 
@@ -109,15 +122,20 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--estimators", nargs="+", choices=ESTIMATORS, default=list(ESTIMATORS))
+    parser.add_argument("--results-dir", default=str(RESULTS))
     args = parser.parse_args()
     overrides = parse_overrides(args.overrides)
-    runs: dict[str, dict[int, list[float]]] = {name: {} for name in ESTIMATORS}
+    runs: dict[str, dict[int, list[float]]] = {name: {} for name in args.estimators}
+    speeds: dict[str, dict[int, dict[str, float]]] = {name: {} for name in args.estimators}
     with tempfile.TemporaryDirectory() as work:
         for seed in args.seeds:  # seed-major, so a partial run still compares estimators on equal seeds
-            for estimator in ESTIMATORS:
-                runs[estimator][seed] = run_one(args.task, estimator, seed, args.iterations, overrides, Path(work))
-                print(f"{estimator} seed {seed}: {runs[estimator][seed]}", flush=True)
-                curves = save(runs, args, overrides)
+            for estimator in args.estimators:
+                rows = run_one(args.task, estimator, seed, args.iterations, overrides, Path(work))
+                runs[estimator][seed] = [float(r["rollout/success"]) for r in rows]
+                speeds[estimator][seed] = throughput(rows)
+                print(f"{estimator} seed {seed}: {runs[estimator][seed]} {speeds[estimator][seed]}", flush=True)
+                curves = save(runs, speeds, args, overrides)
     tail = max(1, args.iterations // 5)
     for name, values in curves.items():
         print(f"SUMMARY {name} success first {values[0]:.3f} last{tail}-mean {sum(values[-tail:]) / tail:.3f}")
