@@ -37,11 +37,11 @@ def measure(mode: str, rows: int) -> dict:
 
     from anchorgym.policies.models import resolve_model
     from anchorgym.training.generation import token_logprobs
-    from anchorgym.training.update import Sample, collate, response_logprobs
+    from anchorgym.training.update import Sample, collate, enable_activation_checkpointing, response_logprobs
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(resolve_model("smollm2"), local_files_only=True)
-    model.gradient_checkpointing_enable()
+    enable_activation_checkpointing(model)
     model.train()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     ids = torch.randint(0, model.config.vocab_size, (rows, PROMPT + RESPONSE)).tolist()

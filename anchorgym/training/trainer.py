@@ -31,7 +31,7 @@ from anchorgym.training.config import TrainConfig
 from anchorgym.training.generation import TrainerPolicy
 from anchorgym.training.losses import LossConfig
 from anchorgym.training.metrics import MetricsLogger
-from anchorgym.training.update import Learner, Sample
+from anchorgym.training.update import Learner, Sample, enable_activation_checkpointing
 
 SEED_STRIDE = 1_000_003  # iteration seeds: seed * stride + iteration
 
@@ -130,7 +130,7 @@ class Trainer:
         if lora:
             model = _with_lora(model, self.config, checkpoint)
         if self.device.type == "cuda" and self.config.gradient_checkpointing:
-            model.gradient_checkpointing_enable()
+            enable_activation_checkpointing(model)
         return model, tokenizer
 
     def _policy(self, temperature: float) -> TrainerPolicy:

@@ -83,7 +83,8 @@ def response_logprobs(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token log-probs and entropies of the last ``K`` tokens of each row (``K = mask.shape[1]``)."""
     scored = batch["mask"].shape[1]
-    context = torch.autocast("cuda", dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
+    device_type = batch["ids"].device.type
+    context = torch.autocast(device_type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
     with context:
         # the logits at the K positions before the last predict the last K tokens; the final one predicts nothing
         logits = model(
@@ -98,6 +99,16 @@ def response_logprobs(
     return token_logprobs(logits, targets, temperature, allowed)
 
 
+def enable_activation_checkpointing(model: Any) -> None:
+    """Recompute each layer's activations in the backward pass instead of keeping them.
+
+    transformers 5.2x renamed ``gradient_checkpointing_enable`` to ``activation_checkpointing_enable``
+    (the old name warns, and goes in v6); earlier releases have only the old one.
+    """
+    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+    enable()
+
+
 class Learner:
     """Runs the update step for one model and optimizer.
 
@@ -109,7 +120,7 @@ class Learner:
         temperature: the rollout temperature (log-probs are scored under the same distribution).
         allowed: the choice-format token ids, or None.
         reference: callable returning the frozen reference's context manager and model (KL), or None.
-        autocast: bf16 autocast (GPU).
+        autocast: bf16 autocast on the model's device (the trainer turns it on for GPUs only).
     """
 
     def __init__(

@@ -4,7 +4,7 @@ from transformers import AutoModelForCausalLM
 
 from anchorgym.policies.models import resolve_model
 from anchorgym.training.generation import token_logprobs
-from anchorgym.training.update import Sample, collate, response_logprobs
+from anchorgym.training.update import Sample, collate, enable_activation_checkpointing, response_logprobs
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +48,37 @@ def test_padded_scoring_of_the_last_columns_equals_scoring_each_row_alone(model,
         for row, sample in enumerate(samples):
             scored = logp[row][batch["mask"][row] > 0]
             assert torch.allclose(scored, alone(model, sample, temperature), atol=1e-5)
+
+
+def scored_batch(model):
+    samples = [Sample([11, 12, 13, 14], [21, 22], [0.0] * 2, 1.0), Sample([15, 16], [23, 24, 25], [0.0] * 3, 1.0)]
+    return collate(samples, pad_id=0, device="cpu")
+
+
+def gradients(model, batch, autocast=False) -> torch.Tensor:
+    model.zero_grad(set_to_none=True)
+    logp, _ = response_logprobs(model, batch, 1.0, None, autocast=autocast)
+    (logp * batch["mask"]).sum().backward()
+    return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    # the trainer's GPU default, checked on the CPU: recomputing activations must not change the maths
+    model = AutoModelForCausalLM.from_pretrained(resolve_model("tiny"), local_files_only=True)
+    model.train()
+    batch = scored_batch(model)
+    plain = gradients(model, batch)
+    enable_activation_checkpointing(model)
+    assert model.model.gradient_checkpointing  # the decoder really recomputes (the flag both API names set)
+    assert torch.allclose(gradients(model, batch), plain, atol=1e-6)
+
+
+def test_bf16_autocast_scores_close_to_float32(model):
+    # the trainer's GPU default, checked on the CPU: bf16 matmuls, float32 log-softmax
+    batch = scored_batch(model)
+    with torch.no_grad():
+        full, _ = response_logprobs(model, batch, 1.0, None, autocast=False)
+        half, _ = response_logprobs(model, batch, 1.0, None, autocast=True)
+    assert half.dtype == torch.float32
+    mask = batch["mask"] > 0
+    assert 0 < (half - full)[mask].abs().max() < 0.05  # bf16 really ran, and stayed close
