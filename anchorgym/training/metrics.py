@@ -2,28 +2,29 @@
 
 Keys are slash-separated. Besides the loss keys of :mod:`.losses`:
 
-============================ =============================================================
-key                          meaning
-============================ =============================================================
-``iteration``                iterations completed
-``rollout/success``          fraction of training episodes won
-``rollout/return``           mean episode return (env reward, before shaping)
-``rollout/length``           mean episode length in steps
-``rollout/invalid``          fraction of steps with an invalid action
-``rollout/tokens_per_s``     generated tokens per second during rollout
-``rollout/weight_sync_s``    seconds to copy the weights into the vLLM engine (vllm backend)
-``samples/kept``             samples trained on (after dynamic sampling)
-``samples/dropped_groups``   groups dropped by dynamic sampling
-``advantage/mean``           mean advantage over kept samples
-``advantage/abs_mean``       mean absolute advantage
-``step_group/size_mean``     mean size of GiGPO step groups (episode group x anchor)
-``step_group/size_max``      largest step group
-``step_group/singleton``     fraction of steps alone in their step group
-``update/tokens_per_s``      trained tokens per second in the update
-``grad_norm``                gradient norm before clipping (mean over steps)
-``eval/success``             evaluation success rate (on evaluation iterations)
-``time/iteration_s``         wall time of the iteration
-============================ =============================================================
+================================== =============================================================
+key                                meaning
+================================== =============================================================
+``iteration``                      iterations completed
+``rollout/success``                fraction of training episodes won
+``rollout/return``                 mean episode return (env reward, before shaping)
+``rollout/length``                 mean episode length in steps
+``rollout/invalid``                fraction of steps with an invalid action
+``rollout/tokens_per_s``           generated tokens per second during rollout
+``rollout/prompt_tokens_per_s``    prompt tokens read per second during rollout (the prefill work)
+``rollout/weight_sync_s``          seconds to copy the weights into the vLLM engine (vllm backend)
+``samples/kept``                   samples trained on (after dynamic sampling)
+``samples/dropped_groups``         groups dropped by dynamic sampling
+``advantage/mean``                 mean advantage over kept samples
+``advantage/abs_mean``             mean absolute advantage
+``step_group/size_mean``           mean size of GiGPO step groups (episode group x anchor)
+``step_group/size_max``            largest step group
+``step_group/singleton``           fraction of steps alone in their step group
+``update/tokens_per_s``            trained tokens per second in the update
+``grad_norm``                      gradient norm before clipping (mean over steps)
+``eval/success``                   evaluation success rate (on evaluation iterations)
+``time/iteration_s``               wall time of the iteration
+================================== =============================================================
 """
 
 from __future__ import annotations

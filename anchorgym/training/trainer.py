@@ -226,7 +226,9 @@ class Trainer:
         )
         rollout_s = time.perf_counter() - start
         samples, row = self.make_samples(episodes)
-        row["rollout/tokens_per_s"] = sum(s.tokens_out or 0 for e in episodes for s in e.steps) / rollout_s
+        steps = [s for e in episodes for s in e.steps]
+        row["rollout/tokens_per_s"] = sum(s.tokens_out or 0 for s in steps) / rollout_s
+        row["rollout/prompt_tokens_per_s"] = sum(s.tokens_in or 0 for s in steps) / rollout_s
         if sync_s is not None:
             row["rollout/weight_sync_s"] = sync_s
         update_start = time.perf_counter()

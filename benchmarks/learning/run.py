@@ -67,8 +67,8 @@ def run_one(task: str, estimator: str, seed: int, iterations: int, overrides: di
 
 
 def throughput(rows: list[dict]) -> dict[str, float]:
-    """Mean rollout and update tokens/s over a run's iterations."""
-    keys = ("rollout/tokens_per_s", "update/tokens_per_s")
+    """Mean rollout (generated and prompt) and update tokens/s over a run's iterations."""
+    keys = ("rollout/tokens_per_s", "rollout/prompt_tokens_per_s", "update/tokens_per_s")
     return {key: sum(float(r[key]) for r in rows) / len(rows) for key in keys}
 
 

@@ -60,6 +60,7 @@ def test_recorded_logprobs_match_the_update(tmp_path, action_format):
     )
     row = metrics(train(cfg))[0]
     assert abs(float(row["approx_kl/old"])) < 1e-5
+    assert float(row["rollout/prompt_tokens_per_s"]) > float(row["rollout/tokens_per_s"]) > 0
     assert float(row["clip_ratio/low_mean"]) == 0.0 and float(row["clip_ratio/high_mean"]) == 0.0
     assert math.isfinite(float(row["loss/policy"]))
 
