@@ -191,22 +191,19 @@ class Trainer:
         from tqdm.auto import tqdm
 
         c = self.config
-        bar = tqdm(
-            range(self.start, c.iterations),
-            initial=self.start,
-            total=c.iterations,
-            desc="train",
-            disable=not c.progress,
-        )
-        for iteration in bar:
-            row = self.iteration(iteration)
-            done = iteration + 1
-            if c.eval_every and done % c.eval_every == 0:
-                row["eval/success"] = self.evaluate(done)
-            self.logger.log(row)
-            if done == c.iterations or (c.save_every and done % c.save_every == 0):
-                self.save(done)
-            bar.set_postfix(success=f"{row['rollout/success']:.2f}", loss=f"{row.get('loss/policy', 0):.3f}")
+        # counted by hand, so the count and the metrics shown are those of the same finished iteration
+        with tqdm(initial=self.start, total=c.iterations, desc="train", disable=not c.progress) as bar:
+            for iteration in range(self.start, c.iterations):
+                row = self.iteration(iteration)
+                done = iteration + 1
+                if c.eval_every and done % c.eval_every == 0:
+                    row["eval/success"] = self.evaluate(done)
+                self.logger.log(row)
+                if done == c.iterations or (c.save_every and done % c.save_every == 0):
+                    self.save(done)
+                success, loss = row["rollout/success"], row.get("loss/policy", 0)
+                bar.set_postfix(success=f"{success:.2f}", loss=f"{loss:.3f}", refresh=False)
+                bar.update(1)
 
     def iteration(self, iteration: int) -> dict[str, Any]:
         """Run one rollout + update; return its metrics row."""
