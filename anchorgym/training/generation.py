@@ -150,7 +150,7 @@ class TrainerPolicy(Policy):
     def sample(self, prompts: list[list[int]]) -> tuple[list[list[int]], list[list[float]]]:
         """Sample responses for left-padded prompts with a KV cache; return token ids and log-probs."""
         ids, mask = left_pad(prompts, self.tokenizer.pad_token_id, self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        positions = real_positions(mask)
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
         steps = 1 if self.action_format == "choice" else self.max_new_tokens
         finished = torch.zeros(len(prompts), dtype=torch.bool, device=self.device)
@@ -196,6 +196,11 @@ def left_pad(sequences: list[list[int]], pad_id: int, device: Any) -> tuple[torc
         ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
         mask[row, width - len(seq) :] = 1
     return ids.to(device), mask.to(device)
+
+
+def real_positions(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids that count real tokens only: a left-padded row starts at 0 where its tokens start."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
 
 
 def _trim(tokens: torch.Tensor, logps: torch.Tensor, eos_id: int) -> tuple[list[list[int]], list[list[float]]]:

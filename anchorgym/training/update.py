@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from anchorgym.training.batching import pad_to_multiple
-from anchorgym.training.generation import token_logprobs
+from anchorgym.training.generation import left_pad, real_positions, token_logprobs
 from anchorgym.training.losses import LossConfig, policy_loss
 
 
@@ -53,24 +53,18 @@ def collate(samples: list[Sample], pad_id: int, device: Any) -> dict[str, torch.
     most of the update's memory. ``mask`` and ``old`` are ``[rows, K]``, a row's response filling
     its last ``len(response)`` columns; ``positions`` count real tokens only, as in generation.
     """
-    width = max(len(s.prompt_ids) + len(s.response_ids) for s in samples)
+    ids, attention = left_pad([s.prompt_ids + s.response_ids for s in samples], pad_id, "cpu")
     scored = max(len(s.response_ids) for s in samples)
-    ids = torch.full((len(samples), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(samples), width), dtype=torch.long)
     mask = torch.zeros((len(samples), scored))
     old = torch.zeros((len(samples), scored))
     for row, s in enumerate(samples):
-        full = s.prompt_ids + s.response_ids
-        ids[row, width - len(full) :] = torch.tensor(full)
-        attention[row, width - len(full) :] = 1
         mask[row, scored - len(s.response_ids) :] = s.weight
         old[row, scored - len(s.response_ids) :] = torch.tensor(s.old_logprobs, dtype=torch.float32)
-    positions = (attention.cumsum(-1) - 1).clamp(min=0)
     advantages = torch.tensor([s.advantage for s in samples], dtype=torch.float32)
     tensors = {
         "ids": ids,
         "attention": attention,
-        "positions": positions,
+        "positions": real_positions(attention),
         "mask": mask,
         "old": old,
         "advantages": advantages,
