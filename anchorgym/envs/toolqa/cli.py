@@ -70,7 +70,8 @@ def load_dataset(args: argparse.Namespace) -> Any:
 def serve_command(args: argparse.Namespace) -> int:
     """Build the index and serve until interrupted."""
     from anchorgym.envs.toolqa.retrieval import build_index, check_topk
-    from anchorgym.envs.toolqa.server import RetrievalServer, check_port_free
+    from anchorgym.envs.toolqa.server import RetrievalServer
+    from anchorgym.ports import check_port_free
 
     topk = check_topk(args.topk)
     if args.max_batch < 1:
