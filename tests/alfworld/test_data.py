@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -54,13 +57,55 @@ def test_resolution_order(monkeypatch, tmp_path):
 
 
 def test_missing_data_names_the_fixing_command(monkeypatch, tmp_path):
+    monkeypatch.setenv("ANCHORGYM_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv(data.ENV_VAR, str(tmp_path))
     with pytest.raises(DataNotFoundError) as error:
         data.games_root()
     assert str(error.value) == (
-        f"ALFWorld games not found at {tmp_path / 'json_2.1.1'}. Install it with: anchorgym data alfworld "
-        "--from PATH/TO/json_2.1.1.tar.xz (or set ALFWORLD_DATA)."
+        f"ALFWorld games not found at {tmp_path / 'json_2.1.1'} or {tmp_path / 'cache' / 'alfworld' / 'json_2.1.1'}. "
+        "Install it with: anchorgym data alfworld --from PATH/TO/json_2.1.1.tar.xz (or set ALFWORLD_DATA)."
     )
+
+
+def test_games_in_the_cache_are_found_when_alfworld_set_its_own_default(monkeypatch, tmp_path, alfworld_dir):
+    """Importing alfworld sets ALFWORLD_DATA to ~/.cache/alfworld; the cache's games must still be found."""
+    monkeypatch.setenv("ANCHORGYM_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache" / "alfworld").mkdir(parents=True)
+    (tmp_path / "cache" / "alfworld" / "json_2.1.1").symlink_to(alfworld_dir / "json_2.1.1")
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "alfworld-default"))  # as alfworld.info leaves it
+    assert data.games_root() == tmp_path / "cache" / "alfworld" / "json_2.1.1"
+
+
+def test_second_env_in_a_process_finds_the_installed_games(tmp_path, alfworld_dir):
+    """The first-hour bug: `data alfworld --from` then two envs in one process (alfworld imported by the first)."""
+    pytest.importorskip("alfworld")
+    script = (
+        "import anchorgym\n"
+        "for _ in range(2):\n"
+        "    env = anchorgym.make('anchorgym/ALFWorld-v0', split='valid_unseen')\n"
+        "    obs, info = env.reset(seed=0)\n"
+        "    env.close()\n"
+        "print('ok', bool(obs))\n"
+    )
+    cache = tmp_path / "cache"
+    (cache / "alfworld").mkdir(parents=True)
+    (cache / "alfworld" / "json_2.1.1").symlink_to(alfworld_dir / "json_2.1.1")
+    env = {k: v for k, v in os.environ.items() if k != data.ENV_VAR}
+    env.update(ANCHORGYM_CACHE_DIR=str(cache), HOME=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok True"
+
+
+def test_downloader_is_found_beside_the_interpreter(monkeypatch, tmp_path):
+    """In an unactivated venv alfworld-download sits beside sys.executable, not on PATH."""
+    exe = tmp_path / "bin" / "alfworld-download"
+    exe.parent.mkdir()
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert data._downloader() == str(exe)
 
 
 def test_make_without_data_is_one_clear_line(monkeypatch, tmp_path, capsys):

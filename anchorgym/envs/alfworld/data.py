@@ -1,9 +1,16 @@
 """Locating, installing and listing the ALFWorld text games.
 
 The data folder holds ALFWorld's release ``json_2.1.1/<split>/<task-folder>/<trial>/game.tw-pddl``.
-It is found, in order, from the ``data_dir`` argument, ``$ALFWORLD_DATA`` (the
-variable alfworld itself uses) and the user cache (``~/.cache/anchorgym/alfworld``,
-filled by ``anchorgym data alfworld --from PATH``).
+With a ``data_dir`` argument, only that folder is used. Otherwise the games are
+looked for under ``$ALFWORLD_DATA`` (the variable alfworld itself uses), then in
+the user cache (``~/.cache/anchorgym/alfworld``, filled by
+``anchorgym data alfworld --from PATH``); the first that holds them wins.
+
+Why not simply prefer ``$ALFWORLD_DATA``: importing ``alfworld`` *sets* it to
+alfworld's own default (``~/.cache/alfworld``) when it is unset, so after the
+first ALFWorld env of a process the variable no longer says what the user chose.
+Looking in every candidate keeps the second env, a vector env's workers and the
+leaderboard's replays on the same games as the first.
 
 The release may lack ALFRED's ``traj_data.json``; the two fields the engine and
 its handcoded expert read (``task_type``, ``pddl_params``) follow from the task
@@ -17,6 +24,7 @@ import hashlib
 import lzma
 import os
 import shutil
+import sys
 import tarfile
 import tempfile
 import zlib
@@ -49,25 +57,41 @@ def cache_dir() -> Path:
     return cache_root() / "alfworld"
 
 
-def data_root(data_dir: str | Path | None = None) -> Path:
-    """Return the folder that holds ``json_2.1.1/`` (not checked; see :func:`games_root`)."""
+def candidate_roots(data_dir: str | Path | None = None) -> list[Path]:
+    """Return the folders that may hold ``json_2.1.1/``, in the order they are tried."""
     if data_dir is not None:
-        return Path(data_dir).expanduser()
+        return [Path(data_dir).expanduser()]
+    candidates = [cache_dir()]
     if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR]).expanduser()
-    return cache_dir()
+        candidates.insert(0, Path(os.environ[ENV_VAR]).expanduser())
+    return list(dict.fromkeys(candidates))
+
+
+def data_root(data_dir: str | Path | None = None) -> Path:
+    """Return the folder that holds ``json_2.1.1/``: the first candidate that has the games.
+
+    Where none has them, the first candidate (where an install would go).
+    """
+    candidates = candidate_roots(data_dir)
+    return next((root for root in candidates if _has_games(root / RELEASE)), candidates[0])
+
+
+def _has_games(release: Path) -> bool:
+    return (release / "train").is_dir() or (release / "valid_unseen").is_dir()
 
 
 def games_root(data_dir: str | Path | None = None) -> Path:
     """Return ``<data root>/json_2.1.1``.
 
     Raises:
-        DataNotFoundError: the games are not installed there.
+        DataNotFoundError: the games are not installed in any candidate folder.
     """
-    root = data_root(data_dir) / RELEASE
-    if not (root / "train").is_dir() and not (root / "valid_unseen").is_dir():
-        raise DataNotFoundError(f"ALFWorld games not found at {root}. {INSTALL_HINT}")
-    return root
+    candidates = [root / RELEASE for root in candidate_roots(data_dir)]
+    found = next((release for release in candidates if _has_games(release)), None)
+    if found is None:
+        places = " or ".join(str(release) for release in candidates)
+        raise DataNotFoundError(f"ALFWorld games not found at {places}. {INSTALL_HINT}")
+    return found
 
 
 def canonical_split(split: str) -> str:
@@ -181,11 +205,19 @@ def _unpack(source: Path, staging: Path) -> None:
         ) from error
 
 
+def _downloader() -> str | None:
+    """Find ``alfworld-download``: beside this Python first (an unactivated venv), then on ``PATH``."""
+    beside = Path(sys.executable).parent / "alfworld-download"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("alfworld-download")
+
+
 def _download(root: Path) -> Path:
     """Fetch the release with alfworld's own downloader (needs internet)."""
     import subprocess
 
-    exe = shutil.which("alfworld-download")
+    exe = _downloader()
     if exe is None:
         raise DataNotFoundError(f"No --from given and alfworld-download is not installed. {INSTALL_HINT}")
     done = subprocess.run([exe, "--data-dir", str(root)], env={**os.environ, ENV_VAR: str(root)})
