@@ -130,10 +130,16 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     Returns:
         ``episodes`` (count), one :func:`estimate` per name in :data:`EPISODE_METRICS`,
-        ``tokens`` and ``per_task_type`` (success rate and score per type).
+        ``tokens`` and ``per_task_type`` (success rate and score per type). Errored episodes (an
+        ``error`` key: their env failed) are left out of every metric and counted in ``errored``,
+        present only when there are some.
     """
+    errored = sum(1 for e in episodes if e.get("error"))
+    episodes = [e for e in episodes if not e.get("error")]
     groups = by_seed(episodes)
     metrics: dict[str, Any] = {"episodes": len(episodes), **_estimates(groups, list(EPISODE_METRICS))}
+    if errored:
+        metrics["errored"] = errored
     metrics["tokens"] = token_totals(episodes)
     types = sorted({str(e["task_type"]) for e in episodes})
     metrics["per_task_type"] = {

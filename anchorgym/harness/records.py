@@ -2,8 +2,9 @@
 
 ``episodes.jsonl`` gets one JSON line per finished episode, written in one
 ``write`` call, flushed and fsync'd, so a killed run loses at most the episode
-being written. :func:`read_episodes` drops (and, when repairing, truncates) a
-partial last line, so a resumed run never reads or extends a corrupt file.
+being written: a last line without its newline. :func:`read_episodes` drops (and,
+when repairing, truncates) that cut-off part only, so a resumed run never reads or
+extends a corrupt file; any complete line that is not JSON is an error.
 """
 
 from __future__ import annotations
@@ -61,32 +62,42 @@ def read_json(path: Path) -> dict[str, Any]:
 def read_episodes(path: Path, repair: bool = False) -> list[dict[str, Any]]:
     """Read every complete episode line of ``path`` (missing file: no episodes).
 
+    A complete line ends with a newline; what follows the last newline was cut off by a kill.
+
     Args:
         path: an ``episodes.jsonl`` file.
         repair: truncate the file after its last complete line (a run killed mid-write),
             so appending continues a valid file.
 
     Raises:
-        ResultError: a line other than the last is corrupt.
+        ResultError: a complete line is not a JSON object.
     """
     if not path.is_file():
         return []
     data = path.read_bytes()
-    records, good_end = [], 0
-    lines = data.split(b"\n")
-    for number, line in enumerate(lines[:-1], start=1):  # the part after the last newline is never complete
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            if number < len(lines) - 1:
-                raise ResultError(f"{path} line {number} is corrupt ({error}); it cannot be resumed.") from error
-            break
-        good_end += len(line) + 1
+    lines = data.split(b"\n")[:-1]  # the part after the last newline is never complete
+    episodes = [_parse_line(path, number, line) for number, line in enumerate(lines, start=1)]
+    good_end = data.rfind(b"\n") + 1
     if repair and good_end < len(data):
         with open(path, "r+b") as handle:
             handle.truncate(good_end)
             os.fsync(handle.fileno())
-    return records
+    return episodes
+
+
+def _parse_line(path: Path, number: int, line: bytes) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ResultError(f"{path} line {number} is corrupt ({error}); remove or fix it, then resume.") from error
+    if not isinstance(record, dict):
+        raise ResultError(f"{path} line {number} is not a JSON object; remove or fix it, then resume.")
+    return record
+
+
+def episode_line(record: dict[str, Any]) -> str:
+    """Return ``record`` as one compact ``episodes.jsonl`` line (with its newline)."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 class EpisodeLog:
@@ -99,7 +110,7 @@ class EpisodeLog:
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one episode record durably."""
-        self.handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.handle.write(episode_line(record))
         self.handle.flush()
         os.fsync(self.handle.fileno())
 

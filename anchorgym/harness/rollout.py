@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from anchorgym.errors import ConfigError
-from anchorgym.policies.base import AgentInput, Policy, PolicyOutput, TokenCounts
+from anchorgym.errors import ConfigError, PolicyError
+from anchorgym.policies.base import AgentInput, EpisodeStart, Policy, PolicyOutput, TokenCounts, as_outputs
 
 
 @dataclass
@@ -80,6 +80,9 @@ class Episode:
         won: ``info["won"]`` at the end.
         score: ``info["score"]`` at the end, in [0, 1].
         final_observation: the observation after the last step.
+        error: why the episode ended early when its env failed (``"<ExceptionType>: <message>"`` from
+            ``infos["error"]``: the env raised in ``reset`` or ``step``, or its worker died), else None.
+            An errored episode keeps the steps taken before the failure; it is neither won nor done.
     """
 
     env_index: int
@@ -92,6 +95,7 @@ class Episode:
     won: bool = False
     score: float = 0.0
     final_observation: str = ""
+    error: str | None = None
 
     @property
     def episode_return(self) -> float:
@@ -185,7 +189,21 @@ class _Loop:
             step=int(info.get("step", len(self.episodes[index].steps))),
             env_index=index,
             task_type=str(info.get("task_type", "")),
+            full_history=list(self.history[index]),
+            task_id=self.episodes[index].task_id,
         )
+
+    def episode_start(self, index: int) -> EpisodeStart:
+        """Describe sub-env ``index``'s new episode for :meth:`Policy.on_episode_start`."""
+        episode = self.episodes[index]
+        return EpisodeStart(index, episode.task_id, episode.task_type, episode.instruction, self.observations[index])
+
+    def fail(self, index: int, error: str) -> Episode:
+        """End sub-env ``index``'s episode because its env failed (``error`` from ``infos["error"]``)."""
+        episode = self.episodes[index]
+        episode.error = error
+        episode.final_observation = self.observations[index]
+        return episode
 
     def record(self, index: int, output: PolicyOutput, result: tuple, forced_stop: bool) -> Episode | None:
         """Record one step of sub-env ``index``; return its Episode when that step ended it."""
@@ -277,6 +295,13 @@ def rollout(
     policy.bind(envs)
     loop = _Loop(envs, observations, infos, history_length)
     finished: list[Episode] = []
+    skipped = {int(i) for i in skip}
+    for index in range(envs.num_envs):
+        reason = _error(infos, index)
+        if reason is not None and index not in skipped:
+            _finish(loop, loop.fail(index, reason), finished, on_episode)
+    starts = [loop.episode_start(int(i)) for i in np.flatnonzero(envs.active)]
+    _call_policy(policy, "on_episode_start", loop, [s.env_index for s in starts], starts)
     while envs.active.any():
         _step_once(loop, policy, max_steps, finished, on_episode)
         if on_step is not None:
@@ -290,20 +315,61 @@ def _step_once(
     """Act for every active sub-env, step the vector env, record the results."""
     envs = loop.envs
     running = [int(i) for i in np.flatnonzero(envs.active)]
-    outputs = policy.act([loop.agent_input(i) for i in running])
-    if len(outputs) != len(running):
-        raise ConfigError(f"Policy {type(policy).__name__} returned {len(outputs)} outputs for {len(running)} inputs.")
+    inputs = [loop.agent_input(i) for i in running]
+    outputs = as_outputs(policy, _call_policy(policy, "act", loop, running, inputs), len(running))
     actions = [""] * envs.num_envs
     for index, output in zip(running, outputs, strict=True):
         actions[index] = output.action
     observations, rewards, terminated, truncated, infos = envs.step(actions)
     for index, output in zip(running, outputs, strict=True):
+        reason = _error(infos, index)
+        if reason is not None:
+            _finish(loop, loop.fail(index, reason), finished, on_episode)
+            continue
         forced = max_steps is not None and len(loop.episodes[index].steps) + 1 >= max_steps
         result = (observations[index], rewards[index], terminated[index], truncated[index], env_info_at(infos, index))
         episode = loop.record(index, output, result, forced)
-        if episode is None:
-            continue
-        envs.active[index] = False  # a rollout cap may end it before the env does
-        finished.append(episode)
-        if on_episode is not None:
-            on_episode(episode)
+        if episode is not None:
+            _finish(loop, episode, finished, on_episode)
+
+
+def _finish(loop: _Loop, episode: Episode, finished: list[Episode], on_episode: EpisodeCallback | None) -> None:
+    loop.envs.active[episode.env_index] = False  # a rollout cap or an env failure may end it before the env does
+    finished.append(episode)
+    if on_episode is not None:
+        on_episode(episode)
+
+
+def _error(infos: dict[str, Any], index: int) -> str | None:
+    """Return ``infos["error"][index]`` when the vector env reports that sub-env failed, else None."""
+    errors, mask = infos.get("error"), infos.get("_error")
+    if errors is None or (mask is not None and not mask[index]) or errors[index] is None:
+        return None
+    return str(errors[index])
+
+
+class PolicyFailure(PolicyError):
+    """A policy raised inside :meth:`~anchorgym.policies.base.Policy.act` (or another hook) during a rollout.
+
+    Attributes:
+        policy: the policy's spec (or class name).
+        hook: the method that raised (``act`` or ``on_episode_start``).
+        step: the step the episodes were at (0: their first action).
+        task_ids: the tasks of the sub-envs the call was for.
+    """
+
+    def __init__(self, policy: str, hook: str, step: int, task_ids: Sequence[str], cause: BaseException) -> None:
+        self.policy, self.hook, self.step, self.task_ids = policy, hook, step, list(task_ids)
+        reason = " ".join(f"{type(cause).__name__}: {cause}".split())  # one line, whatever the message
+        tasks = ", ".join(self.task_ids[:8]) + (f" and {len(self.task_ids) - 8} more" if len(self.task_ids) > 8 else "")
+        super().__init__(f"Policy {policy} raised {reason} in {hook}() at step {step} (tasks {tasks})")
+
+
+def _call_policy(policy: Policy, hook: str, loop: _Loop, indices: Sequence[int], arguments: list) -> Any:
+    """Call ``policy.<hook>(arguments)``; turn any exception into a :class:`PolicyFailure` saying where."""
+    try:
+        return getattr(policy, hook)(arguments)
+    except Exception as error:
+        step = max((len(loop.episodes[i].steps) for i in indices), default=0)
+        name = policy.spec or type(policy).__name__
+        raise PolicyFailure(name, hook, step, [loop.episodes[i].task_id for i in indices], error) from error

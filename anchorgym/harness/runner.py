@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from anchorgym.errors import ConfigError, ResultError, UnknownNameError
+from anchorgym.errors import ConfigError, PolicyError, ResultError, UnknownNameError
 from anchorgym.harness import records
+from anchorgym.harness.lock import RunLock, prepare_out_dir
 from anchorgym.harness.metrics import summarize
 from anchorgym.harness.plan import Batch, EpisodeKey, plan_batches
+from anchorgym.harness.progress import Progress
 from anchorgym.harness.results import (
     SCHEMA_VERSION,
     file_sha256,
@@ -31,7 +33,8 @@ from anchorgym.harness.results import (
     validate_episode,
     validate_result,
 )
-from anchorgym.harness.rollout import Episode, rollout
+from anchorgym.harness.rollout import Episode, PolicyFailure, rollout
+from anchorgym.harness.rundir import check_belongs, drop_errored, open_run, record_key
 from anchorgym.harness.specs import BenchmarkSpec, content_hash, load_benchmark
 from anchorgym.policies.base import GenerationConfig, Policy
 
@@ -90,7 +93,7 @@ def episode_record(batch: Batch, slot: int, episode: Episode) -> dict[str, Any]:
         for s in episode.steps
     ]
     tokens_known = bool(steps) and all(s["tokens_in"] is not None for s in steps)
-    return {
+    record = {
         "seed": seed,
         "task_index": task_index,
         "episode": number,
@@ -111,50 +114,19 @@ def episode_record(batch: Batch, slot: int, episode: Episode) -> dict[str, Any]:
         "final_observation": episode.final_observation,
         "steps": steps,
     }
-
-
-def _key(record: dict[str, Any]) -> EpisodeKey:
-    return (int(record["seed"]), int(record["task_index"]), int(record["episode"]))
-
-
-class _Progress:
-    """A tqdm bar over episodes with the live success rate (tqdm shows the ETA)."""
-
-    def __init__(self, total: int, done: Sequence[dict[str, Any]], label: str, enabled: bool) -> None:
-        from tqdm.auto import tqdm
-
-        self.wins, self.count, self.steps = sum(bool(r["won"]) for r in done), len(done), 0
-        self.bar = tqdm(total=total, initial=len(done), desc=label, unit="ep", disable=not enabled, dynamic_ncols=True)
-        self._show()
-
-    def add(self, won: bool) -> None:
-        self.wins, self.count = self.wins + int(won), self.count + 1
-        self.bar.update(1)
-        self._show()
-
-    def new_batch(self) -> None:
-        """Count steps from zero again: the bar shows the step within the batch being played."""
-        self.steps = 0
-
-    def step(self, active: int, _finished: int) -> None:
-        """Show that a batch is still stepping (model policies can take minutes per batch)."""
-        self.steps += 1
-        self._show(active)
-
-    def _show(self, active: int | None = None) -> None:
-        shown = {"success": f"{self.wins / self.count:.1%}"} if self.count else {}
-        if active:
-            shown.update(step=self.steps, running=active)
-        self.bar.set_postfix(shown, refresh=active is not None)
-
-    def close(self) -> None:
-        self.bar.close()
+    if episode.error is not None:
+        record["error"] = episode.error
+    return record
 
 
 def _play_batch(
-    envs: Any, policy: Policy, spec: BenchmarkSpec, batch: Batch, done: set[EpisodeKey], sink: Any, bar: _Progress
+    envs: Any, policy: Policy, spec: BenchmarkSpec, batch: Batch, done: set[EpisodeKey], sink: Any, bar: Progress
 ) -> None:
-    """Play one batch (padded to the vector env's size); record its episodes not already done."""
+    """Play one batch (padded to the vector env's size); record its episodes not already done.
+
+    Raises:
+        PolicyError: the policy raised; the message names the batch, its seed, tasks and step.
+    """
     pad = envs.num_tasks - len(batch.keys)
     task_ids = list(batch.task_ids) + [batch.task_ids[0]] * pad
     seeds = list(batch.env_seeds) + [batch.env_seeds[0]] * pad
@@ -166,16 +138,22 @@ def _play_batch(
 
     reseed_policy(policy, batch.policy_seed)
     bar.new_batch()
-    rollout(
-        envs,
-        policy,
-        history_length=spec.history_length,
-        task_ids=task_ids,
-        seeds=seeds,
-        skip=range(len(batch.keys), envs.num_tasks),
-        on_episode=on_episode,
-        on_step=bar.step,
-    )
+    try:
+        rollout(
+            envs,
+            policy,
+            history_length=spec.history_length,
+            task_ids=task_ids,
+            seeds=seeds,
+            skip=range(len(batch.keys), envs.num_tasks),
+            on_episode=on_episode,
+            on_step=bar.step,
+        )
+    except PolicyFailure as error:
+        raise PolicyError(
+            f"{error} in batch {batch.index} of seed {batch.seed}. Fix the policy, then rerun the same command "
+            "with --resume: the episodes already recorded are kept."
+        ) from error
 
 
 def make_run_policy(policy: str | Policy, generation: GenerationConfig | None, options: dict[str, Any]) -> Policy:
@@ -228,30 +206,6 @@ def _run_header(spec: BenchmarkSpec, policy: Policy, seeds: Sequence[int], batch
     }
 
 
-def _open_run(out: Path, header: dict[str, Any], resume: bool) -> tuple[list[dict[str, Any]], str]:
-    """Prepare ``out``; return the episodes already recorded (on resume) and the run's start time."""
-    log, run_file = out / records.EPISODES_FILE, out / records.RUN_FILE
-    if not resume:
-        if log.exists() or run_file.exists():
-            raise ResultError(
-                f"{out} already holds an evaluation. Pass --resume to continue it, or choose another --out."
-            )
-        started = utc_now()
-        records.write_json_atomic(run_file, {**header, "started_at": started})
-        return [], started
-    if not run_file.exists():
-        records.write_json_atomic(run_file, {**header, "started_at": utc_now()})
-    previous = records.read_json(run_file)
-    started = previous.pop("started_at", utc_now())
-    if previous != header:
-        changed = sorted(k for k in header if previous.get(k) != header[k])
-        raise ResultError(
-            f"Cannot resume {out}: it was run with different {', '.join(changed)}. "
-            "Use the same benchmark, policy, settings, seeds and batch size, or another --out."
-        )
-    return records.read_episodes(log, repair=True), started
-
-
 def evaluate(
     benchmark: str | BenchmarkSpec,
     policy: str | Policy,
@@ -259,6 +213,7 @@ def evaluate(
     seeds: Sequence[int] | None = None,
     out: str | Path | None = None,
     resume: bool = False,
+    retry_errored: bool = False,
     generation: GenerationConfig | None = None,
     batch_size: int | None = None,
     backend: str | None = None,
@@ -269,18 +224,22 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate ``policy`` on ``benchmark`` and write ``episodes.jsonl`` and ``result.json`` to ``out``.
 
+    An episode whose env fails (raises, or its worker dies) is recorded as errored with the reason and the
+    run goes on; ``result.json`` then lists the errors beside metrics computed without those episodes.
+
     Args:
         benchmark: a benchmark id (``anchorgym benchmarks``), ``FILE.json[#ID]``, or a spec.
         policy: a policy spec string (``random``, ``expert``, ``hf:smollm2``...) or a Policy.
         seeds: evaluation seeds (default: the spec's); each is one full pass over the tasks.
-        out: result directory (default ``runs/eval/<benchmark>/<policy>``).
+        out: result directory (default ``runs/eval/<benchmark>/<policy>``); locked for the whole run.
         resume: continue an interrupted run in ``out`` instead of refusing to overwrite it.
+        retry_errored: with ``resume``, play the errored episodes again.
         generation: sampling settings for model policies.
         batch_size: episodes played at once (default min(16, tasks x episodes)); part of the run's identity,
             since sampling policies are reseeded per batch.
         backend: vector env backend (default ``process`` when ``num_workers > 1``, else ``sync``).
         num_workers: env worker processes.
-        progress: show a progress bar with the live success rate and ETA.
+        progress: show progress (a bar in a terminal, a few lines otherwise).
         policy_options: extra keyword arguments for ``make_policy``.
         backend_options: extra arguments for the vector env backend, e.g. ``{"max_worker_rss_mb": 2048}``
             (``process``: recycle workers past that memory between episodes); they never change results.
@@ -289,45 +248,82 @@ def evaluate(
         The result dict (also written to ``out/result.json``).
 
     Raises:
-        UnknownNameError: unknown benchmark. PolicyError: bad policy spec or unreachable endpoint.
+        UnknownNameError: unknown benchmark. PolicyError: bad policy spec, unreachable endpoint, or the
+            policy raised during the run. ConfigError: bad seeds, batch size or worker count.
         DataNotFoundError / DependencyError: the env's data or extra is missing.
-        ResultError: ``out`` holds another run (or a different one when resuming).
+        ResultError: ``out`` is unusable, locked by another run, holds another run (or a different one
+            when resuming), or holds episodes that do not belong to this run.
     """
     spec = benchmark if isinstance(benchmark, BenchmarkSpec) else load_benchmark(benchmark)
-    seeds = [int(s) for s in (seeds if seeds is not None else spec.seeds)]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"Seeds must be distinct and non-empty, got {seeds}.")
+    seeds = _check_run_args(spec, seeds, batch_size, num_workers, resume, retry_errored)
+    size = plan_batch_size(spec, batch_size)
     template = template_info(spec)
-    agent = make_run_policy(policy, generation, policy_options or {})
-    if hasattr(agent, "history_length"):  # prompt policies: show exactly the spec's history
-        agent.history_length = spec.history_length
-    envs = _make_envs(spec, batch_size, backend, num_workers, backend_options)
-    try:
-        out = Path(out) if out is not None else default_out_dir(spec, agent.spec or type(agent).__name__)
-        header = _run_header(spec, agent, seeds, envs.num_tasks)
-        previous, started = _open_run(out, header, resume)
-        tasks = spec.resolve_tasks(envs.call_at([0], "task_ids")[0])
-        _play_all(spec, envs, agent, tasks, seeds, out, previous, progress)
-        context = {"tasks": tasks, "template": template, "datasets": dataset_hashes(envs), "started": started}
-        result = build_result(spec, agent, envs, seeds, out, context, resumed=len(previous))
-    finally:
-        envs.close()
-    return result
+    out = Path(out) if out is not None else default_out_dir(spec, _policy_label(policy))
+    prepare_out_dir(out)
+    with RunLock(out):
+        agent = make_run_policy(policy, generation, policy_options or {})
+        if hasattr(agent, "history_length"):  # prompt policies: show exactly the spec's history
+            agent.history_length = spec.history_length
+        envs = _make_envs(spec, size, backend, num_workers, backend_options)
+        try:
+            previous, started = open_run(out, _run_header(spec, agent, seeds, size), resume)
+            tasks = spec.resolve_tasks(envs.call_at([0], "task_ids")[0])
+            batches = list(plan_batches(tasks, seeds, spec.episodes_per_task, size))
+            check_belongs(previous, batches, out / records.EPISODES_FILE)
+            if retry_errored:
+                previous = drop_errored(out / records.EPISODES_FILE, previous)
+            _play_all(spec, envs, agent, batches, out, previous, progress)
+            context = {"tasks": tasks, "template": template, "datasets": dataset_hashes(envs), "started": started}
+            return build_result(spec, agent, envs, seeds, out, context, resumed=len(previous))
+        finally:
+            envs.close()
+
+
+def _policy_label(policy: str | Policy) -> str:
+    return policy if isinstance(policy, str) else policy.spec or type(policy).__name__
+
+
+def _check_run_args(
+    spec: BenchmarkSpec,
+    seeds: Sequence[int] | None,
+    batch_size: int | None,
+    num_workers: int | None,
+    resume: bool,
+    retry_errored: bool,
+) -> list[int]:
+    """Check the run's arguments; return the seeds to play.
+
+    Raises:
+        ConfigError: repeated or no seeds, a batch size or worker count below 1, retry without resume.
+    """
+    chosen = [int(s) for s in (seeds if seeds is not None else spec.seeds)]
+    if not chosen or len(set(chosen)) != len(chosen):
+        raise ConfigError(f"Seeds must be distinct and non-empty, got {chosen}.")
+    if batch_size is not None and batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {batch_size}. Leave it out for min(16, episodes per seed).")
+    if num_workers is not None and num_workers < 1:
+        raise ConfigError(f"--num-workers must be >= 1, got {num_workers}. Leave it out for one per CPU.")
+    if retry_errored and not resume:
+        raise ConfigError("--retry-errored plays the errored episodes of an earlier run again: pass --resume too.")
+    return chosen
+
+
+def plan_batch_size(spec: BenchmarkSpec, batch_size: int | None) -> int:
+    """Return ``batch_size``, or the default: min(16, tasks x episodes per task)."""
+    if batch_size is not None:
+        return int(batch_size)
+    return min(DEFAULT_BATCH_SIZE, (spec.num_tasks or DEFAULT_BATCH_SIZE) * spec.episodes_per_task)
 
 
 def _make_envs(
     spec: BenchmarkSpec,
-    batch_size: int | None,
+    size: int,
     backend: str | None,
     num_workers: int | None,
     backend_options: dict[str, Any] | None = None,
 ) -> Any:
     from anchorgym.envs.vector import make_vec
 
-    per_seed = (spec.num_tasks or DEFAULT_BATCH_SIZE) * spec.episodes_per_task
-    size = int(batch_size) if batch_size else min(DEFAULT_BATCH_SIZE, per_seed)
-    if size < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
     backend = backend or ("process" if (num_workers or 1) > 1 else "sync")
     kwargs = {**spec.env_kwargs, "max_steps": spec.max_steps}
     return make_vec(
@@ -345,22 +341,20 @@ def _play_all(
     spec: BenchmarkSpec,
     envs: Any,
     policy: Policy,
-    tasks: Sequence[str],
-    seeds: Sequence[int],
+    batches: Sequence[Batch],
     out: Path,
     previous: list[dict[str, Any]],
     progress: bool,
 ) -> None:
     """Play every batch with an unfinished episode, appending episodes to the log as they finish."""
-    done = {_key(r) for r in previous}
-    batches = list(plan_batches(tasks, seeds, spec.episodes_per_task, envs.num_tasks))
+    done = {record_key(r) for r in previous}
     total = sum(len(b.keys) for b in batches)
-    bar = _Progress(total, previous, spec.id, progress)
+    bar = Progress(total, previous, spec.id, progress)
     with records.EpisodeLog(out / records.EPISODES_FILE) as log:
 
         def sink(record: dict[str, Any]) -> None:
             log.append(record)
-            bar.add(bool(record["won"]))
+            bar.add(bool(record["won"]), bool(record.get("error")))
 
         try:
             for batch in batches:
@@ -379,14 +373,25 @@ def build_result(
     context: dict[str, Any],
     resumed: int,
 ) -> dict[str, Any]:
-    """Compute the metrics from ``episodes.jsonl`` and write the validated ``result.json`` atomically."""
-    episodes = records.read_episodes(out / records.EPISODES_FILE)
-    wanted = {(s, t, e) for s in seeds for t in range(len(context["tasks"])) for e in range(spec.episodes_per_task)}
-    episodes = [r for r in episodes if _key(r) in wanted]
+    """Compute the metrics from ``episodes.jsonl`` and write the validated ``result.json`` atomically.
+
+    Raises:
+        ResultError: a record breaks the episode schema, the log does not hold exactly one record per
+            planned episode, or every episode errored (nothing to score).
+    """
+    log = out / records.EPISODES_FILE
+    episodes = records.read_episodes(log)
     for number, record in enumerate(episodes, start=1):
-        validate_episode(record, f"{out / records.EPISODES_FILE} record {number}")
-    if {_key(r) for r in episodes} != wanted or len(episodes) != len(wanted):
-        raise ResultError(f"{out / records.EPISODES_FILE} does not hold exactly one record per planned episode.")
+        validate_episode(record, f"{log} record {number}")
+    wanted = {(s, t, e) for s in seeds for t in range(len(context["tasks"])) for e in range(spec.episodes_per_task)}
+    if {record_key(r) for r in episodes} != wanted or len(episodes) != len(wanted):
+        raise ResultError(f"{log} does not hold exactly one record per planned episode.")
+    errors = [_error_entry(r) for r in sorted(episodes, key=record_key) if r.get("error")]
+    if len(errors) == len(episodes):
+        raise ResultError(
+            f"Every episode of {out} errored (first: {errors[0]['error']}), so there is nothing to score. "
+            "Fix the env, then rerun with --resume --retry-errored."
+        )
     result = {
         "schema_version": SCHEMA_VERSION,
         "benchmark": {
@@ -412,9 +417,14 @@ def build_result(
         "datasets": context["datasets"],
         "machine": machine_info(),
         "metrics": summarize(episodes),
-        "files": {"episodes": records.EPISODES_FILE, "episodes_sha256": file_sha256(out / records.EPISODES_FILE)},
+        **({"errors": errors} if errors else {}),
+        "files": {"episodes": records.EPISODES_FILE, "episodes_sha256": file_sha256(log)},
     }
     result = json.loads(json.dumps(result))  # exactly what the file holds (tuples become lists)
     validate_result(result, str(out / records.RESULT_FILE))
     records.write_json_atomic(out / records.RESULT_FILE, result)
     return result
+
+
+def _error_entry(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: record[key] for key in ("seed", "task_index", "episode", "task_id", "error")}

@@ -8,6 +8,19 @@ ids and per-token log-probs they sampled, which the trainer uses directly
 Env-bound policies (``expert``) need the envs themselves: the harness calls
 :meth:`Policy.bind` with the vector env before the first :meth:`Policy.act`,
 and every input carries ``env_index``, its sub-env's index.
+
+Stateful policies get the episode boundaries explicitly: after every reset the
+harness calls :meth:`Policy.on_episode_start` with one :class:`EpisodeStart` per
+sub-env that starts an episode, and each input also says ``new_episode``. An
+input's ``history`` is the window of the benchmark's ``history_length`` steps
+that prompt policies show the model (part of the benchmark); ``full_history``
+is the whole episode so far, for policies that keep their own memory.
+
+The order of calls per batch of episodes, like gymnasium's ``reset``/``step``::
+
+    policy.bind(envs)
+    policy.on_episode_start([EpisodeStart(...), ...])  # one per sub-env playing
+    policy.act([...]); policy.act([...]); ...          # until every episode ended
 """
 
 from __future__ import annotations
@@ -17,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from anchorgym.errors import ConfigError
+from anchorgym.errors import ConfigError, PolicyError
 
 
 @dataclass
@@ -29,10 +42,13 @@ class AgentInput:
         instruction: the task text (``info["instruction"]``).
         observation: the current observation.
         admissible_actions: valid actions, or None for an open action space.
-        history: the most recent ``(observation, action)`` pairs, oldest first.
+        history: the most recent ``(observation, action)`` pairs, oldest first: at most the benchmark's
+            ``history_length`` of them, the window a prompt shows the model.
         step: steps already taken in this episode.
         env_index: index of the sub-env in the vector env.
         task_type: ``info["task_type"]``.
+        full_history: every ``(observation, action)`` pair of this episode so far, oldest first.
+        task_id: the task this sub-env plays.
     """
 
     env_id: str
@@ -43,6 +59,36 @@ class AgentInput:
     step: int = 0
     env_index: int = 0
     task_type: str = ""
+    full_history: list[tuple[str, str]] = field(default_factory=list)
+    task_id: str = ""
+
+    @property
+    def new_episode(self) -> bool:
+        """Whether this is the first step of an episode (nothing was played in it yet).
+
+        >>> AgentInput("e", "i", "o").new_episode, AgentInput("e", "i", "o", full_history=[("o", "a")]).new_episode
+        (True, False)
+        """
+        return not self.full_history
+
+
+@dataclass(frozen=True)
+class EpisodeStart:
+    """One sub-env starting an episode, as :meth:`Policy.on_episode_start` receives it.
+
+    Attributes:
+        env_index: index of the sub-env in the vector env.
+        task_id: the task it plays.
+        task_type: ``info["task_type"]``.
+        instruction: the task text.
+        observation: the first observation.
+    """
+
+    env_index: int
+    task_id: str
+    task_type: str
+    instruction: str
+    observation: str
 
 
 class TokenCounts:
@@ -142,9 +188,20 @@ class Policy(abc.ABC):
     def bind(self, envs: Any) -> None:  # noqa: B027 - optional hook, most policies ignore it
         """Give the policy the vector env it will act in (used by env-bound policies)."""
 
+    def on_episode_start(self, starts: Sequence[EpisodeStart]) -> None:  # noqa: B027 - optional hook
+        """Forget per-episode state: the sub-envs in ``starts`` begin new episodes (called after each reset).
+
+        A sub-env index is reused for many episodes; a policy that keeps memory per ``env_index``
+        clears it here. Sub-envs not in ``starts`` (padding, or an env that failed to reset) are not played.
+        """
+
     @abc.abstractmethod
     def act(self, inputs: Sequence[AgentInput]) -> list[PolicyOutput]:
-        """Return one output per input, in order."""
+        """Return one output per input, in order.
+
+        A plain ``str`` is accepted in place of a :class:`PolicyOutput` and taken as both the text
+        and the action (see :func:`as_outputs`).
+        """
 
     def describe(self) -> dict[str, Any]:
         """Return the spec and settings recorded in result files."""
@@ -153,3 +210,38 @@ class Policy(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (model memory, HTTP clients, engines)."""
+
+
+def as_outputs(policy: Policy, outputs: Any, count: int) -> list[PolicyOutput]:
+    """Check what ``policy.act`` returned for ``count`` inputs; wrap plain strings into :class:`PolicyOutput`.
+
+    >>> class Up(Policy):
+    ...     def act(self, inputs): return ["up" for _ in inputs]
+    >>> as_outputs(Up(), ["up"], 1)
+    [PolicyOutput(text='up', action='up', parsed=True, prompt_token_ids=None, response_token_ids=None, \
+logprobs=None, usage=None)]
+
+    Raises:
+        PolicyError: not a list (or tuple) of ``count`` PolicyOutput or str items.
+    """
+    name = type(policy).__name__
+    expected = f"act() must return a list with one PolicyOutput (or str) per input ({count} inputs)"
+    if not isinstance(outputs, (list, tuple)):
+        raise PolicyError(f"Policy {name} returned {type(outputs).__name__} {_preview(outputs)}; {expected}.")
+    if len(outputs) != count:
+        raise PolicyError(f"Policy {name} returned {len(outputs)} outputs for {count} inputs; {expected}.")
+    checked = []
+    for number, output in enumerate(outputs):
+        if isinstance(output, str):
+            output = PolicyOutput(text=output, action=output)
+        elif not isinstance(output, PolicyOutput):
+            raise PolicyError(
+                f"Policy {name} returned {type(output).__name__} {_preview(output)} as output {number}; {expected}."
+            )
+        checked.append(output)
+    return checked
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

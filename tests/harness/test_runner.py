@@ -84,7 +84,7 @@ def test_a_bad_episode_line_stops_the_result(full_run, tmp_path):
     edited = json.loads(lines[-1])
     edited["score"] = 7.0  # scores lie in [0, 1]
     (tmp_path / "episodes.jsonl").write_text("".join(lines[:-1]) + json.dumps(edited) + "\n")
-    with pytest.raises(ResultError, match=r"episodes.jsonl record \d+ does not match the episode schema at score"):
+    with pytest.raises(ResultError, match=r"episodes.jsonl line 24 does not match the episode schema at score"):
         _run(tmp_path, resume=True)
     assert not (tmp_path / "result.json").exists()
 
