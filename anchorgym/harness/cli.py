@@ -67,6 +67,11 @@ def register(subparsers: Any) -> None:
         help="process backend: restart an env worker whose memory grew past this, between episodes",
     )
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    run.add_argument(
+        "--retry-errored",
+        action="store_true",
+        help="with --resume: play the episodes whose env failed (recorded as errored) again",
+    )
     run.add_argument("--temperature", type=float, default=None, help="sampling temperature (0: greedy)")
     run.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass")
     run.add_argument("--max-new-tokens", type=int, default=None, help="cap on generated tokens per step")
@@ -77,7 +82,7 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="back-end option for make_policy, e.g. device=cpu or max_retries=2 (repeatable; values parsed as JSON)",
     )
-    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar (and its log lines)")
     run.set_defaults(handler=_eval)
 
     cmp = subparsers.add_parser("compare", help="compare results of the same benchmark spec")
@@ -145,6 +150,7 @@ def _eval(args: argparse.Namespace) -> int:
         seeds=parse_seeds(args.seeds) if args.seeds is not None else None,
         out=out,
         resume=args.resume,
+        retry_errored=args.retry_errored,
         generation=generation_from_args(args),
         batch_size=args.batch_size,
         backend=args.backend or ("process" if args.max_worker_rss_mb else None),
@@ -155,7 +161,28 @@ def _eval(args: argparse.Namespace) -> int:
     )
     print(format_table([summary_row(result)]))
     print(f"results: {out}  (report: anchorgym report {out})")
-    return 0
+    return _report_errors(result)
+
+
+EXIT_ERRORED = 3  # the run finished, but some episodes errored
+
+
+def _report_errors(result: dict[str, Any]) -> int:
+    """Say on stderr how many episodes errored and how to replay them; return the exit code."""
+    import sys
+
+    errors = result.get("errors") or []
+    if not errors:
+        return 0
+    total = result["metrics"]["episodes"] + len(errors)
+    first = " ".join(str(errors[0]["error"]).split())  # one line, whatever the env's message
+    print(
+        f"warning: {len(errors)} of {total} episodes errored (first: task {errors[0]['task_id']}, "
+        f"{first}); the metrics leave them out. "
+        "Rerun the same command with --resume --retry-errored to play them again.",
+        file=sys.stderr,
+    )
+    return EXIT_ERRORED
 
 
 def _compare(args: argparse.Namespace) -> int:

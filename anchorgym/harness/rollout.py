@@ -264,10 +264,16 @@ def rollout(
 ) -> list[Episode]:
     """Play one episode in every sub-env of ``envs`` with ``policy``.
 
+    After the reset the policy's :meth:`~anchorgym.policies.base.Policy.on_episode_start` hears which
+    sub-envs start an episode. A sub-env that fails (``infos["error"]`` from the vector env: its env
+    raised in ``reset`` or ``step``, or its worker died) ends its episode there with ``Episode.error``
+    set, keeping the steps taken before; every other episode goes on unaffected.
+
     Args:
         envs: an :class:`~anchorgym.envs.vector.AnchorVectorEnv` (``autoreset=False``).
         policy: the agent; :meth:`~anchorgym.policies.base.Policy.bind` is called with ``envs`` first.
-        history_length: how many past ``(observation, action)`` pairs each input carries.
+        history_length: how many past ``(observation, action)`` pairs each input's ``history`` window
+            carries (``full_history`` always holds the whole episode).
         max_steps: optional cap on steps per episode on top of the env's own limit; episodes cut
             off by it are recorded as truncated.
         task_ids: one task per group (``envs.num_tasks`` ids); None lets the env sample tasks.
@@ -279,10 +285,12 @@ def rollout(
         on_step: called after each batched step with ``(active envs stepped, episodes finished)``.
 
     Returns:
-        The finished episodes, ordered by sub-env index.
+        The finished episodes (errored ones included), ordered by sub-env index.
 
     Raises:
         ConfigError: ``envs`` autoresets, or the arguments are inconsistent.
+        PolicyError: the policy returned something other than one output per input.
+        PolicyFailure: the policy raised (the message names the hook, step and tasks).
     """
     if getattr(envs, "autoreset", False):
         raise ConfigError("rollout needs a vector env made with autoreset=False.")
@@ -322,7 +330,7 @@ def _step_once(
         actions[index] = output.action
     observations, rewards, terminated, truncated, infos = envs.step(actions)
     for index, output in zip(running, outputs, strict=True):
-        reason = _error(infos, index)
+        reason = None if terminated[index] else _error(infos, index)  # an env may end an episode with an error
         if reason is not None:
             _finish(loop, loop.fail(index, reason), finished, on_episode)
             continue
@@ -341,7 +349,12 @@ def _finish(loop: _Loop, episode: Episode, finished: list[Episode], on_episode: 
 
 
 def _error(infos: dict[str, Any], index: int) -> str | None:
-    """Return ``infos["error"][index]`` when the vector env reports that sub-env failed, else None."""
+    """Return ``infos["error"][index]`` when the vector env reports that sub-env failed, else None.
+
+    The vector env reports a sub-env that raised (or whose worker died) with ``infos["error"]``, not
+    terminated and truncated. An env that *terminates* an episode with an ``error`` info (AppWorld's
+    crashed world) played a real last step: that episode is recorded as played, not errored.
+    """
     errors, mask = infos.get("error"), infos.get("_error")
     if errors is None or (mask is not None and not mask[index]) or errors[index] is None:
         return None
