@@ -1,15 +1,20 @@
 """The tool-QA environment: answer a question by searching a corpus over several turns (Search-R1 protocol).
 
-Actions are free text; the env reads the last complete ``<search>query</search>`` or
-``<answer>text</answer>`` from it (anything else is an invalid no-op step):
+Actions are free text. ``protocol`` (:mod:`.protocol`) says how a turn becomes an action:
+``"search-r1"`` (the ``@v2`` benchmarks) reads the first complete, case-sensitive tag after
+Search-R1's cut and answers an invalid turn with Search-R1's fixed message; ``"legacy"`` (the
+default, the ``@v1`` benchmarks) reads the last complete tag in any case and makes an invalid
+turn a no-op.
 
 * ``<search>q</search>`` retrieves the top-``topk`` passages and observes
   ``<information>Doc 1(Title: "...") text ...</information>``.
 * ``<answer>a</answer>`` ends the episode: reward 1.0 and ``won`` when ``a`` matches any gold
   answer exactly after normalisation (:mod:`.metrics`); ``score`` is the best token F1.
 
-The episode is truncated after ``max_steps`` turns (default 4). ``info["retrieved_ids"]`` lists
-the passages of the last search; the anchor is the question plus the set of passages seen.
+Every ``info`` also holds the submitted answer's ``em``, ``subem`` (Search-R1's sub-string exact
+match) and ``f1`` (all 0.0 before an answer). The episode is truncated after ``max_steps`` turns
+(default 4). ``info["retrieved_ids"]`` lists the passages of the last search; the anchor is the
+question plus the set of passages seen.
 """
 
 from __future__ import annotations
@@ -22,11 +27,19 @@ from anchorgym.envs.core import AnchorEnv, Transition
 from anchorgym.envs.toolqa import data, expert
 from anchorgym.envs.toolqa.anchor import anchor_state
 from anchorgym.envs.toolqa.corpus import Passage, format_information
-from anchorgym.envs.toolqa.metrics import best_f1, exact_match
+from anchorgym.envs.toolqa.metrics import answer_metrics, best_f1, exact_match
+from anchorgym.envs.toolqa.protocol import (
+    INVALID_ACTION_MESSAGE,
+    LEGACY,
+    SEARCH_R1,
+    canonical,
+    check_protocol,
+    parse_turn,
+    split_canonical,
+)
 from anchorgym.envs.toolqa.retrieval import DEFAULT_TOPK, Retriever, build_index, check_topk
 from anchorgym.envs.toolqa.tasks import Task
 from anchorgym.errors import ConfigError
-from anchorgym.policies.prompting import extract_tag
 
 _INDEXES: dict[tuple[str, str, str, str], Retriever] = {}  # one index per corpus per process, shared by envs
 
@@ -51,6 +64,7 @@ class ToolQAEnv(AnchorEnv):
         corpus: corpus JSONL for a path data set.
         pad_wiki: add ~10k Wikipedia summaries as distractors (hotpot-sample).
         max_steps: turn limit (default 4).
+        protocol: ``"legacy"`` (default, the ``@v1`` benchmarks) or ``"search-r1"`` (see :mod:`.protocol`).
         anchor_fn: see :class:`~anchorgym.envs.core.AnchorEnv`.
         render_mode: ``"ansi"`` or None.
     """
@@ -68,11 +82,13 @@ class ToolQAEnv(AnchorEnv):
         corpus: str | None = None,
         pad_wiki: bool = False,
         max_steps: int | None = None,
+        protocol: str = LEGACY,
         anchor_fn: str | AnchorFn | None = None,
         render_mode: str | None = None,
     ) -> None:
         split = split or data.SPLITS.get(dataset, ("train",))[0]
         super().__init__(split=split, max_steps=max_steps, anchor_fn=anchor_fn, render_mode=render_mode)
+        self.protocol = check_protocol(protocol)
         self.dataset, self.retriever_spec, self.topk = dataset, retriever, check_topk(topk)
         options = {"synthetic": synthetic, "data_dir": data_dir, "corpus": corpus, "pad_wiki": pad_wiki}
         options["need_corpus"] = not is_url(retriever)
@@ -118,15 +134,23 @@ class ToolQAEnv(AnchorEnv):
         return self.task.question
 
     def parse_action(self, action: str) -> str | None:
-        """Return ``<search>q</search>`` / ``<answer>a</answer>`` from the text, or None."""
-        found = extract_tag(action, ("search", "answer"))
-        if found is None or not found[1]:
-            return None
-        tag, content = found
-        return f"<{tag}>{content}</{tag}>"
+        """Return ``<search>q</search>`` / ``<answer>a</answer>`` read from the turn under the protocol, or None."""
+        found = parse_turn(action, self.protocol)
+        return None if found is None else canonical(*found)
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
+        """Play one turn; under ``protocol="search-r1"`` an invalid turn observes Search-R1's fixed message."""
+        if (
+            self.protocol == SEARCH_R1
+            and self.task_id
+            and isinstance(action, str)
+            and self.parse_action(action) is None
+        ):
+            self.last_observation = INVALID_ACTION_MESSAGE  # the base class shows it again for an invalid turn
+        return super().step(action)
 
     def _apply(self, action: str) -> Transition:
-        tag, content = extract_tag(action, ("search", "answer"))
+        tag, content = split_canonical(action)
         if tag == "answer":
             self.answer = content
             self.won = exact_match(content, self.task.answers)
@@ -159,6 +183,12 @@ class ToolQAEnv(AnchorEnv):
     def score(self) -> float:
         """Best token F1 of the submitted answer (0.0 before answering)."""
         return best_f1(self.answer, self.task.answers) if self.answer is not None else 0.0
+
+    def _info(self, action_valid: bool, extra: dict[str, Any]) -> dict[str, Any]:
+        """The standard info plus the answer's ``em``, ``subem`` and ``f1`` (0.0 before an answer)."""
+        info = super()._info(action_valid, extra)
+        info.update(answer_metrics(self.answer, self.task.answers))
+        return info
 
     def expert_action(self) -> str:
         """The expert's next action (:mod:`.expert`)."""
