@@ -5,13 +5,17 @@ One row per agent step. Every estimator sees the same five columns:
 * ``group_ids``: the episode group (all trajectories that started from one task and seed);
 * ``traj_ids``: the trajectory the step belongs to;
 * ``step_ids``: the step's position in its trajectory (only the order matters);
-* ``rewards``: the step's reward ``r_t`` (shaping such as the invalid-action penalty already folded in);
-* ``anchors``: ``info["anchor"]`` of the state the step acted *from* (str digests or int codes).
+* ``rewards``: the step's reward ``r_t`` (with ``penalty_mode: reward`` the invalid-action penalty is folded in);
+* ``anchors``: ``info["anchor"]`` of the state the step acted *from* (str digests or int codes);
+
+and optionally ``penalties``: a per-row amount subtracted *after* returns, from that row's own
+episode score and step return only (verl-agent's ``apply_invalid_action_penalty``).
 
 Returns ``R(tau) = sum_t r_t`` are undiscounted at the episode level; step-level
 estimators (GiGPO, HGPO) use the discounted return ``R_t = r_t + gamma * R_{t+1}``.
-Group standard deviations are sample (``ddof=1``) deviations, as ``torch.std``
-in verl / verl-agent; a group of one member gets advantage 0.
+Group standard deviations are sample (``ddof=1``) deviations, as ``torch.std`` in
+verl-agent's GRPO and GiGPO; HGPO's recipe uses the population deviation (``ddof=0``,
+``torch.std(unbiased=False)``), its default here. A group of one member gets advantage 0.
 
 Episode statistics, option ``stats``:
 
@@ -20,6 +24,7 @@ Episode statistics, option ``stats``:
 * ``"step"``: taken over every step row (each row carries its trajectory's
   return), verl-agent's behaviour; long trajectories then weigh more in the
   baseline, which biases it towards the returns of long (often failed) episodes.
+  Per-row ``penalties`` need ``"step"``: with them each row carries its own score.
 
 >>> import numpy as np
 >>> compute("grpo", [0, 0, 0], [0, 0, 1], [0, 1, 0], [0.0, 1.0, 0.0], None, mode="mean_norm").tolist()
@@ -39,6 +44,9 @@ from anchorgym.errors import ConfigError, suggest, unknown
 EPS = 1e-6  # added to the std, as in GRPO implementations
 MODES = ("mean_norm", "mean_std_norm")
 STATS = ("trajectory", "step")
+HGPO_LEVELS = ("prefix", "start_marker")  # recipe: levels k <= t + 1 only; ours: pad with start markers
+HGPO_ZERO = ("drop", "keep")  # recipe: a level whose advantage is exactly 0 leaves the weights; ours: kept
+HGPO_EPISODE = ("none", "add", "level")  # recipe default none; base_group=True is level; ours was add
 DEFAULT_GAMMA = {"gigpo": 0.95, "hgpo": 0.95}  # GiGPO paper, Sec. 5.1; other estimators: 1.0
 
 
@@ -54,6 +62,7 @@ class StepBatch:
         anchors: dense anchor code per sorted row (None when no anchors were given).
         position: index of the row within its trajectory (0, 1, ...).
         traj_group: episode group of each trajectory.
+        penalty: amount subtracted from each sorted row's own scores after returns (0: none).
     """
 
     order: np.ndarray
@@ -63,6 +72,7 @@ class StepBatch:
     anchors: np.ndarray | None
     position: np.ndarray
     traj_group: np.ndarray
+    penalty: np.ndarray
 
     @property
     def num_traj(self) -> int:
@@ -94,12 +104,12 @@ def _codes(values: np.ndarray) -> np.ndarray:
     return pd.factorize(values)[0].astype(np.int64)
 
 
-def group_stats(x: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return per-row (count, mean, sample std) of ``x`` within each row's group."""
+def group_stats(x: np.ndarray, group: np.ndarray, ddof: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return per-row (count, mean, std) of ``x`` within each row's group (``ddof=1``: sample std)."""
     count = np.bincount(group)
     mean = np.bincount(group, x) / count
     sq = np.bincount(group, (x - mean[group]) ** 2)
-    std = np.sqrt(sq / np.maximum(count - 1, 1))
+    std = np.sqrt(sq / np.maximum(count - ddof, 1))
     return count[group], mean[group], std[group]
 
 
@@ -113,13 +123,13 @@ def group_median(x: np.ndarray, group: np.ndarray) -> np.ndarray:
     return median[group]
 
 
-def normalize(x: np.ndarray, group: np.ndarray, mode: str, center: str = "mean") -> np.ndarray:
+def normalize(x: np.ndarray, group: np.ndarray, mode: str, center: str = "mean", ddof: int = 1) -> np.ndarray:
     """Group-relative advantage of ``x``: ``x - baseline`` (``mean_norm``) or divided by ``std + EPS``.
 
     ``center`` picks the baseline: ``"mean"`` (GRPO), ``"median"`` (MC-GRPO) or
     ``"loo"`` (RLOO, the mean of the *other* members). Singleton groups get 0.
     """
-    count, mean, std = group_stats(x, group)
+    count, mean, std = group_stats(x, group, ddof)
     if center == "median":
         baseline = group_median(x, group)
     elif center == "loo":
@@ -156,12 +166,26 @@ def discounted_returns(batch: StepBatch, gamma: float) -> np.ndarray:
     return returns
 
 
+def step_returns(batch: StepBatch, gamma: float) -> np.ndarray:
+    """The step-level score of each sorted row: ``R_t`` less the row's own penalty (verl-agent's order)."""
+    return discounted_returns(batch, gamma) - batch.penalty
+
+
 def episode_advantage(batch: StepBatch, mode: str, stats: str, center: str = "mean") -> np.ndarray:
-    """Episode-level advantage per sorted row, statistics per trajectory or per step (see module docs)."""
+    """Episode-level advantage per sorted row, statistics per trajectory or per step (see module docs).
+
+    With ``stats="step"`` each row's score is ``R(tau) - penalty_row``, as verl-agent's
+    ``episode_norm_reward`` reads it from the row's penalised reward tensor.
+    """
     returns = episode_returns(batch)
     if stats == "trajectory":
+        if batch.penalty.any():
+            raise ConfigError(
+                "Per-row invalid-action penalties (invalid_action_penalty_mode: row, verl-agent's way) give each "
+                "row its own score: set estimator_options stats: step, or use invalid_action_penalty_mode: reward."
+            )
         return normalize(returns, batch.traj_group, mode, center)[batch.traj]
-    return normalize(returns[batch.traj], batch.group, mode, center)
+    return normalize(returns[batch.traj] - batch.penalty, batch.group, mode, center)
 
 
 # --------------------------------------------------------------- estimators
@@ -199,7 +223,7 @@ def gigpo(
     (same ``mode``; 0 for singleton step groups). Published defaults: omega 1, gamma 0.95.
     """
     step_group = factorize(batch.group, _require_anchors(batch, "gigpo"))
-    step_advantage = normalize(discounted_returns(batch, gamma), step_group, mode)
+    step_advantage = normalize(step_returns(batch, gamma), step_group, mode)
     return episode_advantage(batch, mode, stats) + omega * step_advantage
 
 
@@ -211,31 +235,72 @@ def hgpo(
     history: int = 2,
     alpha: float = 1.0,
     omega: float = 1.0,
-    episode: bool = True,
+    episode: str = "none",
+    levels: str = "prefix",
+    zero_levels: str = "drop",
+    ddof: int = 0,
 ) -> np.ndarray:
     """HGPO (He et al. 2026, arXiv 2602.22817): hierarchy-of-groups step advantages.
 
-    For ``k = 1..K+1`` (``K = history``), ``G_k`` holds the steps of one episode
-    group whose last ``k`` anchors match (missing history before step 0 counts as
-    a start marker). ``A_k`` normalises ``R_t`` within ``G_k``; levels whose group
-    has at least two members *exist*, and::
+    Level ``k = 1..K+1`` (``K = history``, the prompt's ``history_length`` in the
+    authors' recipe) groups the steps of one episode group whose last ``k`` anchors
+    match. ``A_k`` normalises ``R_t`` within that group (std with ``ddof``), and::
 
-        A^H = sum_k w_k A_k / sum_k w_k,   w_k = (k+1)^alpha over existing levels (0 if none)
-        A   = A^E(tau) + omega * A^H       (A^E dropped when episode=False)
+        A^H = sum_k w_k A_k / (sum_k w_k + 1e-6),   w_k = (k+1)^alpha over the levels kept
+
+    A level is kept when its group has two or more members and, with
+    ``zero_levels="drop"``, when ``A_k != 0``. The defaults are the authors' recipe
+    (verl-agent ``recipe/hgpo``): ``levels="prefix"`` (a step at position ``t`` has
+    levels ``k <= t + 1`` only), ``zero_levels="drop"``, ``ddof=0`` and
+    ``episode="none"`` (``A = omega A^H``). ``episode="level"`` (the recipe's
+    ``base_group=True``) adds the episode advantage as level 0 with weight 1;
+    ``episode="add"`` gives ``A = A^E + omega A^H``. ``levels="start_marker"``
+    pads the missing history before step 0 with a start marker instead.
     """
-    if history < 0:
-        raise ConfigError(f"hgpo history must be >= 0, got {history}.")
-    returns = discounted_returns(batch, gamma)
+    _check_hgpo(history, episode, levels, zero_levels, ddof)
+    returns = step_returns(batch, gamma)
     anchors = _require_anchors(batch, "hgpo")
-    key, total, weights = batch.group, np.zeros(len(returns)), np.zeros(len(returns))
+    total, weights = np.zeros(len(returns)), np.zeros(len(returns))
+    base = episode_advantage(batch, mode, stats) if episode != "none" else np.zeros(len(returns))
+    if episode == "level":
+        _add_level(total, weights, base, np.ones(len(returns), dtype=bool), 1.0, zero_levels)
+    key = batch.group
     for k in range(1, history + 2):
         key = factorize(key, _lagged(anchors, batch.position, k - 1))
-        weight = (k + 1.0) ** alpha * (np.bincount(key)[key] > 1)
-        total += weight * normalize(returns, key, mode)
-        weights += weight
-    hierarchical = np.divide(total, weights, out=np.zeros_like(total), where=weights > 0)
-    base = episode_advantage(batch, mode, stats) if episode else 0.0
-    return base + omega * hierarchical
+        rows = np.flatnonzero(batch.position >= k - 1) if levels == "prefix" else np.arange(len(returns))
+        level = factorize(key[rows])
+        present = np.zeros(len(returns), dtype=bool)
+        present[rows] = np.bincount(level)[level] > 1
+        value = np.zeros(len(returns))
+        value[rows] = normalize(returns[rows], level, mode, ddof=ddof)
+        _add_level(total, weights, value, present, (k + 1.0) ** alpha, zero_levels)
+    hierarchical = np.divide(total, weights + EPS, out=np.zeros_like(total), where=weights > 0)
+    if episode == "add":
+        return base + omega * hierarchical
+    return omega * hierarchical
+
+
+def _add_level(
+    total: np.ndarray, weights: np.ndarray, value: np.ndarray, present: np.ndarray, weight: float, zero_levels: str
+) -> None:
+    """Add one HGPO level's weighted advantage where the level is kept (see :func:`hgpo`)."""
+    kept = present & (value != 0) if zero_levels == "drop" else present
+    total += np.where(kept, weight * value, 0.0)
+    weights += np.where(kept, weight, 0.0)
+
+
+def _check_hgpo(history: int, episode: str, levels: str, zero_levels: str, ddof: int) -> None:
+    if history < 0:
+        raise ConfigError(f"hgpo history must be >= 0, got {history}.")
+    for name, value, allowed in (
+        ("episode", episode, HGPO_EPISODE),
+        ("levels", levels, HGPO_LEVELS),
+        ("zero_levels", zero_levels, HGPO_ZERO),
+    ):
+        if value not in allowed:
+            raise ConfigError(f"hgpo {name} must be one of {allowed}, got {value!r}.{suggest(str(value), allowed)}")
+    if ddof not in (0, 1):
+        raise ConfigError(f"hgpo ddof must be 0 (population std, the recipe's) or 1 (sample std), got {ddof!r}.")
 
 
 def _lagged(codes: np.ndarray, position: np.ndarray, lag: int) -> np.ndarray:
@@ -266,6 +331,7 @@ def compute(
     anchors: Sequence[Any] | np.ndarray | None,
     *,
     gamma: float | None = None,
+    penalties: Sequence[float] | np.ndarray | None = None,
     **options: Any,
 ) -> np.ndarray:
     """Return one advantage per step row, in the input order.
@@ -279,6 +345,8 @@ def compute(
         anchors: anchor of the state each step acted from (required by gigpo and hgpo).
         gamma: discount for step-level returns; None uses the estimator's
             published default (0.95 for gigpo/hgpo, else 1.0).
+        penalties: per-row amounts subtracted after returns from the row's own episode
+            score and step return (verl-agent's invalid-action penalty); None: none.
         **options: estimator options, e.g. ``mode``, ``stats``, ``omega``, ``history``, ``alpha``.
 
     Raises:
@@ -292,7 +360,7 @@ def compute(
     gamma = DEFAULT_GAMMA.get(estimator, 1.0) if gamma is None else float(gamma)
     if not 0.0 <= gamma <= 1.0:
         raise ConfigError(f"gamma must be in [0, 1], got {gamma}.")
-    batch = make_batch(group_ids, traj_ids, step_ids, rewards, anchors)
+    batch = make_batch(group_ids, traj_ids, step_ids, rewards, anchors, penalties)
     result = np.empty(len(batch.order))
     result[batch.order] = function(batch, gamma, **options)
     return result
@@ -309,17 +377,22 @@ def _check_options(name: str, function: Estimator, options: dict[str, Any]) -> N
             raise ConfigError(f"stats must be one of {STATS}, got {value!r}.{suggest(str(value), STATS)}")
 
 
-def make_batch(group_ids: Any, traj_ids: Any, step_ids: Any, rewards: Any, anchors: Any | None) -> StepBatch:
+def make_batch(
+    group_ids: Any, traj_ids: Any, step_ids: Any, rewards: Any, anchors: Any | None, penalties: Any | None = None
+) -> StepBatch:
     """Validate the columns and sort rows by (trajectory, step); see :class:`StepBatch`."""
     columns = {"group_ids": group_ids, "traj_ids": traj_ids, "step_ids": step_ids, "rewards": rewards}
     if anchors is not None:
         columns["anchors"] = anchors
+    if penalties is not None:
+        columns["penalties"] = penalties
     arrays = {name: np.asarray(value) for name, value in columns.items()}
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1 or any(a.ndim != 1 for a in arrays.values()):
         raise ConfigError(f"All columns must be 1-D and of equal length, got lengths {lengths}.")
     reward = arrays["rewards"].astype(np.float64)
-    if not np.isfinite(reward).all():
+    penalty = arrays["penalties"].astype(np.float64) if penalties is not None else np.zeros(len(reward))
+    if not (np.isfinite(reward).all() and np.isfinite(penalty).all()):
         raise ConfigError("rewards contain NaN or inf; check the env's reward and the shaping penalty.")
     group = factorize(arrays["group_ids"])
     traj = factorize(group, arrays["traj_ids"])
@@ -330,7 +403,7 @@ def make_batch(group_ids: Any, traj_ids: Any, step_ids: Any, rewards: Any, ancho
     traj_group = np.zeros(len(first), dtype=np.int64)
     traj_group[traj_sorted[first]] = group[order][first]
     codes = None if anchors is None else factorize(arrays["anchors"])[order]
-    return StepBatch(order, group[order], traj_sorted, reward[order], codes, position, traj_group)
+    return StepBatch(order, group[order], traj_sorted, reward[order], codes, position, traj_group, penalty[order])
 
 
 def step_group_sizes(group_ids: Any, anchors: Any) -> np.ndarray:

@@ -85,27 +85,51 @@ def reference(estimator, rows, gamma=1.0, mode="mean_std_norm", stats="trajector
     return _hgpo(rows, returns, episode, mode, **opt)
 
 
-def _hgpo(rows, returns, episode, mode, history=2, alpha=1.0, omega=1.0, episode_term=True):
+def _hgpo(
+    rows,
+    returns,
+    episode,
+    mode,
+    history=2,
+    alpha=1.0,
+    omega=1.0,
+    episode_term="none",
+    levels="prefix",
+    zero_levels="drop",
+    ddof=0,
+):
+    """HGPO as its docstring reads: per step, the list of (weight, level advantage) items, then their mean."""
     trajs = _trajectories(rows)
     context = {}
     for idx in trajs.values():
         for t, i in enumerate(idx):
             context[i] = [rows[idx[t - j]]["anchor"] if t - j >= 0 else None for j in range(history + 1)]
-    total = [0.0] * len(rows)
-    weights = [0.0] * len(rows)
+    items = defaultdict(list)
+    if episode_term == "level":
+        for i in range(len(rows)):
+            items[i].append((1.0, episode[i]))
     for k in range(1, history + 2):
-        keys = [(r["group"], tuple(context[i][:k])) for i, r in enumerate(rows)]
-        adv = _normalize(returns, keys, mode)
-        sizes = defaultdict(int)
-        for key in keys:
-            sizes[key] += 1
-        for i, key in enumerate(keys):
-            if sizes[key] > 1:
-                total[i] += (k + 1) ** alpha * adv[i]
-                weights[i] += (k + 1) ** alpha
-    hier = [t / w if w > 0 else 0.0 for t, w in zip(total, weights, strict=True)]
-    base = episode if episode_term else [0.0] * len(rows)
-    return [b + omega * h for b, h in zip(base, hier, strict=True)]
+        members = defaultdict(list)
+        for i, r in enumerate(rows):
+            if levels == "prefix" and None in context[i][:k]:
+                continue
+            members[(r["group"], tuple(context[i][:k]))].append(i)
+        for idx in members.values():
+            if len(idx) < 2:
+                continue
+            xs = [returns[i] for i in idx]
+            mean = sum(xs) / len(xs)
+            std = statistics.pstdev(xs) if ddof == 0 else statistics.stdev(xs)
+            for i in idx:
+                a = returns[i] - mean
+                items[i].append(((k + 1) ** alpha, a / (std + EPS) if mode == "mean_std_norm" else a))
+    hier = []
+    for i in range(len(rows)):
+        kept = [(w, a) for w, a in items[i] if zero_levels == "keep" or a != 0]
+        hier.append(sum(w * a for w, a in kept) / (sum(w for w, _ in kept) + EPS) if kept else 0.0)
+    if episode_term == "add":
+        return [b + omega * h for b, h in zip(episode, hier, strict=True)]
+    return [omega * h for h in hier]
 
 
 def random_rows(rng, num_groups=5, max_group=5, max_len=7, num_anchors=4):
@@ -123,3 +147,50 @@ def random_rows(rng, num_groups=5, max_group=5, max_len=7, num_anchors=4):
 
 
 assert math.isfinite(EPS)
+
+
+# ------------------------------------------------------------------ verl-agent's reading, loop by loop
+def _torch_like_normalize(values, keys, mode, singleton_mean_zero):
+    """Group scores as verl-agent does: sample std; a one-row group gets mean 0 (episode) or its own value (step)."""
+    members = defaultdict(list)
+    for i, key in enumerate(keys):
+        members[key].append(i)
+    out = [0.0] * len(values)
+    for idx in members.values():
+        xs = [values[i] for i in idx]
+        if len(xs) == 1:
+            mean, std = (0.0 if singleton_mean_zero else xs[0]), 1.0
+        else:
+            mean, std = sum(xs) / len(xs), statistics.stdev(xs)
+        for i in idx:
+            out[i] = (values[i] - mean) / (std + EPS) if mode == "mean_std_norm" else values[i] - mean
+    return out
+
+
+def verl_agent(estimator, rows, gamma, mode, penalty, omega=1.0, **hgpo_options):
+    """Advantages the way verl-agent's trainer produces them, with its invalid-action penalty.
+
+    Each row's episode score is its trajectory's summed env reward less ``penalty`` if the row's
+    action was invalid; its step score is the discounted env-reward return less the same amount.
+    Episode statistics run over every row of the group (``compute_mean_std_cross_steps=True``).
+    ``rows`` need ``valid`` besides the fields of :func:`random_rows`.
+    """
+    trajs = _trajectories(rows)
+    total = {key: sum(rows[i]["reward"] for i in idx) for key, idx in trajs.items()}
+    cut = [penalty * (not r["valid"]) for r in rows]
+    scores = [total[(r["group"], r["traj"])] - c for r, c in zip(rows, cut, strict=True)]
+    returns = [x - c for x, c in zip(_discounted(rows, gamma), cut, strict=True)]
+    groups = [r["group"] for r in rows]
+    episode = _torch_like_normalize(scores, groups, mode, singleton_mean_zero=True)
+    if estimator == "grpo":
+        return episode
+    if estimator == "gigpo":
+        keys = [(r["group"], r["anchor"]) for r in rows]
+        step = _torch_like_normalize(returns, keys, mode, singleton_mean_zero=False)
+        return [e + omega * s for e, s in zip(episode, step, strict=True)]
+    return _hgpo(rows, returns, episode, mode, omega=omega, **hgpo_options)
+
+
+def random_rows_with_validity(rng, **kwargs):
+    """:func:`random_rows` with an action-validity flag per row (about one in four invalid)."""
+    return [dict(r, valid=rng.random() > 0.25) for r in random_rows(rng, **kwargs)]
