@@ -1,4 +1,4 @@
-"""Policy losses on token log-probs: PPO-clip with dual clip, k3 KL to a reference, entropy bonus.
+"""Policy losses on token log-probs: PPO-clip with dual clip, KL to a reference (k1, k2, k3), entropy bonus.
 
 Tensors are ``[batch, tokens]`` with a 0/1 ``mask`` over response tokens;
 ``advantages`` are per sequence (``[batch]``) or per token. Metric keys:
@@ -7,7 +7,7 @@ Tensors are ``[batch, tokens]`` with a 0/1 ``mask`` over response tokens;
 key                      meaning
 ======================== ==================================================================
 ``loss/policy``          the clipped surrogate loss (aggregated as configured)
-``loss/kl``              mean k3 KL to the reference (0 without one)
+``loss/kl``              the KL estimate to the reference, aggregated as the loss (absent without one)
 ``loss/entropy``         mean token entropy (0 when no logits are given)
 ``clip_ratio/low_mean``  fraction of tokens with ``A < 0`` and ``ratio < 1 - eps`` (clipped)
 ``clip_ratio/high_mean`` fraction of tokens with ``A > 0`` and ``ratio > 1 + eps`` (clipped)
@@ -22,9 +22,12 @@ from dataclasses import dataclass
 
 import torch
 
-from anchorgym.errors import ConfigError
+from anchorgym.errors import ConfigError, suggest
 
-AGGREGATIONS = ("token-mean", "seq-mean")
+AGGREGATIONS = ("token-mean", "seq-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm")
+SEQUENCE_COUNT = ("seq-mean", "seq-mean-token-mean", "seq-mean-token-sum")  # normalised by the sequence count
+K3_CLAMP = 10.0  # verl's kl_penalty: low_var_kl clamped to [-10, 10] (its log-ratio first to [-20, 20])
+K3_LOG_RATIO_CLAMP = 20.0
 
 
 @dataclass
@@ -34,10 +37,15 @@ class LossConfig:
     Attributes:
         clip_eps: PPO clip range epsilon (Schulman et al. 2017): ratio clipped to ``[1-eps, 1+eps]``.
         clip_ratio_c: dual-clip bound c (Ye et al. 2020) on the loss of negative-advantage tokens; > 1.
-        aggregation: ``"token-mean"`` (every response token weighs the same, DAPO) or
-            ``"seq-mean"`` (mean over sequences of each sequence's token mean).
-        kl_coef: weight of the k3 KL to the frozen reference; 0 disables it (no reference needed).
+        aggregation: verl's ``loss_agg_mode``: ``"token-mean"`` (every response token weighs
+            the same, DAPO), ``"seq-mean"`` = ``"seq-mean-token-mean"`` (mean over sequences of
+            each sequence's token mean), ``"seq-mean-token-sum"`` (mean over sequences of each
+            sequence's token sum) or ``"seq-mean-token-sum-norm"`` (Dr. GRPO: all token losses
+            summed, divided by the constant ``norm_length``).
+        kl_coef: weight of the KL to the frozen reference; 0 disables it (no reference needed).
         entropy_coef: weight of the entropy bonus; 0 disables it.
+        kl_estimator: ``"k3"`` (verl's ``low_var_kl``, clamped), ``"k2"`` (``mse``) or ``"k1"`` (``kl``).
+        norm_length: the divisor of ``seq-mean-token-sum-norm`` (verl: the response length budget).
     """
 
     clip_eps: float = 0.2
@@ -45,6 +53,8 @@ class LossConfig:
     aggregation: str = "token-mean"
     kl_coef: float = 0.0
     entropy_coef: float = 0.0
+    kl_estimator: str = "k3"
+    norm_length: int = 512
 
     def __post_init__(self) -> None:
         if not 0 < self.clip_eps < 1:
@@ -52,24 +62,38 @@ class LossConfig:
         if self.clip_ratio_c <= 1:
             raise ConfigError(f"clip_ratio_c (dual clip) must be > 1, got {self.clip_ratio_c}. The usual value is 3.")
         if self.aggregation not in AGGREGATIONS:
-            raise ConfigError(f"aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}.")
+            raise ConfigError(
+                f"aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}."
+                f"{suggest(self.aggregation, AGGREGATIONS)}"
+            )
         if self.kl_coef < 0 or self.entropy_coef < 0:
             raise ConfigError("kl_coef and entropy_coef must be >= 0.")
+        if self.kl_estimator not in KL_ESTIMATORS:
+            raise ConfigError(
+                f"kl_estimator must be one of {sorted(KL_ESTIMATORS)}, got {self.kl_estimator!r}."
+                f"{suggest(self.kl_estimator, KL_ESTIMATORS)}"
+            )
+        if self.norm_length < 1:
+            raise ConfigError(f"norm_length (seq-mean-token-sum-norm's divisor) must be >= 1, got {self.norm_length}.")
 
 
 def aggregate(values: torch.Tensor, mask: torch.Tensor, how: str, normalizer: float | None = None) -> torch.Tensor:
-    """Reduce per-token ``values`` over ``mask``.
+    """Reduce per-token ``values`` over ``mask`` as verl's ``agg_loss`` does.
 
-    ``token-mean`` divides the masked sum by ``normalizer`` when given (the
-    token count of the whole mini-batch, so gradient-accumulated micro-batches
-    add up to the same loss as one big batch), else by ``mask.sum()``.
-    ``seq-mean`` averages each sequence's token mean over the sequences.
+    ``normalizer`` is the whole mini-batch's token count (``token-mean``), sequence count
+    (``seq-mean*`` but ``-norm``) or the constant length (``seq-mean-token-sum-norm``), so
+    gradient-accumulated micro-batches add up to the loss of one big batch. Without it the
+    micro-batch's own count is used (for ``-norm``: ``mask.shape[-1]``, verl's default).
     """
     mask = mask.to(values.dtype)
-    if how == "seq-mean":
-        per_seq = (values * mask).sum(-1) / mask.sum(-1).clamp(min=1)
-        return per_seq.sum() / (normalizer if normalizer is not None else values.shape[0])
-    return (values * mask).sum() / (normalizer if normalizer is not None else mask.sum().clamp(min=1))
+    if how == "token-mean":
+        return (values * mask).sum() / (normalizer if normalizer is not None else mask.sum().clamp(min=1))
+    if how == "seq-mean-token-sum-norm":
+        return (values * mask).sum() / (normalizer if normalizer is not None else mask.shape[-1])
+    per_seq = (values * mask).sum(-1)
+    if how != "seq-mean-token-sum":  # seq-mean = seq-mean-token-mean
+        per_seq = per_seq / mask.sum(-1).clamp(min=1)
+    return per_seq.sum() / (normalizer if normalizer is not None else (mask.sum(-1) > 0).sum().clamp(min=1))
 
 
 def ppo_clip_terms(
@@ -96,13 +120,31 @@ def ppo_clip_terms(
     return loss, flags
 
 
-def k3_kl(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
-    """Low-variance KL estimator k3 (Schulman 2020): ``exp(q - p) - (q - p) - 1`` with ``q = log pi_ref``.
+def k1_kl(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
+    """KL estimator k1 (verl's ``kl``): ``log pi - log pi_ref``; unbiased, high variance, can be negative."""
+    return logprobs - ref_logprobs
 
-    Unbiased for KL(pi || pi_ref) under samples from pi, and never negative.
+
+def k2_kl(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
+    """KL estimator k2 (verl's ``mse``): ``(log pi - log pi_ref)^2 / 2``; biased, low variance."""
+    return 0.5 * (logprobs - ref_logprobs).square()
+
+
+def k3_kl(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
+    """Low-variance KL estimator k3 (Schulman 2020; verl's ``low_var_kl``): ``exp(d) - d - 1``, ``d = q - p``.
+
+    ``q = log pi_ref``. As in verl, ``d`` is clamped to ``[-20, 20]`` and the estimate to
+    ``[-10, 10]``, so one token whose reference log-prob is far above the policy's cannot
+    blow up the loss (unclamped, ``d = 25`` gives 7e10).
+
+    >>> k3_kl(torch.tensor([0.0, -30.0]), torch.tensor([0.0, 0.0])).tolist()
+    [0.0, 10.0]
     """
-    delta = ref_logprobs - logprobs
-    return torch.exp(delta) - delta - 1
+    delta = torch.clamp(ref_logprobs - logprobs, -K3_LOG_RATIO_CLAMP, K3_LOG_RATIO_CLAMP)
+    return torch.clamp(torch.exp(delta) - delta - 1, -K3_CLAMP, K3_CLAMP)
+
+
+KL_ESTIMATORS = {"k1": k1_kl, "k2": k2_kl, "k3": k3_kl}
 
 
 def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
@@ -131,7 +173,7 @@ def policy_loss(
         mask: 1 on response tokens, 0 on padding.
         ref_logprobs: log-probs under the frozen reference (needed when ``kl_coef > 0``).
         entropy: per-token entropy ``[B, T]`` (needed when ``entropy_coef > 0``).
-        normalizer: token (token-mean) or sequence (seq-mean) count of the whole mini-batch.
+        normalizer: the whole mini-batch's divisor for the aggregation (see :func:`aggregate`).
     """
     how = config.aggregation
     per_token, flags = ppo_clip_terms(logprobs, old_logprobs, advantages, config.clip_eps, config.clip_ratio_c)
@@ -140,7 +182,7 @@ def policy_loss(
     if config.kl_coef > 0:
         if ref_logprobs is None:
             raise ConfigError("kl_coef > 0 needs reference log-probs; set kl_coef: 0 to train without a reference.")
-        kl = aggregate(k3_kl(logprobs, ref_logprobs), mask, how, normalizer)
+        kl = aggregate(KL_ESTIMATORS[config.kl_estimator](logprobs, ref_logprobs), mask, how, normalizer)
         loss = loss + config.kl_coef * kl
         metrics["loss/kl"] = float(kl.detach())
     if config.entropy_coef > 0:

@@ -1,7 +1,13 @@
 """The policy update: samples -> padded token tensors -> loss -> optimizer steps.
 
 Each agent step is one :class:`Sample` ``(prompt_t, response_t)`` with the
-exact token ids and old log-probs recorded at generation. An update makes
+exact token ids and the log-probs the sampler recorded. Before the first pass
+the learner scores every sample once more, without gradients and with its own
+precision and autocast, and those log-probs are PPO's ``pi_old`` (as verl's
+``compute_log_prob`` does): the sampler's differ from the learner's wherever the
+two run different kernels or precisions (bf16 autocast on a GPU, a vLLM engine),
+and a ratio taken against them is off before any update. The gap is logged as
+``rollout/logp_gap_mean`` and ``rollout/logp_gap_max``. An update makes
 ``ppo_epochs`` passes; each pass shuffles the samples, pads them to a multiple
 of the mini-batch size with zero-weight copies, and takes one optimizer step
 per mini-batch, accumulating gradients over micro-batches. The token-mean loss
@@ -22,7 +28,7 @@ import torch
 
 from anchorgym.training.batching import pad_to_multiple
 from anchorgym.training.generation import left_pad, real_positions, token_logprobs
-from anchorgym.training.losses import LossConfig, policy_loss
+from anchorgym.training.losses import SEQUENCE_COUNT, LossConfig, policy_loss
 
 
 @dataclass
@@ -137,10 +143,11 @@ class Learner:
     def update(
         self, samples: list[Sample], mini_batch_size: int, micro_batch_size: int, epochs: int, seed: int
     ) -> dict[str, float]:
-        """Run ``epochs`` shuffled passes over ``samples``; return mean metrics."""
+        """Score ``samples`` for ``pi_old``, then run ``epochs`` shuffled passes; return mean metrics."""
         rng = np.random.default_rng(seed)
         totals: dict[str, list[float]] = defaultdict(list)
         self.model.train()
+        samples, gap = self.recompute_old_logprobs(samples, micro_batch_size)
         for _ in range(epochs):
             order = rng.permutation(len(samples))
             index, weight = pad_to_multiple(len(samples), mini_batch_size)
@@ -148,7 +155,31 @@ class Learner:
             for start in range(0, len(padded), mini_batch_size):
                 for key, value in self._step(padded[start : start + mini_batch_size], micro_batch_size).items():
                     totals[key].append(value)
-        return {key: float(np.mean(values)) for key, values in totals.items()}
+        return {**gap, **{key: float(np.mean(values)) for key, values in totals.items()}}
+
+    def recompute_old_logprobs(
+        self, samples: list[Sample], micro_batch_size: int
+    ) -> tuple[list[Sample], dict[str, float]]:
+        """Return the samples with ``old_logprobs`` from the learner's own forward pass, and the gap metrics.
+
+        The pass runs in micro-batches under ``torch.no_grad`` with the learner's
+        autocast. ``rollout/logp_gap_mean`` / ``_max``: mean and max over response tokens
+        of ``|sampler log-prob - learner log-prob|``.
+        """
+        rescored, gaps = [], []
+        with torch.no_grad():
+            for part in _chunks(samples, micro_batch_size):
+                batch = collate(part, self.pad_id, self.device)
+                logp = response_logprobs(self.model, batch, self.temperature, self.allowed, self.autocast)[0]
+                logp = logp.float().cpu()
+                for row, sample in enumerate(part):
+                    mine = logp[row, logp.shape[1] - len(sample.response_ids) :]
+                    gaps.append((mine - torch.tensor(sample.old_logprobs, dtype=torch.float32)).abs())
+                    rescored.append(
+                        Sample(sample.prompt_ids, sample.response_ids, mine.tolist(), sample.advantage, sample.weight)
+                    )
+        gap = torch.cat(gaps) if gaps else torch.zeros(1)
+        return rescored, {"rollout/logp_gap_mean": float(gap.mean()), "rollout/logp_gap_max": float(gap.max())}
 
     def _step(self, mini_batch: list[Sample], micro_batch_size: int) -> dict[str, float]:
         """One optimizer step over a mini-batch, accumulating micro-batch gradients."""
@@ -178,7 +209,10 @@ class Learner:
         return dict(sums)
 
     def _normalizer(self, mini_batch: list[Sample]) -> float:
-        if self.loss_config.aggregation == "seq-mean":
+        how = self.loss_config.aggregation
+        if how == "seq-mean-token-sum-norm":
+            return float(self.loss_config.norm_length)
+        if how in SEQUENCE_COUNT:
             return max(sum(s.weight for s in mini_batch), 1.0)
         return max(sum(s.weight * len(s.response_ids) for s in mini_batch), 1.0)
 
