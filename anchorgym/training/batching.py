@@ -34,6 +34,27 @@ def shape_rewards(
     return np.asarray(rewards, dtype=np.float64) - penalty * (~valid)
 
 
+def penalised_rewards(
+    rewards: np.ndarray, action_valid: np.ndarray, penalty: float, mode: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The rewards and per-row penalties the estimators get, for ``invalid_action_penalty_mode``.
+
+    ``reward`` folds the penalty into ``r_t`` (:func:`shape_rewards`), so the discounted
+    return carries it back to earlier steps; ``row`` leaves ``r_t`` alone and returns
+    ``penalty * [invalid]`` per row, which :func:`~anchorgym.training.advantages.compute`
+    subtracts from that row's own episode score and step return after the returns, as
+    verl-agent's ``apply_invalid_action_penalty`` does.
+
+    >>> penalised_rewards(np.array([0.0, 1.0]), np.array([False, True]), 0.1, "row")
+    (array([0., 1.]), array([0.1, 0. ]))
+    """
+    if mode == "reward":
+        return shape_rewards(rewards, action_valid, penalty), None
+    shape_rewards(rewards, action_valid, penalty)  # the same check on the penalty
+    invalid = ~np.asarray(action_valid, dtype=bool)
+    return np.asarray(rewards, dtype=np.float64), penalty * invalid.astype(np.float64)
+
+
 def nonzero_variance_groups(
     group_ids: np.ndarray, traj_ids: np.ndarray, rewards: np.ndarray, tol: float = 1e-12
 ) -> np.ndarray:

@@ -17,6 +17,8 @@ from anchorgym.errors import ConfigError, suggest
 from anchorgym.training.advantages import ESTIMATORS
 
 ACTION_FORMATS = ("text", "choice")
+PENALTY_MODES = ("reward", "row")  # ours: folded into r_t; verl-agent: off the invalid row, after returns
+KL_ESTIMATORS = ("k1", "k2", "k3")
 ROLLOUT_BACKENDS = ("hf", "vllm")
 
 
@@ -50,7 +52,12 @@ class TrainConfig:
     vllm_gpu_memory_utilization: float = _doc("vllm backend: fraction of GPU memory the engine may take", 0.3)
     temperature: float = _doc("sampling temperature for rollouts", 1.0)
     max_new_tokens: int = _doc("cap on generated tokens per step (text format)", 256)
-    invalid_action_penalty: float = _doc("subtracted from the step reward when the action is invalid", 0.1)
+    invalid_action_penalty: float = _doc("subtracted when the action is invalid (see invalid_action_penalty_mode)", 0.1)
+    invalid_action_penalty_mode: str = _doc(
+        "`reward`: folded into r_t (discounted into earlier steps); `row`: verl-agent's, off the invalid "
+        "row's own episode score and step return after returns (needs stats: step)",
+        "reward",
+    )
     dynamic_sampling: bool = _doc("drop groups whose trajectories all earn the same return (DAPO)", False)
     learning_rate: float = _doc("AdamW learning rate", 1e-6)
     weight_decay: float = _doc("AdamW weight decay", 0.01)
@@ -60,8 +67,12 @@ class TrainConfig:
     micro_batch_size: int = _doc("samples per forward/backward (gradient accumulation inside a mini-batch)", 8)
     clip_eps: float = _doc("PPO clip epsilon", 0.2)
     clip_ratio_c: float = _doc("dual-clip bound c", 3.0)
-    loss_aggregation: str = _doc("`token-mean` or `seq-mean`", "token-mean")
-    kl_coef: float = _doc("k3 KL weight to the frozen initial model; 0 disables it", 0.01)
+    loss_aggregation: str = _doc(
+        "`token-mean`, `seq-mean` (= seq-mean-token-mean), `seq-mean-token-sum`, `seq-mean-token-sum-norm`",
+        "token-mean",
+    )
+    kl_coef: float = _doc("KL weight to the frozen initial model; 0 disables it", 0.01)
+    kl_estimator: str = _doc("`k3` (verl's low_var_kl, clamped to +-10), `k2` (mse) or `k1` (kl)", "k3")
     entropy_coef: float = _doc("entropy bonus weight; 0 disables it", 0.0)
     lora_rank: int = _doc("LoRA rank (peft); 0 trains all weights", 0)
     lora_alpha: int = _doc("LoRA alpha", 32)
@@ -116,6 +127,33 @@ class TrainConfig:
             raise ConfigError("eval_every > 0 needs eval_benchmark, e.g. 'sokoban-6x6-1box/smoke@v1'.")
         if self.temperature <= 0:
             raise ConfigError("temperature must be > 0 for training rollouts (log-probs of greedy picks are 0).")
+        self._check_advantage_settings()
+
+    def _check_advantage_settings(self) -> None:
+        if self.invalid_action_penalty_mode not in PENALTY_MODES:
+            raise ConfigError(
+                f"invalid_action_penalty_mode must be one of {PENALTY_MODES}, got {self.invalid_action_penalty_mode!r}."
+                f"{suggest(self.invalid_action_penalty_mode, PENALTY_MODES)}"
+            )
+        options = self.estimator_options
+        if self.estimator == "hgpo" and options.get("history", self.history_length) != self.history_length:
+            raise ConfigError(
+                f"hgpo's history is the prompt's history_length ({self.history_length}), as in the authors' recipe; "
+                f"drop estimator_options.history ({options['history']}) and set history_length instead."
+            )
+        episode_term = self.estimator != "hgpo" or options.get("episode", "none") != "none"
+        if self.invalid_action_penalty_mode == "row" and episode_term and options.get("stats") != "step":
+            raise ConfigError(
+                "invalid_action_penalty_mode: row (verl-agent's) gives each step row its own episode score: "
+                "set estimator_options stats: step, as verl-agent does."
+            )
+
+    def advantage_options(self) -> dict[str, Any]:
+        """The estimator's options: ``estimator_options``, plus for hgpo ``history = history_length``."""
+        options = dict(self.estimator_options)
+        if self.estimator == "hgpo":
+            options["history"] = self.history_length
+        return options
 
     def _check_vllm(self) -> None:
         if self.action_format != "text":

@@ -25,7 +25,7 @@ import torch
 
 from anchorgym.errors import ConfigError, ResultError
 from anchorgym.training import advantages
-from anchorgym.training.batching import episode_columns, nonzero_variance_groups, shape_rewards
+from anchorgym.training.batching import episode_columns, nonzero_variance_groups, penalised_rewards
 from anchorgym.training.checkpoint import latest_checkpoint, load_state, save_checkpoint
 from anchorgym.training.config import TrainConfig
 from anchorgym.training.generation import TrainerPolicy
@@ -53,6 +53,28 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     finally:
         trainer.close()
     return trainer.output_dir
+
+
+def step_advantages(config: TrainConfig, cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """One advantage per step row of ``cols`` (:func:`episode_columns`) as ``config`` asks.
+
+    Returns the advantages and the rewards the estimator saw (for dynamic sampling).
+    """
+    rewards, penalties = penalised_rewards(
+        cols["reward"], cols["valid"], config.invalid_action_penalty, config.invalid_action_penalty_mode
+    )
+    adv = advantages.compute(
+        config.estimator,
+        cols["group"],
+        cols["traj"],
+        cols["step"],
+        rewards,
+        cols["anchor"],
+        gamma=config.gamma,
+        penalties=penalties,
+        **config.advantage_options(),
+    )
+    return adv, rewards
 
 
 def resolve_device(name: str) -> torch.device:
@@ -125,7 +147,10 @@ class Trainer:
         model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).to(self.device)
         self.reference_model = None
         if self.config.kl_coef > 0 and not lora:  # the frozen initial policy
-            reference = model if checkpoint is None else AutoModelForCausalLM.from_pretrained(base_path)
+            # resumed: rebuilt exactly as a fresh run builds it (float32 whatever dtype the base was saved in)
+            reference = (
+                model if checkpoint is None else AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+            )
             self.reference_model = copy.deepcopy(reference).to(self.device).eval().requires_grad_(False)
         if lora:
             model = _with_lora(model, self.config, checkpoint)
@@ -159,7 +184,9 @@ class Trainer:
 
     def _learner(self) -> Learner:
         c = self.config
-        loss = LossConfig(c.clip_eps, c.clip_ratio_c, c.loss_aggregation, c.kl_coef, c.entropy_coef)
+        loss = LossConfig(
+            c.clip_eps, c.clip_ratio_c, c.loss_aggregation, c.kl_coef, c.entropy_coef, c.kl_estimator, c.max_new_tokens
+        )
         return Learner(
             self.model,
             self.optimizer,
@@ -256,17 +283,7 @@ class Trainer:
         """Advantages for every step, then one :class:`Sample` per kept step; also the rollout metrics."""
         c = self.config
         cols = episode_columns(episodes)
-        rewards = shape_rewards(cols["reward"], cols["valid"], c.invalid_action_penalty)
-        adv = advantages.compute(
-            c.estimator,
-            cols["group"],
-            cols["traj"],
-            cols["step"],
-            rewards,
-            cols["anchor"],
-            gamma=c.gamma,
-            **c.estimator_options,
-        )
+        adv, rewards = step_advantages(c, cols)
         keep = np.ones(len(adv), dtype=bool)
         if c.dynamic_sampling:
             keep = nonzero_variance_groups(cols["group"], cols["traj"], rewards)
