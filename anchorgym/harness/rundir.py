@@ -65,8 +65,10 @@ def _check_identity(out: Path, run_file: Path, header: dict[str, Any]) -> str:
     return str(started)
 
 
-def check_belongs(previous: Sequence[dict[str, Any]], batches: Iterable[Batch], log: Path) -> None:
-    """Check that every recorded episode is one of the plan's, with its task and env seed, recorded once.
+def check_belongs(previous: Sequence[dict[str, Any]], batches: Iterable[Batch], spec_hash: str, log: Path) -> None:
+    """Check that every recorded episode is one of the plan's, with its spec, task and env seed, recorded once.
+
+    A record without ``spec_hash`` (written before records carried it) relies on ``run.json``'s.
 
     Raises:
         ResultError: naming the first line that does not belong, and why.
@@ -81,7 +83,7 @@ def check_belongs(previous: Sequence[dict[str, Any]], batches: Iterable[Batch], 
         where = f"{log} line {number}"
         validate_episode(record, where)
         key = record_key(record)
-        problem = _mismatch(record, planned.get(key))
+        problem = _mismatch(record, planned.get(key), spec_hash)
         if problem is None and key in first_line:
             problem = f"it repeats episode {key} of line {first_line[key]}"
         if problem is not None:
@@ -91,8 +93,10 @@ def check_belongs(previous: Sequence[dict[str, Any]], batches: Iterable[Batch], 
         first_line[key] = number
 
 
-def _mismatch(record: dict[str, Any], planned: tuple[str, int] | None) -> str | None:
-    """Say how ``record`` differs from its planned ``(task_id, env_seed)``; None when it matches."""
+def _mismatch(record: dict[str, Any], planned: tuple[str, int] | None, spec_hash: str) -> str | None:
+    """Say how ``record`` differs from its planned ``(task_id, env_seed)`` and spec; None when it matches."""
+    if record.get("spec_hash", spec_hash) != spec_hash:
+        return f"it was played on benchmark spec {record['spec_hash'][:19]}, not this run's {spec_hash[:19]}"
     if planned is None:
         return f"episode {record_key(record)} (seed, task index, episode) is not in this run's plan"
     task, env_seed = planned

@@ -72,8 +72,8 @@ def reseed_policy(policy: Policy, seed: int) -> bool:
     return True
 
 
-def episode_record(batch: Batch, slot: int, episode: Episode) -> dict[str, Any]:
-    """Turn a finished episode into its ``episodes.jsonl`` line."""
+def episode_record(batch: Batch, slot: int, episode: Episode, spec_hash: str) -> dict[str, Any]:
+    """Turn a finished episode into its ``episodes.jsonl`` line (``spec_hash``: the benchmark spec's)."""
     seed, task_index, number = batch.keys[slot]
     steps = [
         {
@@ -100,6 +100,7 @@ def episode_record(batch: Batch, slot: int, episode: Episode) -> dict[str, Any]:
         "task_id": episode.task_id,
         "task_type": episode.task_type,
         "env_seed": batch.env_seeds[slot],
+        "spec_hash": spec_hash,
         "instruction": episode.instruction,
         "won": episode.won,
         "score": episode.score,
@@ -127,14 +128,14 @@ def _play_batch(
     Raises:
         PolicyError: the policy raised; the message names the batch, its seed, tasks and step.
     """
-    pad = envs.num_tasks - len(batch.keys)
+    pad, spec_hash = envs.num_tasks - len(batch.keys), spec.content_hash()
     task_ids = list(batch.task_ids) + [batch.task_ids[0]] * pad
     seeds = list(batch.env_seeds) + [batch.env_seeds[0]] * pad
 
     def on_episode(episode: Episode) -> None:
         slot = episode.env_index
         if batch.keys[slot] not in done:
-            sink(episode_record(batch, slot, episode))
+            sink(episode_record(batch, slot, episode, spec_hash))
 
     reseed_policy(policy, batch.policy_seed)
     bar.new_batch()
@@ -269,7 +270,7 @@ def evaluate(
             previous, started = open_run(out, _run_header(spec, agent, seeds, size), resume)
             tasks = spec.resolve_tasks(envs.call_at([0], "task_ids")[0])
             batches = list(plan_batches(tasks, seeds, spec.episodes_per_task, size))
-            check_belongs(previous, batches, out / records.EPISODES_FILE)
+            check_belongs(previous, batches, spec.content_hash(), out / records.EPISODES_FILE)
             if retry_errored:
                 previous = drop_errored(out / records.EPISODES_FILE, previous)
             _play_all(spec, envs, agent, batches, out, previous, progress)
