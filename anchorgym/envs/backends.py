@@ -12,59 +12,122 @@ for the same seed. Only the transport differs:
   unchanged (see :class:`ProcessBackend`).
 * ``ray``: ``num_workers`` Ray actors, each an :class:`EnvHost` (optionally one
   actor per env, the verl-agent design, for comparison).
+
+Failures are per env, alike in every backend. An env that raises inside
+``reset`` or ``step`` yields an :class:`EnvFailure` in its place while every
+other env's result comes back normally; a worker (process or actor) that dies
+yields an :class:`EnvFailure` for each env it was asked to run, and is restarted,
+with fresh envs, at the next reset that covers any of its envs. Only errors that
+signal a caller's mistake in ``reset`` (:data:`USER_ERRORS`: a bad task id, a
+missing data set) are raised, once every host has answered.
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import logging
 import multiprocessing as mp
 import os
+import signal
+import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 import numpy as np
 
-from anchorgym.errors import AnchorGymError, ConfigError, DependencyError, WorkerError, missing_extra
+from anchorgym.envs.registry import EnvInfo, env_info, make, register
+from anchorgym.errors import (
+    AnchorGymError,
+    ConfigError,
+    DataNotFoundError,
+    DependencyError,
+    UnknownNameError,
+    WorkerError,
+    missing_extra,
+)
 
 CLOSE_TIMEOUT_S = 5.0
 POLL_INTERVAL_S = 1.0
 MIB = 2**20
+USER_ERRORS = (ConfigError, UnknownNameError, DataNotFoundError, DependencyError)
+"""Errors that signal the caller's mistake: raised by ``reset`` (once every host answered), never per env."""
+MAIN_GUARD_HINT = (
+    ' If a script creates the vector env, guard its entry point with `if __name__ == "__main__":` '
+    "(worker processes are spawned and re-import the main module)."
+)
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class EnvFailure:
+    """Stands in for the result of an env that raised, or whose worker died.
+
+    Attributes:
+        message: ``"<ExceptionType>: <message>"``.
+        details: the traceback where the env raised ("" for a dead worker).
+        user_error: the error itself when it is one of :data:`USER_ERRORS`, else None.
+    """
+
+    message: str
+    details: str = ""
+    user_error: AnchorGymError | None = None
+
+    @classmethod
+    def of(cls, error: Exception) -> EnvFailure:
+        """Describe ``error``, raised just now (its traceback is taken from the current exception)."""
+        user_error = error if isinstance(error, USER_ERRORS) else None
+        return cls(f"{type(error).__name__}: {error}", traceback.format_exc(), user_error)
+
+
+def _attempt(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Return ``function(*args, **kwargs)``, or an :class:`EnvFailure` when it raises."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as error:  # per-env isolation: the caller decides what a failure means
+        return EnvFailure.of(error)
+
+
+def _read(env: Any, name: str, args: tuple) -> Any:
+    attr = getattr(env, name)
+    return attr(*args) if callable(attr) else attr
+
+
 class EnvHost:
-    """A list of envs that executes batched commands on them.
+    """A list of envs that executes batched commands on them, one result or :class:`EnvFailure` per env.
 
     Args:
         env_id: registered env id.
         env_kwargs: constructor arguments shared by all the envs.
         count: how many envs to host.
+        info: the env's registration, registered here when this process does not know ``env_id``
+            (an env registered by the user's code in the parent process).
     """
 
-    def __init__(self, env_id: str, env_kwargs: dict[str, Any], count: int) -> None:
-        from anchorgym.envs.registry import make
-
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any], count: int, info: EnvInfo | None = None) -> None:
+        if info is not None:
+            try:
+                env_info(env_id)
+            except UnknownNameError:
+                register(info)
         self.envs = [make(env_id, **env_kwargs) for _ in range(count)]
 
-    def reset(self, requests: Sequence[tuple[int, int | None, dict | None]]) -> list[tuple[str, dict]]:
+    def reset(self, requests: Sequence[tuple[int, int | None, dict | None]]) -> list[Any]:
         """Reset ``(local_index, seed, options)`` for each request."""
-        return [self.envs[i].reset(seed=seed, options=options) for i, seed, options in requests]
+        return [_attempt(self.envs[i].reset, seed=seed, options=options) for i, seed, options in requests]
 
-    def step(self, requests: Sequence[tuple[int, str]]) -> list[tuple]:
+    def step(self, requests: Sequence[tuple[int, str]]) -> list[Any]:
         """Step ``(local_index, action)`` for each request."""
-        return [self.envs[i].step(action) for i, action in requests]
+        return [_attempt(self.envs[i].step, action) for i, action in requests]
 
     def call(self, name: str, indices: Sequence[int], args: tuple = ()) -> list[Any]:
         """Call method ``name`` (or read attribute ``name``) on the envs at ``indices``."""
-        results = []
-        for i in indices:
-            attr = getattr(self.envs[i], name)
-            results.append(attr(*args) if callable(attr) else attr)
-        return results
+        return [_attempt(_read, self.envs[i], name, args) for i in indices]
 
     def pid(self) -> int:
         """Return the hosting process id (used by tests that kill a worker)."""
@@ -91,15 +154,19 @@ def split_evenly(total: int, parts: int) -> list[range]:
 class Backend:
     """Routes batched commands to the hosts that own each env.
 
-    Subclasses implement :meth:`_dispatch`: send one command to several hosts
-    and gather their replies in order.
+    Subclasses implement :meth:`_dispatch` (send one command to several hosts and gather their
+    replies; a host that died replies with the :class:`WorkerError` saying so, and is listed in
+    :attr:`dead`) and :meth:`_restart` (replace dead hosts with fresh ones).
     """
 
     def __init__(self, env_id: str, env_kwargs: dict[str, Any], num_envs: int, num_workers: int) -> None:
         self.env_id = env_id
+        self.info = env_info(env_id)
         self.slices = split_evenly(num_envs, max(1, min(num_workers, num_envs)))
         self.owner = np.concatenate([np.full(len(s), w) for w, s in enumerate(self.slices)])
         self.task_ids: list[str] = [""] * num_envs  # kept current by the vector env, for error messages
+        self.dead: dict[int, WorkerError] = {}  # hosts that died, until the next reset restarts them
+        self.restarts = [0] * len(self.slices)  # restarts of each host after it died
 
     def envs_of(self, worker: int) -> str:
         """Describe the envs (and their current tasks) that ``worker`` hosts."""
@@ -109,24 +176,39 @@ class Backend:
         return f"envs {envs.start}-{envs.stop - 1} of {self.env_id}{shown}"
 
     def run(self, method: str, per_env: dict[int, tuple]) -> dict[int, Any]:
-        """Run ``method`` on the envs keyed in ``per_env`` (global index -> args), batched per host."""
+        """Run ``method`` on the envs keyed in ``per_env`` (global index -> args), batched per host.
+
+        Returns:
+            Global index -> the env's result, or an :class:`EnvFailure` for an env that raised or
+            whose host died. A reset first restarts every dead host that hosts one of its envs.
+        """
         if not per_env:
             return {}
-        batches: dict[int, list[tuple[int, tuple]]] = {}
-        for index, args in per_env.items():
-            batches.setdefault(int(self.owner[index]), []).append((index, args))
+        if method == "reset":
+            self._respawn(per_env)
+        batches: dict[int, list[int]] = {}
+        for index in per_env:
+            batches.setdefault(int(self.owner[index]), []).append(index)
         requests = {
-            worker: [(index - self.slices[worker].start, *args) for index, args in items]
-            for worker, items in batches.items()
+            worker: [(index - self.slices[worker].start, *per_env[index]) for index in indices]
+            for worker, indices in batches.items()
         }
         replies = self._dispatch(method, requests)
-        results = {}
-        for worker, items in batches.items():
-            results.update((index, result) for (index, _), result in zip(items, replies[worker], strict=True))
+        results: dict[int, Any] = {}
+        for worker, indices in batches.items():
+            reply = replies[worker]
+            if isinstance(reply, WorkerError):
+                reply = [EnvFailure(f"WorkerError: {reply}")] * len(indices)
+            results.update(zip(indices, reply, strict=True))
         return results
 
     def call(self, name: str, indices: Sequence[int], args: tuple = ()) -> list[Any]:
-        """Call ``name`` on the envs at global ``indices``; results come back in that order."""
+        """Call ``name`` on the envs at global ``indices``; results come back in that order.
+
+        Raises:
+            WorkerError: an env raised (the message names it and its error) or its host died.
+            AnchorGymError: an env raised one of :data:`USER_ERRORS` (raised as it is).
+        """
         if not indices:
             return []
         by_worker: dict[int, list[int]] = {}
@@ -134,10 +216,37 @@ class Backend:
             by_worker.setdefault(int(self.owner[index]), []).append(index)
         requests = {w: [(name, [i - self.slices[w].start for i in idx], args)] for w, idx in by_worker.items()}
         replies = self._dispatch("call", requests, unpack=True)
-        found = {i: r for w, idx in by_worker.items() for i, r in zip(idx, replies[w], strict=True)}
+        found = {}
+        for worker, idx in by_worker.items():
+            if isinstance(replies[worker], WorkerError):
+                raise replies[worker]
+            found.update(zip(idx, replies[worker], strict=True))
+        for index in indices:
+            if isinstance(found[index], EnvFailure):
+                raise self._call_error(index, name, found[index])
         return [found[i] for i in indices]
 
+    def _call_error(self, index: int, name: str, failure: EnvFailure) -> AnchorGymError:
+        if failure.user_error is not None:
+            return failure.user_error
+        task = f" (task {self.task_ids[index]})" if self.task_ids[index] else ""
+        logger.warning("env %d of %s raised in %s:\n%s", index, self.env_id, name, failure.details)
+        return WorkerError(f"Env {index} of {self.env_id}{task} raised in {name}: {failure.message}")
+
+    def _respawn(self, resetting: dict[int, tuple]) -> None:
+        """Restart every dead host that hosts an env about to be reset."""
+        workers = [w for w in sorted(self.dead) if any(i in resetting for i in self.slices[w])]
+        if not workers:
+            return
+        for worker in workers:
+            logger.warning("restarting worker %d: %s", worker, self.dead.pop(worker))
+            self.restarts[worker] += 1
+        self._restart(workers)
+
     def _dispatch(self, method: str, requests: dict[int, list], unpack: bool = False) -> dict[int, Any]:
+        raise NotImplementedError
+
+    def _restart(self, workers: Sequence[int]) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -160,10 +269,10 @@ class SyncBackend(Backend):
         self.host.close()
 
 
-def _worker_main(conn: Connection, env_id: str, env_kwargs: dict[str, Any], count: int) -> None:
+def _worker_main(conn: Connection, env_id: str, env_kwargs: dict[str, Any], count: int, info: EnvInfo) -> None:
     """Build one :class:`EnvHost` and serve batched commands for it over a pipe until told to close."""
     try:
-        host = EnvHost(env_id, env_kwargs, count)
+        host = EnvHost(env_id, env_kwargs, count, info)
     except Exception as error:  # report to the parent, which raises it with context
         conn.send(("error", _portable(error)))
         return
@@ -217,8 +326,63 @@ def rss_mb(pid: int) -> float:
         raise ProcessLookupError(pid) from error
 
 
+def main_reimport_is_safe() -> bool:
+    """Whether spawned workers can re-import ``__main__`` (as ``spawn`` does to find the user's definitions).
+
+    Not when there is no file to import (``python -``, ``python -c``, a REPL) and not when this is
+    called from the main module's top-level code outside an ``if __name__ == "__main__":`` block
+    (re-importing it would build the vector env again in every worker).
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if getattr(getattr(main, "__spec__", None), "name", None) is None and not (path and os.path.isfile(path)):
+        return False
+    frame = sys._getframe()
+    while frame is not None and not (frame.f_code.co_name == "<module>" and frame.f_globals is vars(main)):
+        frame = frame.f_back
+    return frame is None or not path or _guarded(path, frame.f_lineno)
+
+
+def _guarded(path: str, line: int) -> bool:
+    """Whether ``line`` of the module at ``path`` lies inside an ``if __name__ == "__main__":`` block."""
+    try:
+        with open(path, encoding="utf-8") as source:
+            tree = ast.parse(source.read())
+    except (OSError, SyntaxError, ValueError):
+        return True  # cannot tell: keep multiprocessing's own behaviour
+    for node in tree.body:
+        if isinstance(node, ast.If) and node.lineno <= line <= (node.end_lineno or node.lineno):
+            names = {getattr(n, "id", None) for n in ast.walk(node.test)}
+            values = {getattr(n, "value", None) for n in ast.walk(node.test)}
+            if "__name__" in names and "__main__" in values:
+                return True
+    return False
+
+
+@contextlib.contextmanager
+def _main_hidden(hide: bool) -> Iterator[None]:
+    """While starting processes, hide ``__main__``'s file and spec so that spawned workers skip importing it."""
+    main = sys.modules["__main__"]
+    saved = {key: vars(main)[key] for key in ("__file__", "__spec__") if hide and key in vars(main)}
+    if "__file__" in saved:
+        del main.__file__
+    if "__spec__" in saved:
+        main.__spec__ = None
+    try:
+        yield
+    finally:
+        vars(main).update(saved)
+
+
 class ProcessBackend(Backend):
     """A pool of worker processes, each hosting a slice of the envs.
+
+    A worker that dies (killed, out of memory, a crash in native code) ends the episodes of the
+    envs it was asked to run (:class:`EnvFailure`); the other workers carry on, and the dead one is
+    started again, with fresh envs, at the next reset that covers any of its envs.
+
+    Workers are spawned; they re-import the main module only where that is safe (see
+    :func:`main_reimport_is_safe`), so a script, ``python -`` or a notebook needs no main guard.
 
     Args:
         env_id: registered env id.
@@ -251,12 +415,12 @@ class ProcessBackend(Backend):
         self.context = mp.get_context(start_method)
         self.env_kwargs = env_kwargs
         self.max_worker_rss_mb = max_worker_rss_mb
+        self.reimport_main = start_method == "fork" or main_reimport_is_safe()
         workers = len(self.slices)
         self.conns: list[Connection | None] = [None] * workers
         self.procs: list[Any] = [None] * workers
         self.pids = [0] * workers
         self.recycles = [0] * workers  # restarts of each worker for memory
-        self.dead: WorkerError | None = None  # set once a worker dies: the pool is then unusable
         try:
             self._start(range(workers), "start")
         except BaseException:
@@ -265,15 +429,20 @@ class ProcessBackend(Backend):
 
     def _start(self, workers: Sequence[int], method: str) -> None:
         """Start the processes of ``workers`` together, then wait until each has built its envs."""
-        for worker in workers:
-            parent, child = self.context.Pipe()
-            args = (child, self.env_id, self.env_kwargs, len(self.slices[worker]))
-            proc = self.context.Process(target=_worker_main, args=args, daemon=True)
-            proc.start()
-            child.close()
-            self.conns[worker], self.procs[worker] = parent, proc
+        with _main_hidden(not self.reimport_main):
+            for worker in workers:
+                parent, child = self.context.Pipe()
+                args = (child, self.env_id, self.env_kwargs, len(self.slices[worker]), self.info)
+                proc = self.context.Process(target=_worker_main, args=args, daemon=True)
+                proc.start()
+                child.close()
+                self.conns[worker], self.procs[worker] = parent, proc
         for worker in workers:
             self.pids[worker] = self._receive(worker, method)
+
+    def _restart(self, workers: Sequence[int]) -> None:
+        self._stop(workers)
+        self._start(workers, "restart")
 
     def worker_rss_mb(self) -> list[float]:
         """Return each worker's resident memory in MiB (0.0 for a worker that is gone)."""
@@ -287,46 +456,49 @@ class ProcessBackend(Backend):
 
     def run(self, method: str, per_env: dict[int, tuple]) -> dict[int, Any]:
         """Run ``method`` on the envs keyed in ``per_env``; recycle grown workers first on a reset."""
-        if method == "reset" and self.max_worker_rss_mb is not None and self.dead is None:
+        if method == "reset" and self.max_worker_rss_mb is not None:
             self._recycle(per_env)
         return super().run(method, per_env)
 
     def _recycle(self, resetting: dict[int, tuple]) -> None:
-        """Restart every worker past the memory limit all of whose envs are about to be reset."""
+        """Restart every live worker past the memory limit all of whose envs are about to be reset."""
         sizes = self.worker_rss_mb()
         grown = [
             w
             for w, envs in enumerate(self.slices)
-            if sizes[w] > self.max_worker_rss_mb and all(i in resetting for i in envs)
+            if w not in self.dead and sizes[w] > self.max_worker_rss_mb and all(i in resetting for i in envs)
         ]
         if not grown:
             return
         for worker in grown:
             logger.info("recycling worker %d (%.0f MiB > %s MiB)", worker, sizes[worker], self.max_worker_rss_mb)
             self.recycles[worker] += 1
-        self._stop(grown)
-        self._start(grown, "restart")
+        self._restart(grown)
 
     def _dispatch(self, method: str, requests: dict[int, list], unpack: bool = False) -> dict[int, Any]:
-        if self.dead is not None:
-            raise WorkerError(str(self.dead))
+        replies: dict[int, Any] = {w: self.dead[w] for w in requests if w in self.dead}
+        sent = []
         for worker, payload in requests.items():
-            self._send(worker, (method, payload[0] if unpack else payload, unpack))
-        replies, failure = {}, None
-        for worker in requests:  # read every reply before raising, so no stale reply stays in a pipe
+            if worker in replies:
+                continue
+            try:
+                self.conns[worker].send((method, payload[0] if unpack else payload, unpack))
+                sent.append(worker)
+            except (BrokenPipeError, OSError):
+                replies[worker] = self._died(worker, method)
+        failure = None
+        for worker in sent:  # read every reply before raising, so no stale reply stays in a pipe
             try:
                 replies[worker] = self._receive(worker, method)
+            except WorkerError as error:
+                if worker not in self.dead:
+                    failure = failure or error
+                replies[worker] = error
             except AnchorGymError as error:
                 failure = failure or error
         if failure is not None:
             raise failure
         return replies
-
-    def _send(self, worker: int, message: tuple) -> None:
-        try:
-            self.conns[worker].send(message)
-        except (BrokenPipeError, OSError) as error:
-            raise self._died(worker, message[0]) from error
 
     def _receive(self, worker: int, method: str) -> Any:
         conn = self.conns[worker]
@@ -344,18 +516,17 @@ class ProcessBackend(Backend):
         return value
 
     def _died(self, worker: int, method: str) -> WorkerError:
-        code = self.procs[worker].exitcode
-        hint = (
-            ' If a script creates the vector env, guard its entry point with `if __name__ == "__main__":` '
-            "(worker processes are spawned and re-import the main module)."
-            if method == "start"
-            else " Recreate the vector env to continue."
-        )
-        self.dead = WorkerError(
-            f"Worker process {worker} (pid {self.procs[worker].pid}, exit code {code}) hosting "
-            f"{self.envs_of(worker)} died during {method}.{hint}"
-        )
-        return self.dead
+        """Describe worker ``worker``'s death; past start-up, mark it dead until the next reset restarts it."""
+        proc = self.procs[worker]
+        proc.join(CLOSE_TIMEOUT_S)  # reap it, so its exit code is known
+        how = _exit_reason(proc.exitcode)
+        doing = {"start": "starting", "restart": "restarting", "reset": "resetting", "step": "stepping"}
+        message = f"Worker process {worker} (pid {proc.pid}) hosting {self.envs_of(worker)} died ({how})"
+        message += f" while {doing.get(method, 'serving ' + method)}."
+        if method in ("start", "restart"):
+            return WorkerError(message + (MAIN_GUARD_HINT if self.reimport_main else ""))
+        self.dead[worker] = WorkerError(message + " Its episodes end here; it restarts at the next reset.")
+        return self.dead[worker]
 
     def _stop(self, workers: Sequence[int]) -> None:
         """Ask live ``workers`` to close, then kill any still running after ``CLOSE_TIMEOUT_S`` in total."""
@@ -380,6 +551,22 @@ class ProcessBackend(Backend):
         self._stop(range(len(self.slices)))
 
 
+def _exit_reason(code: int | None) -> str:
+    """Describe a process exit code: ``SIGKILL`` for -9, ``exit code 3`` for 3.
+
+    >>> _exit_reason(-9), _exit_reason(3)
+    ('SIGKILL', 'exit code 3')
+    """
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
 class RayBackend(Backend):
     """Ray actors, each an :class:`EnvHost` (``actor_per_env=True``: one actor per env)."""
 
@@ -395,25 +582,39 @@ class RayBackend(Backend):
             # No dashboard and no log forwarding: both slow start-up and are the usual cause of hangs.
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
         self.ray = ray
-        actor_cls = ray.remote(num_cpus=0)(EnvHost)
-        self.actors = [actor_cls.remote(env_id, env_kwargs, len(s)) for s in self.slices]
+        self.env_kwargs = env_kwargs
+        self.actor_cls = ray.remote(num_cpus=0)(EnvHost)
+        self.actors = [self._actor(w) for w in range(len(self.slices))]
         self.pids = ray.get([actor.pid.remote() for actor in self.actors])
 
+    def _actor(self, worker: int) -> Any:
+        return self.actor_cls.remote(self.env_id, self.env_kwargs, len(self.slices[worker]), self.info)
+
+    def _restart(self, workers: Sequence[int]) -> None:
+        for worker in workers:
+            with contextlib.suppress(Exception):  # it is dead already
+                self.ray.kill(self.actors[worker])
+            self.actors[worker] = self._actor(worker)
+        for worker in workers:
+            self.pids[worker] = self.ray.get(self.actors[worker].pid.remote())
+
     def _dispatch(self, method: str, requests: dict[int, list], unpack: bool = False) -> dict[int, Any]:
+        replies: dict[int, Any] = {w: self.dead[w] for w in requests if w in self.dead}
         refs = {
             worker: getattr(self.actors[worker], method).remote(*(payload[0] if unpack else (payload,)))
             for worker, payload in requests.items()
+            if worker not in replies
         }
-        results = {}
         for worker, ref in refs.items():
             try:
-                results[worker] = self.ray.get(ref)
-            except self.ray.exceptions.RayActorError as error:
-                raise WorkerError(
+                replies[worker] = self.ray.get(ref)
+            except self.ray.exceptions.RayActorError:
+                self.dead[worker] = WorkerError(
                     f"Ray actor {worker} hosting {self.envs_of(worker)} died during {method}. "
-                    "Recreate the vector env to continue."
-                ) from error
-        return results
+                    "Its episodes end here; it restarts at the next reset."
+                )
+                replies[worker] = self.dead[worker]
+        return replies
 
     def close(self) -> None:
         """Kill every actor (an already-dead one is skipped)."""

@@ -15,22 +15,33 @@ False. :attr:`active` says which envs are still running. With ``autoreset=True``
 (``AutoresetMode.SAME_STEP``) a finished env is reset inside the same ``step`` on
 a new task for its whole group once every member of the group has finished;
 ``infos["final_obs"]``/``infos["final_info"]`` hold the finished episode.
+
+A sub-env that fails does not stop the others. When it raises inside ``reset``
+or ``step``, or the worker hosting it dies, its episode ends there: it reports
+``truncated=True``, reward 0 and ``infos["error"][i] = "<ExceptionType>: <message>"``
+(mask ``infos["_error"]``), and is inactive (after a failed reset its observation
+is ""). Every other env is stepped once and reported as usual. A dead worker is
+restarted at the next reset. Only a caller's mistake in ``reset`` (a bad task id,
+a missing data set: :data:`~anchorgym.envs.backends.USER_ERRORS`) raises.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from anchorgym.envs.backends import BACKENDS
+from anchorgym.envs.backends import BACKENDS, EnvFailure
 from anchorgym.envs.core import TextSpace
 from anchorgym.envs.registry import env_info
 from anchorgym.errors import ConfigError, UnknownNameError, suggest, unknown
 
 SEED_BOUND = 2**31 - 1
+
+logger = logging.getLogger(__name__)
 
 
 class AnchorVectorEnv(VectorEnv):
@@ -130,12 +141,30 @@ class AnchorVectorEnv(VectorEnv):
         self.backend.task_ids = self.task_ids
         return self.backend.run("reset", per_env)
 
-    def _gather_reset(self, results: dict[int, tuple]) -> tuple[list[str], dict[str, Any]]:
-        infos: dict[str, Any] = {}
-        for index, (obs, info) in sorted(results.items()):
-            self.last_obs[index] = obs
-            infos = self._add_info(infos, self._with_ids(info, index), index)
+    def _gather_reset(self, results: dict[int, Any]) -> tuple[list[str], dict[str, Any]]:
+        infos = self._add_resets({}, results)
         return list(self.last_obs), infos
+
+    def _add_resets(self, infos: dict[str, Any], results: dict[int, Any]) -> dict[str, Any]:
+        """Record reset results; a failed env is inactive with observation ""; a caller's mistake raises."""
+        user_errors = [r.user_error for r in results.values() if isinstance(r, EnvFailure) and r.user_error]
+        if user_errors:
+            self.active[list(results)] = False
+            raise user_errors[0]
+        for index, result in sorted(results.items()):
+            if isinstance(result, EnvFailure):
+                self.active[index] = False
+                result = ("", self._failed(index, result, "reset"))
+            self.last_obs[index] = result[0]
+            infos = self._add_info(infos, self._with_ids(result[1], index), index)
+        return infos
+
+    def _failed(self, index: int, failure: EnvFailure, method: str) -> dict[str, Any]:
+        """The info of an env whose ``method`` failed (its traceback goes to the log)."""
+        logger.warning("env %d (task %s) failed in %s: %s", index, self.task_ids[index], method, failure.message)
+        if failure.details:
+            logger.debug("%s", failure.details)
+        return {"error": failure.message}
 
     # ------------------------------------------------------------------- step
     def step(self, actions: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -148,7 +177,10 @@ class AnchorVectorEnv(VectorEnv):
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
         infos: dict[str, Any] = {}
-        for index, (obs, reward, term, trunc, info) in sorted(results.items()):
+        for index, result in sorted(results.items()):
+            if isinstance(result, EnvFailure):  # its episode ends here, cut short
+                result = (self.last_obs[index], 0.0, False, True, self._failed(index, result, "step"))
+            obs, reward, term, trunc, info = result
             self.last_obs[index] = obs
             rewards[index], terminated[index], truncated[index] = reward, term, trunc
             self.active[index] = not (term or trunc)
@@ -175,10 +207,7 @@ class AnchorVectorEnv(VectorEnv):
         infos["final_info"], infos["_final_info"] = final_info, finished.copy()
         tasks = self._sample_tasks(len(done_groups))
         seeds = self._rng.integers(SEED_BOUND, size=len(done_groups)).tolist()
-        for index, (obs, info) in self._reset_groups(done_groups, tasks, seeds).items():
-            self.last_obs[index] = obs
-            infos = self._add_info(infos, self._with_ids(info, index), index)
-        return infos
+        return self._add_resets(infos, self._reset_groups(done_groups, tasks, seeds))
 
     # ---------------------------------------------------------------- helpers
     def _members(self, group: int) -> slice:

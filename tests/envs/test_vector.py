@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import numpy as np
 import pytest
 
 import anchorgym
-from anchorgym.envs.backends import CLOSE_TIMEOUT_S
-from anchorgym.errors import ConfigError, UnknownNameError, WorkerError
+from anchorgym.errors import ConfigError, UnknownNameError
 
 ENV_ID = "anchorgym/Sokoban-v0"
 FIXED = ["up", "left", "nonsense", "down", "right"]
@@ -147,8 +145,12 @@ def test_ray_backend_gives_identical_results(ray_session):
     assert rollout(envs) == expected
     envs.reset(seed=1)
     os.kill(envs.backend.pids[1], signal.SIGKILL)  # envs 3-5 live in actor 1
-    with pytest.raises(WorkerError, match="Ray actor 1 hosting envs 3-5 of anchorgym/Sokoban-v0"):
-        envs.step(["up"] * envs.num_envs)
+    *_, truncated, infos = envs.step(["up"] * envs.num_envs)
+    assert infos["_error"].tolist() == [False] * 3 + [True] * 3 and truncated.tolist() == [False] * 3 + [True] * 3
+    assert infos["error"][3].startswith("WorkerError: Ray actor 1 hosting envs 3-5 of anchorgym/Sokoban-v0")
+    again = rollout(envs)  # the reset restarts the actor
+    assert again[0][:3] == expected[0][:3] and again[1:] == expected[1:]  # traj_ids move on
+    assert envs.backend.restarts == [0, 1]
     envs.close()
 
 
@@ -160,24 +162,6 @@ def test_env_errors_in_workers_reach_the_caller_and_the_pool_survives():
     _, infos = envs.reset(options={"task_ids": ["1000000000", "1000000001"]})
     assert infos["task_id"].tolist() == ["1000000000", "1000000001"]
     envs.close()
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(60)
-def test_killed_worker_is_reported_and_close_returns_promptly():
-    envs = make("process", num_tasks=2, group_size=2, num_workers=2)
-    envs.reset(options={"task_ids": ["1000000000", "1000000007"]})
-    os.kill(envs.backend.pids[1], signal.SIGKILL)
-    with pytest.raises(WorkerError) as caught:
-        envs.step(["up"] * 4)
-    message = str(caught.value)
-    assert "envs 2-3 of anchorgym/Sokoban-v0" in message and "1000000007" in message and "died" in message
-    with pytest.raises(WorkerError):
-        envs.step(["up"] * 4)  # the pool stays marked dead
-    start = time.monotonic()
-    envs.close()
-    assert time.monotonic() - start < CLOSE_TIMEOUT_S
-    assert not any(proc.is_alive() for proc in envs.backend.procs)
 
 
 def episodes(envs, seeds=(11, 12, 13), steps: int = 6) -> tuple[list, list]:
