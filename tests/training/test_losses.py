@@ -9,7 +9,7 @@ import torch
 from anchorgym.errors import ConfigError
 from anchorgym.training import advantages
 from anchorgym.training.batching import nonzero_variance_groups, pad_to_multiple, shape_rewards
-from anchorgym.training.losses import LossConfig, entropy_from_logits, k3_kl, policy_loss
+from anchorgym.training.losses import LossConfig, aggregate, entropy_from_logits, k1_kl, k2_kl, k3_kl, policy_loss
 
 RATIOS = torch.tensor([[0.5, 1.0, 1.5, 4.0], [0.5, 1.0, 1.5, 4.0]], dtype=torch.float64)
 OLD = torch.log(torch.full((2, 4), 0.2, dtype=torch.float64))
@@ -96,3 +96,59 @@ def test_padding_after_advantages_leaves_them_unchanged():
         "grpo", np.array(groups)[index], np.arange(8), [0] * 8, np.array(rewards)[index], None
     )
     assert padded_before[:5].tolist() != adv.tolist()  # why padding must come after
+
+
+def test_k3_is_clamped_as_verl_does():
+    # d = log pi_ref - log pi: clamped to [-20, 20], then exp(d) - d - 1 clamped to [-10, 10]
+    logp = torch.tensor([0.0, 0.0, -25.0, 0.0], dtype=torch.float64)
+    ref = torch.tensor([0.0, 1.0, 0.0, -30.0], dtype=torch.float64)
+    assert k3_kl(logp, ref).tolist() == pytest.approx([0.0, math.e - 2, 10.0, 10.0], abs=1e-15)
+    stress = torch.full((519,), -40.0, dtype=torch.float64)  # unclamped: exp(40) ~ 2e17 per token
+    assert float(k3_kl(stress, torch.zeros(519, dtype=torch.float64)).max()) == 10.0
+
+
+def test_k1_and_k2():
+    logp = torch.tensor([-1.0, -2.0], dtype=torch.float64)
+    ref = torch.tensor([-1.5, -1.0], dtype=torch.float64)
+    assert k1_kl(logp, ref).tolist() == [0.5, -1.0]
+    assert k2_kl(logp, ref).tolist() == [0.125, 0.5]
+    mask = torch.ones(1, 2)
+    for name, expected in (("k1", -0.25), ("k2", 0.3125)):
+        _, metrics = policy_loss(
+            LossConfig(kl_coef=0.1, kl_estimator=name), logp[None], logp[None], ADV[:1], mask, ref_logprobs=ref[None]
+        )
+        assert metrics["loss/kl"] == pytest.approx(expected, abs=1e-15)
+
+
+VALUES = torch.tensor([[1.0, 2.0, 3.0, 9.0], [4.0, 9.0, 9.0, 9.0], [9.0] * 4], dtype=torch.float64)
+MASK = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [0, 0, 0, 0]])
+
+
+@pytest.mark.parametrize(
+    "how,expected",
+    [
+        ("token-mean", 10 / 4),
+        ("seq-mean", (2 + 4) / 2),  # the fully masked row does not count, as in verl
+        ("seq-mean-token-mean", (2 + 4) / 2),
+        ("seq-mean-token-sum", (6 + 4) / 2),
+        ("seq-mean-token-sum-norm", 10 / 4),  # divided by the response width, verl's default
+    ],
+)
+def test_aggregations_hand_computed(how, expected):
+    assert float(aggregate(VALUES, MASK, how)) == pytest.approx(expected, abs=1e-15)
+
+
+@pytest.mark.parametrize("how", ["seq-mean-token-sum", "seq-mean-token-sum-norm"])
+def test_new_aggregations_add_up_over_micro_batches(how):
+    normalizer = 2.0 if how == "seq-mean-token-sum" else 512.0
+    full = aggregate(VALUES[:2], MASK[:2], how, normalizer)
+    parts = sum(aggregate(VALUES[i : i + 1], MASK[i : i + 1], how, normalizer) for i in range(2))
+    assert float(parts) == pytest.approx(float(full), abs=1e-15)
+    assert float(full) == pytest.approx(5.0 if how == "seq-mean-token-sum" else 10 / 512, abs=1e-15)
+
+
+def test_loss_config_errors():
+    with pytest.raises(ConfigError, match="kl_estimator must be one of .* Did you mean 'k3'"):
+        LossConfig(kl_estimator="k4")
+    with pytest.raises(ConfigError, match="Did you mean 'seq-mean-token-sum'"):
+        LossConfig(aggregation="seq-mean-token-summ")

@@ -4,7 +4,8 @@ from transformers import AutoModelForCausalLM
 
 from anchorgym.policies.models import resolve_model
 from anchorgym.training.generation import token_logprobs
-from anchorgym.training.update import Sample, collate, enable_activation_checkpointing, response_logprobs
+from anchorgym.training.losses import LossConfig
+from anchorgym.training.update import Learner, Sample, collate, enable_activation_checkpointing, response_logprobs
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +83,46 @@ def test_bf16_autocast_scores_close_to_float32(model):
     assert half.dtype == torch.float32
     mask = batch["mask"] > 0
     assert 0 < (half - full)[mask].abs().max() < 0.05  # bf16 really ran, and stayed close
+
+
+def sampled(model) -> list[Sample]:
+    """Three steps with the log-probs a float32 sampler without autocast records (scored alone)."""
+    shapes = [([11, 12, 13, 14, 15, 16], [21, 30]), ([11, 12], [22, 23, 24, 25]), ([17, 18, 19, 20], [26, 27, 28])]
+    samples = []
+    for i, (prompt, response) in enumerate(shapes):
+        draft = Sample(prompt, response, [0.0] * len(response), 1.0 if i % 2 else -1.0)
+        with torch.no_grad():
+            samples.append(Sample(prompt, response, alone(model, draft, 1.0).tolist(), draft.advantage))
+    return samples
+
+
+def learner(autocast: bool) -> Learner:
+    model = AutoModelForCausalLM.from_pretrained(resolve_model("tiny"), local_files_only=True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    return Learner(model, optimizer, LossConfig(), pad_id=0, autocast=autocast)
+
+
+def test_old_logprobs_are_the_learners_own_under_bf16_autocast():
+    # the GPU setting emulated on the CPU: the sampler scored in float32, the learner under bf16 autocast
+    bf16 = learner(autocast=True)
+    samples = sampled(bf16.model)
+    recorded = [list(s.old_logprobs) for s in samples]
+    metrics = bf16.update(samples, mini_batch_size=3, micro_batch_size=3, epochs=1, seed=0)
+    # one optimizer step: every metric comes from the forward pass before it, where pi = pi_old exactly
+    assert metrics["approx_kl/old"] == 0.0
+    assert metrics["clip_ratio/low_mean"] == metrics["clip_ratio/high_mean"] == 0.0
+    assert [s.old_logprobs for s in samples] == recorded  # the caller's samples keep the sampler's values
+    assert 0 < metrics["rollout/logp_gap_mean"] < metrics["rollout/logp_gap_max"] < 0.05
+
+
+def test_logp_gap_is_the_sampler_against_the_learner():
+    plain = learner(autocast=False)
+    samples = sampled(plain.model)
+    shifted = [Sample(s.prompt_ids, s.response_ids, [x - 0.3 for x in s.old_logprobs], s.advantage) for s in samples]
+    _, gap = plain.recompute_old_logprobs(shifted, micro_batch_size=2)
+    assert gap["rollout/logp_gap_mean"] == pytest.approx(0.3, abs=1e-5)
+    assert gap["rollout/logp_gap_max"] == pytest.approx(0.3, abs=1e-5)
+    # against the shifted sampler values every positive-advantage token would start clipped (ratio e^0.3)
+    metrics = plain.update(shifted, mini_batch_size=3, micro_batch_size=1, epochs=1, seed=0)
+    assert metrics["clip_ratio/high_mean"] == 0.0
+    assert abs(metrics["approx_kl/old"]) < 1e-6
