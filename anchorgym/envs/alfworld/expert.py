@@ -8,11 +8,21 @@
 
 The handcoded agent reads ``task_type`` and ``pddl_params`` from ``traj_data.json``;
 when the release lacks that file they are derived from the task folder name.
+
+The handcoded agent breaks ties with ``random.choice`` from Python's global
+``random`` module, which nothing seeds, so its runs differed from one another.
+Here each episode has its own ``random.Random`` seeded from the episode's seed,
+put in place of that module reference only while the agent acts: its runs are
+reproducible across runs, processes and backends, and no global seed is set.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +31,22 @@ from anchorgym.errors import unknown
 
 EXPERTS = ("handcoded", "planner")
 HANDCODED_MAX_STEPS = 200  # alfworld's AlfredExpert uses HandCodedTWAgent(max_steps=200)
+
+
+_SWAP_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _seeded_draws(rng: random.Random) -> Iterator[None]:
+    """Let alfworld's handcoded agent draw from ``rng`` (its module's ``random``) for the duration."""
+    from alfworld.agents.expert import handcoded_expert
+
+    with _SWAP_LOCK:
+        saved, handcoded_expert.random = handcoded_expert.random, rng
+        try:
+            yield
+        finally:
+            handcoded_expert.random = saved
 
 
 def traj_info(game_path: Path) -> dict[str, Any]:
@@ -59,11 +85,19 @@ class Expert:
         self._game_path: Path | None = None
         self._pending: list[tuple[dict[str, Any], str]] = []
         self._plan = "look"
+        self._rng = random.Random(0)
 
-    def reset(self, game_path: Path, intro: str) -> None:
-        """Start following a new episode whose first observation is ``intro``."""
+    def reset(self, game_path: Path, intro: str, seed: int | None = None) -> None:
+        """Start following a new episode whose first observation is ``intro``.
+
+        Args:
+            game_path: the episode's ``game.tw-pddl``.
+            intro: its first observation.
+            seed: the episode's seed: seeds the handcoded agent's random tie-breaks (None: unseeded).
+        """
         self._agent, self._game_path = None, game_path
         self._intro = intro
+        self._rng = random.Random(seed)
         self._pending = []
         self._plan = "look"
 
@@ -82,7 +116,8 @@ class Expert:
             self._agent.observe(self._intro)
         for state, command in self._pending:
             game_state = {**state, "facts": [pddl_env._get_human_readable_fact(f) for f in state["_facts"]]}
-            action = self._agent.act(game_state, 0, state["won"], command)
+            with _seeded_draws(self._rng):
+                action = self._agent.act(game_state, 0, state["won"], command)
             self._plan = action if action in state["admissible_commands"] else "look"
         self._pending = []
         return self._plan
