@@ -95,7 +95,7 @@ class AlfWorldEnv(AnchorEnv):
         state = self.game.reset(path)
         self._task_type = data.task_info_from_folder(task_id)["task_type"]
         self._instruction = instruction_of(state.feedback)
-        self.expert.reset(path, state.feedback)
+        self.expert.reset(path, state.feedback, seed=self.np_random_seed)
         return state.feedback
 
     def _apply(self, action: str) -> Transition:
