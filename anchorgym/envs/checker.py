@@ -79,14 +79,18 @@ def check_reset_determinism(env: AnchorEnv, seed: int) -> None:
 
 
 def check_invalid_action_is_noop(env: AnchorEnv, seed: int) -> None:
-    """An invalid action leaves observation and anchor unchanged and reports ``action_valid=False``."""
+    """An invalid action leaves observation and anchor unchanged and reports ``action_valid=False``.
+
+    An env that sets ``invalid_action_observation`` shows that fixed text instead of the previous observation.
+    """
     for action in INVALID_ACTIONS:
         before_obs, before = env.reset(seed=seed)
         obs, reward, terminated, _, info = env.step(action)
         check_info(info, f"step({action!r})")
         if info["action_valid"]:
             continue  # this env accepts the text; try the next candidate
-        assert obs == before_obs, f"invalid action {action!r} changed the observation"
+        expected = before_obs if env.invalid_action_observation is None else env.invalid_action_observation
+        assert obs == expected, f"invalid action {action!r} changed the observation"
         assert info["anchor"] == before["anchor"], f"invalid action {action!r} changed the anchor"
         assert not terminated, f"invalid action {action!r} ended the episode"
         assert reward == env.invalid_action_reward, (

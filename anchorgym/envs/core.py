@@ -25,8 +25,10 @@ key                  meaning
 Invalid actions never crash an episode. An action that does not parse or is
 not admissible leaves the state unchanged, counts toward ``max_steps`` and
 earns :attr:`AnchorEnv.invalid_action_reward` (the env's own no-op reward: 0.0
-unless the env documents otherwise, e.g. Sokoban's -0.1 step cost). Trainers
-add their own shaping penalty from ``info["action_valid"]``.
+unless the env documents otherwise, e.g. Sokoban's -0.1 step cost). It observes
+the previous observation again, or :attr:`AnchorEnv.invalid_action_observation`
+when the env sets one (the fixed message its original shows, e.g. Search-R1's).
+Trainers add their own shaping penalty from ``info["action_valid"]``.
 
 Tasks: an env plays one *split* (``train``, ``test``...) whose tasks are listed
 by :meth:`AnchorEnv.task_ids`. ``reset(options={"task_id": t})`` plays task
@@ -39,11 +41,14 @@ abstract methods and call :func:`anchorgym.envs.registry.register`.
 from __future__ import annotations
 
 import abc
+import string
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from anchorgym.envs.anchors import AnchorFn, digest, resolve_anchor_fn
 from anchorgym.errors import ConfigError
@@ -61,15 +66,104 @@ class Transition:
     extra_info: dict[str, Any] = field(default_factory=dict)
 
 
+class CodePoints(Sequence):
+    """Every Unicode character, in code-point order: ``CodePoints()[i] == chr(i)``, and membership by length 1.
+
+    Gymnasium's ``Text`` space stores a string as the indices of its characters in the charset (shared
+    memory of ``AsyncVectorEnv``, ``flatten``); with this charset the index of a character is its code point.
+    """
+
+    def __len__(self) -> int:
+        return sys.maxunicode + 1
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        return chr(index)
+
+    def __contains__(self, char: object) -> bool:
+        return isinstance(char, str) and len(char) == 1
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CodePoints)
+
+    def __hash__(self) -> int:
+        return hash(CodePoints)
+
+
+SAMPLE_CHARSET = string.ascii_letters + string.digits + string.punctuation + " \n"
+"""What :meth:`TextSpace.sample` draws from without a mask (any code point could be a lone surrogate)."""
+
+
 class TextSpace(gym.spaces.Text):
-    """Gymnasium ``Text`` space accepting any Unicode string up to ``MAX_TEXT`` characters."""
+    """Gymnasium ``Text`` space accepting any Unicode string up to ``MAX_TEXT`` characters.
+
+    Its charset is every code point (:class:`CodePoints`), so gymnasium's own vector envs
+    (``gymnasium.make_vec(..., vectorization_mode="async")``) can carry any observation.
+    """
 
     def __init__(self) -> None:
         super().__init__(max_length=MAX_TEXT, min_length=0)
+        self._char_set = self._char_list = CodePoints()  # type: ignore[assignment]
+        self._char_str = " "  # gymnasium's empty batch repeats its first character min_length (0) times
+
+    def character_index(self, char: str) -> np.int32:
+        """Return the code point of ``char`` (its index in the charset)."""
+        return np.int32(ord(char))
 
     def contains(self, x: Any) -> bool:
-        """Return True for any ``str`` up to ``MAX_TEXT`` characters (the default charset is alphanumeric)."""
+        """Return True for any ``str`` up to ``MAX_TEXT`` characters."""
         return isinstance(x, str) and len(x) <= MAX_TEXT
+
+    def sample(self, mask: Any = None, probability: Any = None) -> str:
+        """Return a random string of :data:`SAMPLE_CHARSET` characters; with a mask, gymnasium's sampling."""
+        if mask is not None or probability is not None:
+            return super().sample(mask=mask, probability=probability)
+        length = int(self.np_random.integers(self.min_length, min(self.max_length, 64) + 1))
+        return "".join(self.np_random.choice(list(SAMPLE_CHARSET), size=length))
+
+    def __repr__(self) -> str:
+        return f"TextSpace(max_length={self.max_length})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TextSpace) and other.max_length == self.max_length
+
+    def __hash__(self) -> int:
+        return hash((TextSpace, self.max_length))
+
+
+class SharedTexts(Sequence):
+    """The strings in an ``AsyncVectorEnv``'s shared memory for a :class:`TextSpace`, read when indexed.
+
+    Gymnasium reads a ``Text`` space's shared memory once, into a tuple that never changes;
+    this view decodes the current contents instead (a deep copy is a tuple of the strings now).
+    """
+
+    def __init__(self, buffer: Any, n: int, max_length: int) -> None:
+        self.codes = np.frombuffer(buffer.get_obj(), dtype=np.int32).reshape(n, max_length)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        row = self.codes[index]
+        end = int(np.argmax(row > sys.maxunicode)) if (row > sys.maxunicode).any() else len(row)
+        return row[:end].astype("<u4").tobytes().decode("utf-32-le", errors="surrogatepass")
+
+    def __deepcopy__(self, memo: dict) -> tuple[str, ...]:
+        return tuple(self)
+
+
+@gym.vector.utils.create_shared_memory.register(TextSpace)
+def _text_shared_memory(space: TextSpace, n: int = 1, ctx: Any = None) -> Any:
+    import multiprocessing
+
+    return (ctx or multiprocessing).Array(np.dtype(np.int32).char, n * space.max_length)
+
+
+@gym.vector.utils.read_from_shared_memory.register(TextSpace)
+def _read_text_shared_memory(space: TextSpace, shared_memory: Any, n: int = 1) -> SharedTexts:
+    return SharedTexts(shared_memory, n, space.max_length)
 
 
 class AnchorEnv(gym.Env[str, str], abc.ABC):
@@ -84,6 +178,7 @@ class AnchorEnv(gym.Env[str, str], abc.ABC):
 
     metadata = {"render_modes": ["ansi"]}
     invalid_action_reward: float = 0.0
+    invalid_action_observation: str | None = None  # None: an invalid action shows the previous observation again
     default_max_steps: int = 50
 
     def __init__(
@@ -183,7 +278,10 @@ class AnchorEnv(gym.Env[str, str], abc.ABC):
         self.steps += 1
         canonical = self.parse_action(action)
         if canonical is None:
-            outcome = Transition(self.last_observation, self.invalid_action_reward)
+            shown = (
+                self.last_observation if self.invalid_action_observation is None else self.invalid_action_observation
+            )
+            outcome = Transition(shown, self.invalid_action_reward)
         else:
             outcome = self._apply(canonical)
         self.last_observation = outcome.observation

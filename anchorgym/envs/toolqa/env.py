@@ -138,16 +138,10 @@ class ToolQAEnv(AnchorEnv):
         found = parse_turn(action, self.protocol)
         return None if found is None else canonical(*found)
 
-    def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
-        """Play one turn; under ``protocol="search-r1"`` an invalid turn observes Search-R1's fixed message."""
-        if (
-            self.protocol == SEARCH_R1
-            and self.task_id
-            and isinstance(action, str)
-            and self.parse_action(action) is None
-        ):
-            self.last_observation = INVALID_ACTION_MESSAGE  # the base class shows it again for an invalid turn
-        return super().step(action)
+    @property
+    def invalid_action_observation(self) -> str | None:
+        """Search-R1's fixed message under ``protocol="search-r1"``; None (the previous observation) otherwise."""
+        return INVALID_ACTION_MESSAGE if self.protocol == SEARCH_R1 else None
 
     def _apply(self, action: str) -> Transition:
         tag, content = split_canonical(action)
