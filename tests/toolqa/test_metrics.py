@@ -1,6 +1,14 @@
 import pytest
 
-from anchorgym.envs.toolqa.metrics import best_f1, exact_match, normalize_answer, token_f1
+from anchorgym.envs.toolqa.metrics import (
+    answer_metrics,
+    best_f1,
+    exact_match,
+    gold_list,
+    normalize_answer,
+    substring_exact_match,
+    token_f1,
+)
 
 
 @pytest.mark.parametrize(
@@ -44,3 +52,37 @@ def test_best_f1_takes_the_best_gold():
     assert best_f1("New York City", ["York", "New York City"]) == 1.0
     assert best_f1("New York", ["York", "Boston"]) == pytest.approx(2 / 3)
     assert best_f1("x", []) == 0.0
+
+
+def test_a_bare_string_gold_is_one_answer():
+    assert gold_list("Paris") == ["Paris"]
+    assert exact_match("Paris", "Paris") is True  # was False: "Paris" was read as ["P", "a", "r", "i", "s"]
+    assert exact_match("P", "Paris") is False
+    assert substring_exact_match("the city of Paris", "Paris") is True
+    assert substring_exact_match("P", "Paris") is False
+    assert best_f1("Paris", "Paris") == 1.0
+    assert best_f1("a", "a b") == 0.0  # "a" is an article: the prediction normalises to nothing
+
+
+@pytest.mark.parametrize(
+    ("prediction", "golds", "expected"),
+    [
+        ("Paris, France", ["Paris"], True),
+        ("Parisian", ["Paris"], True),  # a character sub-string, as Search-R1's subem_check
+        ("The Beatles!", ["beatles", "x"], True),
+        ("France", ["Paris", "Lyon"], False),
+        ("Pa ris", ["Paris"], False),
+        ("", ["Paris"], False),
+        ("anything", [], False),
+        ("anything", ["The"], True),  # a gold that normalises to "" is in every prediction
+    ],
+)
+def test_substring_exact_match(prediction, golds, expected):
+    assert substring_exact_match(prediction, golds) is expected
+
+
+def test_answer_metrics_report_em_subem_and_f1():
+    assert answer_metrics("Paris, France", ["Paris"]) == {"em": 0.0, "subem": 1.0, "f1": 2 / 3}
+    assert answer_metrics("the Paris", "Paris") == {"em": 1.0, "subem": 1.0, "f1": 1.0}
+    assert answer_metrics("", ["Paris"]) == {"em": 0.0, "subem": 0.0, "f1": 0.0}
+    assert answer_metrics(None, ["Paris"]) == {"em": 0.0, "subem": 0.0, "f1": 0.0}
