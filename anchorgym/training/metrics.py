@@ -113,7 +113,13 @@ class _TensorBoard:
 
 
 class _WandB:
-    """One W&B run per process (``WANDB_MODE=offline`` keeps it on disk under ``<run>/wandb``)."""
+    """One W&B run per process (``WANDB_MODE=offline`` keeps it on disk under ``<run>/wandb``).
+
+    ``run.finish()`` only *informs* W&B's service process that the run is over; the service
+    writes and closes the run file later. :meth:`close` therefore also tears the service down
+    (``wandb.teardown()`` waits for it to exit) when no other run of this process is active,
+    so the run file is complete when :func:`~anchorgym.training.trainer.train` returns.
+    """
 
     def __init__(self, project: str, folder: Path) -> None:
         try:
@@ -126,7 +132,11 @@ class _WandB:
         self.run.log(_numbers(row), step=int(row["iteration"]))
 
     def close(self) -> None:
+        import wandb
+
         self.run.finish()
+        if wandb.run is None:  # no other active run of this process needs the service
+            wandb.teardown()
 
 
 def _writers(output_dir: Path, tensorboard: bool, wandb_project: str) -> list[_TensorBoard | _WandB]:

@@ -89,6 +89,31 @@ def test_resume_continues_exactly(tmp_path):
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
 
 
+@pytest.mark.slow
+def test_resume_from_a_bf16_base_is_bit_exact(tmp_path):
+    # a base saved in bf16: a fresh run upcasts it to float32 and copies it as the KL reference; a resumed
+    # run must rebuild that reference in float32 too, or its KL (and from there the weights) drift
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from anchorgym.policies.models import resolve_model
+
+    base = tmp_path / "bf16-base"
+    tiny = resolve_model("tiny")
+    AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.bfloat16).save_pretrained(base)
+    AutoTokenizer.from_pretrained(tiny).save_pretrained(base)
+    assert AutoModelForCausalLM.from_pretrained(base).dtype == torch.bfloat16  # saved as bf16
+    settings = dict(model=str(base), kl_coef=0.05)
+    straight = train(config(tmp_path / "a", iterations=2, **settings))
+    train(config(tmp_path / "b", iterations=1, **settings))
+    resumed = train(config(tmp_path / "b", iterations=2, **settings), resume=True)
+    keys = ("loss/kl", "loss/policy", "grad_norm", "rollout/success")
+    assert [{k: r[k] for k in keys} for r in metrics(straight)] == [{k: r[k] for k in keys} for r in metrics(resumed)]
+    assert float(metrics(resumed)[1]["loss/kl"]) > 0
+    weights_a = _weights(straight / "checkpoints" / "iter_000002")
+    weights_b = _weights(resumed / "checkpoints" / "iter_000002")
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+
+
 def _weights(path: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
@@ -118,6 +143,14 @@ def test_config_checks_are_helpful(tmp_path):
         TrainConfig(eval_every=5)
     with pytest.raises(ConfigError, match="group_size must be >= 2"):
         TrainConfig(group_size=1)
+    with pytest.raises(ConfigError, match="Did you mean 'row'"):
+        TrainConfig(invalid_action_penalty_mode="rows")
+    with pytest.raises(ConfigError, match="set estimator_options stats: step, as verl-agent does"):
+        TrainConfig(invalid_action_penalty_mode="row")
+    with pytest.raises(ConfigError, match=r"hgpo's history is the prompt's history_length \(2\)"):
+        TrainConfig(estimator="hgpo", estimator_options={"history": 3})
+    hgpo = TrainConfig(estimator="hgpo", history_length=4, invalid_action_penalty_mode="row")  # no episode term
+    assert hgpo.advantage_options() == {"history": 4}
 
 
 def test_config_values_are_checked_against_the_field_types():
@@ -147,9 +180,11 @@ def test_train_cli_with_a_mistyped_value_is_one_line(tmp_path, capsys):
     assert "learning_rate must be a number, got 'fast' (str)." in err and "Traceback" not in err
 
 
-GIGPO = dict(estimator="gigpo", learning_rate=1e-6, clip_eps=0.2, temperature=1.0)
+GIGPO = dict(estimator="gigpo", learning_rate=1e-6, clip_eps=0.2, temperature=1.0, invalid_action_penalty_mode="row")
 EMBODIED = dict(GIGPO, group_size=8, kl_coef=0.01, invalid_action_penalty=0.1)  # Sokoban, ALFWorld, WebShop
-PUBLISHED = {  # verl-agent's examples/gigpo_trainer/run_*.sh (GiGPO, arXiv 2505.10978)
+STEP_STATS = {"mode": "mean_std_norm", "stats": "step"}
+HGPO = dict(GIGPO, estimator="hgpo", group_size=8, num_tasks=16, history_length=2, kl_coef=0.01, kl_estimator="k3")
+PUBLISHED = {  # verl-agent's examples/gigpo_trainer/run_*.sh (GiGPO, arXiv 2505.10978) and recipe/hgpo (HGPO)
     "sokoban": dict(
         EMBODIED,
         num_tasks=32,
@@ -157,10 +192,24 @@ PUBLISHED = {  # verl-agent's examples/gigpo_trainer/run_*.sh (GiGPO, arXiv 2505
         mini_batch_size=64,
         iterations=150,
         eval_every=5,
-        estimator_options={"mode": "mean_norm"},
+        estimator_options={"mode": "mean_norm", "stats": "step"},
     ),
-    "alfworld": dict(EMBODIED, num_tasks=16, max_steps=50, mini_batch_size=256, iterations=150, eval_every=5),
-    "webshop": dict(EMBODIED, num_tasks=16, max_steps=15),
+    "alfworld": dict(
+        EMBODIED,
+        num_tasks=16,
+        max_steps=50,
+        mini_batch_size=256,
+        iterations=150,
+        eval_every=5,
+        estimator_options=STEP_STATS,
+    ),
+    "webshop": dict(
+        EMBODIED,
+        num_tasks=16,
+        max_steps=15,
+        mini_batch_size=64,
+        estimator_options={"mode": "mean_norm", "stats": "step"},
+    ),
     "toolqa": dict(
         GIGPO,
         num_tasks=256,
@@ -170,6 +219,26 @@ PUBLISHED = {  # verl-agent's examples/gigpo_trainer/run_*.sh (GiGPO, arXiv 2505
         kl_coef=0.001,
         invalid_action_penalty=0.01,
         mini_batch_size=512,
+        estimator_options=STEP_STATS,
+    ),
+    "alfworld-hgpo": dict(
+        HGPO,
+        max_steps=50,
+        mini_batch_size=256,
+        micro_batch_size=16,
+        invalid_action_penalty=0.1,
+        eval_every=5,
+        estimator_options={"mode": "mean_std_norm", "alpha": 1.0, "episode": "none"},
+    ),
+    "webshop-hgpo": dict(
+        HGPO,
+        max_steps=30,
+        mini_batch_size=64,
+        micro_batch_size=4,
+        invalid_action_penalty=0.1,
+        eval_every=5,
+        iterations=160,
+        estimator_options={"mode": "mean_norm", "alpha": 1.0, "episode": "none"},
     ),
     "sokoban-tiny-cpu": dict(group_size=8, device="cpu", action_format="choice"),
 }
@@ -331,6 +400,10 @@ def test_metrics_also_go_to_tensorboard_and_wandb(tmp_path, monkeypatch):
         expected = [(int(r["iteration"]), float(r[key])) for r in rows]
         assert [step for step, _ in logged] == [1, 2] == [step for step, _ in expected]
         assert [value for _, value in logged] == pytest.approx([value for _, value in expected], abs=1e-6)
+    # train() returns after W&B's service process has exited (metrics.py), so the run file is complete
+    from wandb.sdk import wandb_setup
+
+    assert wandb_setup._singleton is None
     (run_file,) = (out / "wandb").glob("offline-run-*/run-*.wandb")
     logged = history(run_file)
     assert [row["_step"] for row in logged] == [1, 2]
