@@ -43,6 +43,8 @@ elif [[ $stage == 2 ]]; then
     --set output_dir=.gpu/text-run --set eval_every=0 --set save_every=0 --set progress=false \
     ${TEXT_ARGS:---set iterations=2 --set num_tasks=8 --set device=cuda} 2>&1 | tail -5
   cp .gpu/text-run/metrics.csv "$OUT/text_metrics.csv"
+  # the sampler's log-probs against the learner's own bf16 re-scoring (PPO's pi_old): the gap per iteration
+  "$PY" -c "import csv,sys; [print('LOGP_GAP iteration', r['iteration'], 'mean', r['rollout/logp_gap_mean'], 'max', r['rollout/logp_gap_max'], 'approx_kl/old', r['approx_kl/old']) for r in csv.DictReader(open(sys.argv[1]))]" "$OUT/text_metrics.csv"
   # seed-major and saved after every run, so what the time limit cuts off still compares on equal seeds;
   # LEARNING_ARGS and TEXT_ARGS let a CPU machine rehearse with smaller runs (README.md)
   timeout "${LEARNING_S:-200}" "$PY" benchmarks/learning/run.py --task sokoban --set model=smollm2 \

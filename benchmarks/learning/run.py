@@ -3,7 +3,8 @@
 Every run starts from configs/sokoban-tiny-cpu.yaml (the built-in tiny Qwen2, choice format, fixed
 tasks); ``--task toolqa`` swaps in the tool-QA menu env of ``toolqa_choice.py`` and its fixed
 questions. Only the estimator and the seed change between runs. Success (fraction of training
-episodes won) is averaged over seeds per iteration and plotted. Usage:
+episodes won) is kept per seed; the mean over seeds is plotted with its 95% t-interval as a band
+(``stats.py``, which also gives the paired differences between estimators). Usage:
 
     python benchmarks/learning/run.py [--task sokoban|toolqa] [--iterations N] [--seeds 0 1 2] [--set KEY=VALUE ...]
         [--results-dir DIR]
@@ -28,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stats import curves as seed_bands  # noqa: E402
+from stats import plot_bands  # noqa: E402
 from toolqa_choice import register_toolqa_choice  # noqa: E402
 
 from anchorgym.training.cli import parse_overrides  # noqa: E402
@@ -72,23 +75,6 @@ def throughput(rows: list[dict]) -> dict[str, float]:
     return {key: sum(float(r[key]) for r in rows) / len(rows) for key in keys}
 
 
-def plot(curves: dict[str, list[float]], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, values in curves.items():
-        ax.plot(range(1, len(values) + 1), values, label=name)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("training success (mean over seeds)")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-
-
 def save(runs: dict[str, dict[int, list[float]]], speeds: dict, args: argparse.Namespace, overrides: dict) -> dict:
     """Average finished runs per estimator, write the JSON and the plot (atomically), return the curves."""
     results = Path(args.results_dir)
@@ -99,7 +85,7 @@ def save(runs: dict[str, dict[int, list[float]]], speeds: dict, args: argparse.N
             curves[name] = [sum(v[i] for v in values) / len(values) for i in range(args.iterations)]
     results.mkdir(parents=True, exist_ok=True)
     payload = {
-        "schema_version": 1,
+        "schema_version": 2,
         "task": args.task,
         "iterations": args.iterations,
         "seeds_done": {k: list(v) for k, v in runs.items()},
@@ -112,7 +98,9 @@ def save(runs: dict[str, dict[int, list[float]]], speeds: dict, args: argparse.N
     with os.fdopen(fd, "w") as handle:
         json.dump(payload, handle, indent=2)
     os.replace(tmp, results / f"learning_{args.task}.json")
-    plot(curves, results / f"learning_{args.task}.png", TASKS[args.task][1])
+    bands = seed_bands({name: {str(k): v for k, v in per_seed.items()} for name, per_seed in runs.items() if per_seed})
+    seeds = max(len(per_seed) for per_seed in runs.values())
+    plot_bands(bands, results / f"learning_{args.task}.png", TASKS[args.task][1], seeds)
     return curves
 
 

@@ -255,8 +255,14 @@ def test_shipped_configs_hold_the_published_settings(name):
 
 @pytest.mark.gpu
 def test_gpu_bf16_update_runs(tmp_path):
-    row = metrics(train(config(tmp_path, iterations=1, device="cuda", kl_coef=0.01)))[0]
+    # the sampler scores in float32 without autocast, the learner under bf16 autocast: PPO's pi_old must be
+    # the learner's own (one mini-batch, one epoch: the ratio is read before the only step), the gap a metric
+    cfg = config(tmp_path, iterations=1, device="cuda", kl_coef=0.01, mini_batch_size=64, micro_batch_size=64)
+    row = metrics(train(cfg))[0]
     assert math.isfinite(float(row["loss/policy"]))
+    assert abs(float(row["approx_kl/old"])) < 1e-3
+    assert float(row["clip_ratio/low_mean"]) == float(row["clip_ratio/high_mean"]) == 0.0
+    assert 0 < float(row["rollout/logp_gap_mean"]) <= float(row["rollout/logp_gap_max"])
 
 
 def smollm2_gpu_config(tmp_path: Path, **changes) -> TrainConfig:
