@@ -46,7 +46,7 @@ def submit(result_dir: str | Path, server: str, token: str | None = None, timeou
             )
         except httpx.HTTPError as error:
             raise EndpointError(f"Could not reach the leaderboard at {url}: {error}") from error
-    if response.status_code != 201:
+    if response.status_code not in (200, 201):
         raise EndpointError(f"The leaderboard refused the submission ({response.status_code}): {_reason(response)}")
     entry = response.json()
     entry["url"] = f"{server.rstrip('/')}/entries/{entry['id']}"

@@ -1,44 +1,58 @@
 """The leaderboard web app: a JSON API for submissions and server-rendered pages.
 
-API (JSON):
+API (JSON; every entry carries its ``status`` and ``submitter``):
 
 * ``POST /api/submissions`` (``Authorization: Bearer TOKEN``, multipart files
   ``result`` = result.json and ``episodes`` = episodes.jsonl): verify and store;
-  201 with the entry, or 4xx with ``{"error": reason}``.
+  201 with the entry (200 with ``"duplicate": true`` when this submitter sent the same
+  episodes before), or 4xx with ``{"error": reason}``.
 * ``GET /api/benchmarks``: benchmarks with entry counts.
-* ``GET /api/benchmarks/<id>/entries``: ranked entries (success, then score).
-* ``GET /api/entries/<n>``: one entry; ``GET /api/entries/<n>/episodes``: its episodes file.
+* ``GET /api/benchmarks/<id>/entries``: ``{"ranked": [...], "unverified": [...]}``; only
+  replay-verified entries rank (success, then score).
+* ``GET /api/entries/<n>``: one entry; ``/api/entries/<n>/episodes``: its episodes file;
+  ``/api/entries/<n>/episodes/<k>``: its k-th episode record (1-based), raw.
 
-Pages: ``/`` (benchmarks), ``/benchmarks/<id>`` (ranked table), ``/entries/<n>``
-(config, per-task-type breakdown, trajectory viewer). Templates autoescape
-every value, pages load nothing from outside the server.
+Pages: see :mod:`.pages`. Every response carries security headers (CSP, nosniff, frame-deny) and
+redirects never name a host.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
+import math
 import threading
 import time
+import uuid
 from collections import defaultdict, deque
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort, jsonify, render_template, request, send_file
-from sqlalchemy import func, select
+from flask import Flask, Response, abort, jsonify, request, send_file
+from flask.json.provider import DefaultJSONProvider
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
 
 from anchorgym.errors import ResultError
-from anchorgym.leaderboard.replay import replay_entry
-from anchorgym.leaderboard.storage import Entry, episodes_path, find_token, now, open_database
+from anchorgym.leaderboard.limits import Limits
+from anchorgym.leaderboard.storage import Entry, Token, audit, episodes_path, find_token, now, open_database
 from anchorgym.leaderboard.verify import verify_submission
+from anchorgym.leaderboard.worker import DEFAULT_BUDGET_S, DEFAULT_WORKERS, ReplayQueue
 
 log = logging.getLogger(__name__)
-DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 DEFAULT_RATE_LIMIT = (20, 60.0)  # submissions per token per window of seconds
-EPISODES_PER_PAGE = 50  # trajectories per entry page
-CONFIG_KEYS = ("policy", "prompt_template", "seeds", "versions", "machine")  # shown on an entry's page
+DEFAULT_QUEUE_QUOTA = 4  # entries one token may have waiting for replay
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+ENTRY_COLUMNS = [c for c in Entry.__table__.columns.keys() if c != "result_json"]  # lists never load the blob
 
 
 class RateLimiter:
@@ -62,42 +76,79 @@ class RateLimiter:
             return True
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+class StrictJSON(DefaultJSONProvider):
+    """Flask JSON that never writes ``NaN`` or ``Infinity`` (not JSON): they become ``null``."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Serialise ``obj`` with non-finite floats as null."""
+        return super().dumps(_finite(obj), **{**kwargs, "allow_nan": False})
+
+
 def create_app(
     db_url: str,
     storage_dir: str | Path,
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_upload_bytes: int | None = None,
     rate_limit: tuple[int, float] = DEFAULT_RATE_LIMIT,
     replay: bool = True,
+    limits: Limits | None = None,
+    replay_workers: int = DEFAULT_WORKERS,
+    replay_budget_s: float = DEFAULT_BUDGET_S,
+    queue_quota: int = DEFAULT_QUEUE_QUOTA,
 ) -> Flask:
     """Build the leaderboard app.
 
     Args:
         db_url: SQLAlchemy URL, e.g. ``sqlite:///leaderboard.db``.
         storage_dir: folder for episodes files.
-        max_upload_bytes: larger requests are refused with 413.
+        max_upload_bytes: larger requests are refused with 413 (default ``limits.max_body_bytes``).
         rate_limit: ``(submissions, seconds)`` allowed per token.
-        replay: replay-verify accepted entries in a background thread; entries still pending from
-            an earlier run (the server stopped before their replay ended) are queued again at start.
+        replay: replay-verify accepted entries in a worker pool; entries still pending from an earlier
+            run are queued again at start and resume where they stopped.
+        limits: bounds on a submission (default :class:`Limits`).
+        replay_workers: replays run at once.
+        replay_budget_s: seconds one entry's replay may take in all.
+        queue_quota: entries one token may have waiting for replay (429 beyond).
     """
+    from anchorgym.leaderboard.pages import register_pages
+
+    limits = limits or Limits()
+    if max_upload_bytes is not None:
+        limits = Limits(**{**limits.__dict__, "max_body_bytes": max_upload_bytes})
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = max_upload_bytes
+    app.json = StrictJSON(app)
+    app.config["MAX_CONTENT_LENGTH"] = limits.max_body_bytes
     storage = Path(storage_dir)
     storage.mkdir(parents=True, exist_ok=True)
     sessions = open_database(db_url)
-    limiter = RateLimiter(*rate_limit)
-    replayer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay") if replay else None
-    app.extensions["anchorgym"] = {"sessions": sessions, "storage": storage, "replayer": replayer}
-    _register_api(app, sessions, storage, limiter, replayer)
-    _register_pages(app, sessions, storage)
-    if replayer is not None:
-        for entry_id in _pending(sessions):
-            replayer.submit(_replay_and_record, sessions, storage, entry_id)
+    queue = ReplayQueue(sessions, storage, replay_workers, replay_budget_s) if replay else None
+    app.extensions["anchorgym"] = {"sessions": sessions, "storage": storage, "replayer": queue, "limits": limits}
+    _register_api(app, RateLimiter(*rate_limit), queue_quota)
+    register_pages(app)
+    app.after_request(_harden)
+    if queue is not None:
+        queue.resume()
     return app
 
 
-def _pending(sessions) -> list[int]:  # noqa: ANN001
-    with sessions() as session:
-        return list(session.scalars(select(Entry.id).where(Entry.replay_status == "pending").order_by(Entry.id)))
+def _harden(response: Response) -> Response:
+    """Add the security headers; make any redirect relative (the Host header is never echoed)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    location = response.headers.get("Location")
+    if location and "://" in location.split("?")[0]:
+        path = location.split("://", 1)[1].partition("/")[2]
+        response.headers["Location"] = "/" + path
+    return response
 
 
 def _error(status: int, message: str) -> tuple[Any, int]:
@@ -109,7 +160,16 @@ def _bearer_token() -> str | None:
     return header[7:].strip() if header.startswith("Bearer ") else None
 
 
-def _register_api(app: Flask, sessions, storage: Path, limiter: RateLimiter, replayer) -> None:  # noqa: ANN001
+def _lines(stream: Any, limit: int) -> Iterator[bytes]:
+    """Yield the lines of ``stream``, each cut at ``limit + 1`` bytes (so an overlong line shows as one)."""
+    while line := stream.readline(limit + 1):
+        yield line
+
+
+def _register_api(app: Flask, limiter: RateLimiter, queue_quota: int) -> None:
+    state = app.extensions["anchorgym"]
+    sessions, storage, limits = state["sessions"], state["storage"], state["limits"]
+
     @app.errorhandler(413)
     def too_large(_error_obj: Exception) -> tuple[Any, int]:
         return _error(413, f"Upload too large: the limit is {app.config['MAX_CONTENT_LENGTH']} bytes.")
@@ -119,162 +179,166 @@ def _register_api(app: Flask, sessions, storage: Path, limiter: RateLimiter, rep
         token = _bearer_token()
         owner = find_token(sessions, token) if token else None
         if owner is None:
-            return _error(401, "Missing or unknown bearer token. Ask the admin for one: anchorgym leaderboard token.")
+            return _error(
+                401, "Missing, unknown or revoked bearer token. Ask the admin for one: anchorgym leaderboard token."
+            )
         if not limiter.allow(owner.id):
             return _error(429, "Too many submissions from this token; wait a minute and retry.")
+        if _waiting(sessions, owner.id) >= queue_quota:
+            return _error(
+                429, f"This token has {queue_quota} entries waiting for replay; submit again once they finish."
+            )
         files = request.files
         if "result" not in files or "episodes" not in files:
             return _error(400, "Send multipart files 'result' (result.json) and 'episodes' (episodes.jsonl).")
+        return _accept(owner, files["result"].read(limits.max_result_bytes + 1), files["episodes"].stream)
+
+    def _accept(owner: Token, result_bytes: bytes, episodes: Any) -> tuple[Any, int]:
+        partial = storage / f"upload-{uuid.uuid4().hex}.partial"
         try:
-            result_text, episodes_text = (files[name].read().decode("utf-8") for name in ("result", "episodes"))
-            result = json.loads(result_text)
+            with partial.open("wb") as sink:
+                result, columns = verify_submission(
+                    result_bytes, _lines(episodes, limits.max_line_bytes), limits, sink.write
+                )
+            return _store(owner, result, columns, partial)
         except UnicodeDecodeError as error:
             return _error(400, f"Uploads must be UTF-8 text: {error}")
-        except (json.JSONDecodeError, RecursionError) as error:
+        except (ValueError, RecursionError) as error:
             return _error(400, f"result.json is not valid JSON: {str(error)[:200]}")
-        try:
-            checked = verify_submission(result, episodes_text)
         except ResultError as error:
             return _error(422, str(error))
-        entry = _store(sessions, storage, owner.id, result, episodes_text, checked)
-        if replayer is not None:
-            replayer.submit(_replay_and_record, sessions, storage, entry.id)
-        return jsonify(_entry_json(entry)), 201
+        finally:
+            partial.unlink(missing_ok=True)
+
+    def _store(owner: Token, result: dict[str, Any], columns: dict[str, Any], partial: Path) -> tuple[Any, int]:
+        entry = Entry(token_id=owner.id, created=now(), result_json=json.dumps(result), **columns)
+        try:
+            with sessions.begin() as session:
+                session.add(entry)
+                session.flush()
+                partial.replace(episodes_path(storage, entry.id))
+                audit(session, owner.name, "submit", entry.id, f"{entry.benchmark} {entry.policy} {entry.digest}")
+        except IntegrityError:  # the same episodes from the same submitter: keep the first entry
+            with sessions() as session:
+                first = session.scalar(
+                    select(Entry.id).where(Entry.token_id == owner.id, Entry.digest == columns["digest"])
+                )
+            return jsonify({**entry_json(_get_entry(sessions, first)), "duplicate": True}), 200
+        if state["replayer"] is not None:
+            state["replayer"].submit(entry.id)
+        return jsonify(entry_json(_get_entry(sessions, entry.id))), 201
 
     @app.get("/api/benchmarks")
     def benchmarks() -> Any:
-        return jsonify(_benchmark_counts(sessions))
+        return jsonify(benchmark_counts(sessions))
 
     @app.get("/api/benchmarks/<path:benchmark>/entries")
-    def ranked(benchmark: str) -> Any:
-        return jsonify([_entry_json(e) for e in _ranked(sessions, benchmark)])
+    def board_api(benchmark: str) -> Any:
+        ranked, unverified = board(sessions, benchmark)
+        return jsonify({"benchmark": benchmark, "ranked": ranked, "unverified": unverified})
 
     @app.get("/api/entries/<int:entry_id>")
     def entry_detail(entry_id: int) -> Any:
-        return jsonify(_entry_json(_get_entry(sessions, entry_id), full=True))
+        return jsonify(entry_json(_get_entry(sessions, entry_id), full=True))
 
     @app.get("/api/entries/<int:entry_id>/episodes")
     def entry_episodes(entry_id: int) -> Any:
         _get_entry(sessions, entry_id)
         return send_file(episodes_path(storage, entry_id), mimetype="application/x-ndjson", as_attachment=True)
 
-
-def _register_pages(app: Flask, sessions, storage: Path) -> None:  # noqa: ANN001
-    @app.get("/")
-    def index() -> str:
-        return render_template("index.html", benchmarks=_benchmark_counts(sessions))
-
-    @app.get("/benchmarks/<path:benchmark>")
-    def benchmark_page(benchmark: str) -> str:
-        entries = [_entry_json(e) for e in _ranked(sessions, benchmark)]
-        if not entries:
+    @app.get("/api/entries/<int:entry_id>/episodes/<int:number>")
+    def entry_episode(entry_id: int, number: int) -> Any:
+        line = read_line(episodes_path(storage, _get_entry(sessions, entry_id)["id"]), number)
+        if line is None:
             abort(404)
-        return render_template("benchmark.html", benchmark=benchmark, entries=entries)
-
-    @app.get("/entries/<int:entry_id>")
-    def entry_page(entry_id: int) -> str:
-        entry = _entry_json(_get_entry(sessions, entry_id), full=True)
-        entry["per_type"] = _per_type(entry["result"])
-        config = {key: entry["result"].get(key) for key in CONFIG_KEYS}
-        entry["config_text"] = json.dumps(config, indent=2, sort_keys=True)
-        pages = _pages(entry["result"]["metrics"]["episodes"], request.args.get("page", 1, type=int))
-        episodes = _read_episodes(episodes_path(storage, entry_id), pages["first"] - 1, EPISODES_PER_PAGE)
-        return render_template("entry.html", entry=entry, episodes=episodes, pages=pages)
+        return Response(line, mimetype="application/json")
 
 
-def _store(sessions, storage: Path, token_id: int, result: dict, episodes_text: str, checked: dict) -> Entry:  # noqa: ANN001
-    entry = Entry(token_id=token_id, created=now(), result_json=json.dumps(result), **checked)
-    with sessions.begin() as session:
-        session.add(entry)
-        session.flush()
-        target = episodes_path(storage, entry.id)
-        partial = target.with_suffix(".partial")
-        partial.write_text(episodes_text, encoding="utf-8")
-        partial.replace(target)
-    return entry
+def read_line(path: Path, number: int) -> bytes | None:
+    """Return line ``number`` (1-based) of ``path`` without its newline, or None when there is none."""
+    if number < 1:
+        return None
+    with path.open("rb") as handle:
+        for index, line in enumerate(handle, start=1):
+            if index == number:
+                return line.rstrip(b"\n")
+    return None
 
 
-def _replay_and_record(sessions, storage: Path, entry_id: int) -> None:  # noqa: ANN001
+def _waiting(sessions, token_id: int) -> int:  # noqa: ANN001
+    query = select(func.count(Entry.id)).where(Entry.token_id == token_id, Entry.replay_status == "pending")
     with sessions() as session:
-        entry = session.get(Entry, entry_id)
-        result = json.loads(entry.result_json)
-    try:
-        status, detail = replay_entry(result, episodes_path(storage, entry_id))
-    except Exception as error:  # a broken replay must not take the server down; record why
-        log.exception("replay of entry %s failed", entry_id)
-        status, detail = "error", f"{type(error).__name__}: {error}"
-    with sessions.begin() as session:
-        entry = session.get(Entry, entry_id)
-        entry.replay_status, entry.replay_detail = status, detail
+        return int(session.scalar(query) or 0)
 
 
-def _get_entry(sessions, entry_id: int) -> Entry:  # noqa: ANN001
-    with sessions() as session:
-        entry = session.get(Entry, entry_id)
-    if entry is None:
-        abort(404)
-    return entry
+def trust(row: dict[str, Any]) -> str:
+    """An entry's status: ``verified`` (it ranks), or why not (pending, self-reported, failed, ...)."""
+    if row["rerun_status"] == "flagged":
+        return "rerun-flagged"
+    if row["replay_status"] == "not-replayable":
+        return "self-reported"
+    return row["replay_status"]
 
 
-def _ranked(sessions, benchmark: str) -> list[Entry]:  # noqa: ANN001
-    query = (
-        select(Entry)
-        .where(Entry.benchmark == benchmark)
-        .order_by(Entry.success.desc(), Entry.score.desc(), Entry.created, Entry.id)
-    )
-    with sessions() as session:
-        return list(session.scalars(query))
-
-
-def _benchmark_counts(sessions) -> list[dict[str, Any]]:  # noqa: ANN001
-    query = select(Entry.benchmark, func.count(Entry.id)).group_by(Entry.benchmark).order_by(Entry.benchmark)
-    with sessions() as session:
-        return [{"id": name, "entries": count} for name, count in session.execute(query)]
-
-
-def _entry_json(entry: Entry, full: bool = False) -> dict[str, Any]:
+def entry_json(row: dict[str, Any], full: bool = False) -> dict[str, Any]:
+    """The API form of an entry row (a dict of its columns and ``submitter``)."""
     data = {
-        "id": entry.id,
-        "benchmark": entry.benchmark,
-        "spec_hash": entry.spec_hash,
-        "policy": entry.policy,
-        "success": entry.success,
+        "id": row["id"],
+        "benchmark": row["benchmark"],
+        "spec_hash": row["spec_hash"],
+        "policy": row["policy"],
+        "submitter": row["submitter"],
+        "status": trust(row),
+        "success": row["success"],
         # one seed has no interval (the harness reports ci95 = None); the columns then hold the mean
-        "success_ci95": [entry.success_low, entry.success_high] if "," in entry.seeds else None,
-        "score": entry.score,
-        "seeds": entry.seeds,
-        "created": entry.created,
-        "replay_status": entry.replay_status,
-        "replay_detail": entry.replay_detail,
+        "success_ci95": [row["success_low"], row["success_high"]] if "," in row["seeds"] else None,
+        "score": row["score"],
+        "seeds": row["seeds"],
+        "episodes": row["episodes"],
+        "tokens": row["tokens"],
+        "created": row["created"],
+        "replay_status": row["replay_status"],
+        "replay_detail": row["replay_detail"],
+        "rerun_status": row["rerun_status"],
+        "rerun_detail": row["rerun_detail"],
     }
     if full:
-        data["result"] = json.loads(entry.result_json)
+        data["result"] = json.loads(row["result_json"])
     return data
 
 
-def _per_type(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    per_type = result.get("metrics", {}).get("per_task_type", {})
-    return [
-        (name, {"success": m["success_rate"]["mean"], "score": m["score"]["mean"], "episodes": m["episodes"]})
-        for name, m in sorted(per_type.items())
-    ]
+def _entry_query(*extra: Any) -> Any:
+    columns = [getattr(Entry, name) for name in ENTRY_COLUMNS] + [Token.name.label("submitter"), *extra]
+    return select(*columns).join(Token, Token.id == Entry.token_id)
 
 
-def _pages(total: int, page: int) -> dict[str, int | None]:
-    """Where page ``page`` (1-based, clamped to the pages there are) of the trajectory viewer starts and ends."""
-    count = max(1, -(-total // EPISODES_PER_PAGE))
-    page = min(max(page, 1), count)
-    first = (page - 1) * EPISODES_PER_PAGE + 1
-    return {
-        "first": min(first, total),
-        "last": min(first + EPISODES_PER_PAGE - 1, total),
-        "total": total,
-        "previous": page - 1 if page > 1 else None,
-        "next": page + 1 if page < count else None,
-    }
+def _get_entry(sessions, entry_id: int) -> dict[str, Any]:  # noqa: ANN001
+    with sessions() as session:
+        row = session.execute(_entry_query(Entry.result_json).where(Entry.id == entry_id)).mappings().first()
+    if row is None:
+        abort(404)
+    return dict(row)
 
 
-def _read_episodes(path: Path, offset: int, limit: int) -> list[dict[str, Any]]:
-    """Read ``limit`` episode records after skipping ``offset`` (the file is read line by line)."""
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in itertools.islice(handle, offset, offset + limit)]
+def board(sessions, benchmark: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # noqa: ANN001
+    """Return a benchmark's ranked (verified) entries, with their rank, and its unverified ones (newest first)."""
+    order = (Entry.success.desc(), Entry.score.desc(), Entry.created, Entry.id)
+    with sessions() as session:
+        rows = [
+            dict(r)
+            for r in session.execute(_entry_query().where(Entry.benchmark == benchmark).order_by(*order)).mappings()
+        ]
+    entries = [entry_json(row) for row in rows]
+    ranked = [entry for entry in entries if entry["status"] == "verified"]
+    for rank, entry in enumerate(ranked, start=1):
+        entry["rank"] = rank
+    unverified = sorted((e for e in entries if e["status"] != "verified"), key=lambda e: -e["id"])
+    return ranked, unverified
+
+
+def benchmark_counts(sessions) -> list[dict[str, Any]]:  # noqa: ANN001
+    """Every benchmark with its number of entries and of verified (ranked) entries."""
+    verified = func.sum(case(((Entry.replay_status == "verified") & (Entry.rerun_status != "flagged"), 1), else_=0))
+    query = select(Entry.benchmark, func.count(Entry.id), verified).group_by(Entry.benchmark).order_by(Entry.benchmark)
+    with sessions() as session:
+        return [{"id": name, "entries": count, "verified": int(ok or 0)} for name, count, ok in session.execute(query)]

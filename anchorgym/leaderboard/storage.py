@@ -1,25 +1,48 @@
-"""Leaderboard storage: SQLAlchemy tables, schema migrations, tokens and entries.
+"""Leaderboard storage: SQLAlchemy tables, schema migrations, tokens, entries and the audit log.
 
 SQLite file by default, PostgreSQL by URL. Migrations are kept simple: the
 ``schema_version`` table records how many steps of :data:`MIGRATIONS` have
-run, and :func:`open_database` applies the rest in order. Episodes files live
-on disk under the storage directory, named by entry id only (never by
-anything a submitter sends), so no upload can choose a path.
+run, and :func:`migrate` applies the rest in order, in one transaction, under a
+database lock (a PostgreSQL advisory lock; for SQLite an exclusive lock on a
+file beside the database), so processes opening a fresh database together never
+race. Episodes files live on disk under the storage directory, named by entry id
+only (never by anything a submitter sends), so no upload can choose a path.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, Float, ForeignKey, Integer, String, Text, create_engine, event, make_url, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    inspect,
+    make_url,
+    select,
+    text,
+)
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from anchorgym.errors import ConfigError, DependencyError
+
+MIGRATION_LOCK_KEY = 0x616E63686F72  # PostgreSQL advisory lock id ("anchor")
 
 
 class Base(DeclarativeBase):
@@ -27,19 +50,21 @@ class Base(DeclarativeBase):
 
 
 class Token(Base):
-    """A submitter's API token; only its SHA-256 is stored."""
+    """A submitter's API token; only its SHA-256 is stored. A revoked token authenticates nothing."""
 
     __tablename__ = "tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     created: Mapped[str] = mapped_column(String(40))
+    revoked: Mapped[str | None] = mapped_column(String(40), nullable=True, default=None)
 
 
 class Entry(Base):
     """One accepted submission."""
 
     __tablename__ = "entries"
+    __table_args__ = (Index("ix_entries_token_digest", "token_id", "digest", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"))
     benchmark: Mapped[str] = mapped_column(String(200), index=True)
@@ -54,41 +79,100 @@ class Entry(Base):
     result_json: Mapped[str] = mapped_column(Text)
     replay_status: Mapped[str] = mapped_column(String(20), default="pending")
     replay_detail: Mapped[str] = mapped_column(Text, default="")
+    # version 3
+    digest: Mapped[str | None] = mapped_column(String(80), nullable=True, default=None)  # episodes.jsonl SHA-256
+    episodes: Mapped[int] = mapped_column(Integer, default=0)
+    tokens: Mapped[str] = mapped_column(String(20), default="none")  # "none" or "self-reported"
+    replay_progress: Mapped[int] = mapped_column(Integer, default=0)  # episodes replayed and matching so far
+    replay_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # replay time spent so far
+    rerun_status: Mapped[str] = mapped_column(String(20), default="")  # "", "verified" or "flagged"
+    rerun_detail: Mapped[str] = mapped_column(Text, default="")
 
 
-def _create_tables(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+class Audit(Base):
+    """One submission or status change: who did what to which entry, and when."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))  # a token's name, "server" or "admin"
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    entry_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
 
 
-def _widen_hash_and_seeds(engine: Engine) -> None:
+def _create_tables(connection: Connection) -> None:
+    Base.metadata.create_all(connection)
+
+
+def _widen_hash_and_seeds(connection: Connection) -> None:
     # Version 1 had spec_hash VARCHAR(64), too short for "sha256:<64 hex>", and seeds VARCHAR(500).
     # SQLite never enforces VARCHAR lengths (and cannot ALTER a column's type), so only others change.
-    if engine.dialect.name == "sqlite":
+    if connection.dialect.name == "sqlite":
         return
-    with engine.begin() as connection:
-        connection.execute(text("ALTER TABLE entries ALTER COLUMN spec_hash TYPE VARCHAR(80)"))
-        connection.execute(text("ALTER TABLE entries ALTER COLUMN seeds TYPE TEXT"))
+    connection.execute(text("ALTER TABLE entries ALTER COLUMN spec_hash TYPE VARCHAR(80)"))
+    connection.execute(text("ALTER TABLE entries ALTER COLUMN seeds TYPE TEXT"))
+
+
+_VERSION_3_COLUMNS = {
+    "tokens": {"revoked": "VARCHAR(40)"},
+    "entries": {
+        "digest": "VARCHAR(80)",
+        "episodes": "INTEGER NOT NULL DEFAULT 0",
+        "tokens": "VARCHAR(20) NOT NULL DEFAULT 'none'",
+        "replay_progress": "INTEGER NOT NULL DEFAULT 0",
+        "replay_seconds": "FLOAT NOT NULL DEFAULT 0",
+        "rerun_status": "VARCHAR(20) NOT NULL DEFAULT ''",
+        "rerun_detail": "TEXT NOT NULL DEFAULT ''",
+    },
+}
+
+
+def _provenance_and_bounded_replay(connection: Connection) -> None:
+    # Revocable tokens, deduplication digests, resumable replays, re-run results and the audit table.
+    for table, columns in _VERSION_3_COLUMNS.items():
+        present = {column["name"] for column in inspect(connection).get_columns(table)}
+        for name, kind in columns.items():
+            if name not in present:
+                connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
+    connection.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS ix_entries_token_digest ON entries (token_id, digest)"))
+    Base.metadata.create_all(connection, tables=[Audit.__table__])
 
 
 # Append-only: each step upgrades the schema by one version (write later steps as explicit DDL,
 # e.g. ALTER TABLE, and change the matching mapped column). Never edit a released step. Step 1
 # creates the tables from the current models, so on a new database later steps must be no-ops.
-MIGRATIONS: list[Callable[[Engine], None]] = [_create_tables, _widen_hash_and_seeds]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _create_tables,
+    _widen_hash_and_seeds,
+    _provenance_and_bounded_replay,
+]
 
 
-def _schema_version(engine: Engine) -> int:
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
-        version = connection.execute(text("SELECT MAX(version) FROM schema_version")).scalar()
-    return int(version or 0)
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Hold an exclusive lock for migrating (SQLite: a lock file beside the database; else nothing here)."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def migrate(engine: Engine) -> int:
-    """Apply pending migrations; return the schema version now in force."""
-    version = _schema_version(engine)
-    for step in range(version, len(MIGRATIONS)):
-        MIGRATIONS[step](engine)
-        with engine.begin() as connection:
+    """Apply pending migrations under a database lock; return the schema version now in force."""
+    with _migration_lock(engine), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":  # released when the transaction ends
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        connection.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
+        version = int(connection.execute(text("SELECT MAX(version) FROM schema_version")).scalar() or 0)
+        for step in range(version, len(MIGRATIONS)):
+            MIGRATIONS[step](connection)
             connection.execute(text("INSERT INTO schema_version (version) VALUES (:v)"), {"v": step + 1})
     return len(MIGRATIONS)
 
@@ -145,20 +229,66 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def audit(session: Session, actor: str, action: str, entry_id: int | None = None, detail: str = "") -> None:
+    """Add an audit row to ``session`` (committed with the change it describes)."""
+    session.add(Audit(at=now(), actor=actor[:200], action=action[:40], entry_id=entry_id, detail=detail))
+
+
 def create_token(sessions: sessionmaker[Session], name: str) -> str:
     """Issue a new token for ``name``; the plain token is returned once and never stored."""
     token = secrets.token_urlsafe(32)
     with sessions.begin() as session:
         if session.scalar(select(Token).where(Token.name == name)) is not None:
-            raise ConfigError(f"A token named {name!r} already exists.")
+            raise ConfigError(
+                f"A token named {name!r} already exists: rotate it with 'anchorgym leaderboard token rotate {name}'."
+            )
         session.add(Token(name=name, token_hash=hash_token(token), created=now()))
+        audit(session, "admin", "token-create", detail=name)
     return token
 
 
-def find_token(sessions: sessionmaker[Session], token: str) -> Token | None:
-    """Return the token row matching ``token``, or None."""
+def _named_token(session: Session, name: str) -> Token:
+    token = session.scalar(select(Token).where(Token.name == name))
+    if token is None:
+        known = ", ".join(session.scalars(select(Token.name).order_by(Token.name))) or "(none)"
+        raise ConfigError(f"No token named {name!r}. Known: {known}.")
+    return token
+
+
+def revoke_token(sessions: sessionmaker[Session], name: str) -> None:
+    """Revoke ``name``'s token: it no longer authenticates; its entries stay, showing the submitter."""
+    with sessions.begin() as session:
+        token = _named_token(session, name)
+        if token.revoked is None:
+            token.revoked = now()
+            audit(session, "admin", "token-revoke", detail=name)
+
+
+def rotate_token(sessions: sessionmaker[Session], name: str) -> str:
+    """Replace ``name``'s token by a new one (the old stops working, a revoked one works again); return it."""
+    token = secrets.token_urlsafe(32)
+    with sessions.begin() as session:
+        row = _named_token(session, name)
+        row.token_hash, row.revoked = hash_token(token), None
+        audit(session, "admin", "token-rotate", detail=name)
+    return token
+
+
+def list_tokens(sessions: sessionmaker[Session]) -> list[dict[str, Any]]:
+    """Every token's name, creation time, revocation time (or None) and entry count."""
+    counts = select(Entry.token_id, func.count(Entry.id).label("n")).group_by(Entry.token_id).subquery()
+    query = select(Token.name, Token.created, Token.revoked, counts.c.n).outerjoin(
+        counts, counts.c.token_id == Token.id
+    )
     with sessions() as session:
-        return session.scalar(select(Token).where(Token.token_hash == hash_token(token)))
+        rows = session.execute(query.order_by(Token.name)).all()
+    return [{"name": n, "created": c, "revoked": r, "entries": int(k or 0)} for n, c, r, k in rows]
+
+
+def find_token(sessions: sessionmaker[Session], token: str) -> Token | None:
+    """Return the unrevoked token row matching ``token``, or None."""
+    with sessions() as session:
+        return session.scalar(select(Token).where(Token.token_hash == hash_token(token), Token.revoked.is_(None)))
 
 
 def episodes_path(storage: Path, entry_id: int) -> Path:

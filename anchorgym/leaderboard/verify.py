@@ -1,16 +1,21 @@
-"""Verification of a submission before it is stored.
+"""Verification of a submission before it is stored, bounded at every step.
 
-A submission (``result.json`` + ``episodes.jsonl``) is accepted only when:
+A submission (``result.json`` + ``episodes.jsonl``) is accepted only when, checked in this order
+(so nothing proportional to a declared count is built before the count is bounded):
 
-1. ``result.json`` matches the result schema and declares each seed once;
-2. its benchmark id names a built-in benchmark (never a spec file on the server) whose current
-   spec hash equals the declared one;
-3. ``episodes.jsonl`` is byte-identical to the file the result describes (its SHA-256), and each
-   record and step has every field the harness writes, with the right JSON type;
-4. the episodes cover exactly the spec's tasks x episodes-per-task for each declared seed, with no
-   extra, missing or duplicate episode, and each record's task id is the spec's task at that index;
-5. each episode's summary fields (length, return, invalid actions, parse failures) match its steps;
-6. the metrics recomputed from the episodes equal the declared metrics.
+1. ``result.json`` is at most :attr:`Limits.max_result_bytes`, valid JSON with only finite, in-range
+   numbers and bounded strings; it declares at most :attr:`Limits.max_seeds` seeds, each once;
+2. its benchmark id names a built-in benchmark (never a spec file on the server), the declared seeds are
+   that spec's seeds, the result matches the result schema and its spec hash is the spec's;
+3. the benchmark has at most :attr:`Limits.max_episodes` episodes and the server holds the data to list
+   its tasks;
+4. ``episodes.jsonl``, read line by line (each line bounded), holds exactly one record per
+   ``(seed, task, episode)`` of the spec, each with every field the harness writes and its JSON type, the
+   env seed the harness derives from the spec seed, 1 to ``max_steps`` steps numbered in order, no step
+   after the episode ended and a last step that ends it, no env error, and summary fields (length,
+   return, invalid actions, parse failures, done flags, token totals) that agree with its steps;
+5. its SHA-256 is the one ``result.json`` declares, and the metrics recomputed from the episodes equal
+   the declared metrics.
 
 Each failure raises :class:`~anchorgym.errors.ResultError` with the precise reason.
 """
@@ -20,9 +25,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from anchorgym.errors import AnchorGymError, ResultError
+from anchorgym.harness.plan import derive_seed
+from anchorgym.leaderboard.limits import Limits, strict_loads
 
 SUMMARY_TOLERANCE = 1e-9
 # The fields of an episode record and of each of its steps that verification, metrics, replay and the
@@ -42,7 +52,15 @@ RECORD_FIELDS = {
     "parse_failures": "integer",
     "steps": "array",
 }
-OPTIONAL_RECORD_FIELDS = {"tokens_in": "integer|null", "tokens_out": "integer|null"}
+OPTIONAL_RECORD_FIELDS = {
+    "tokens_in": "integer|null",
+    "tokens_out": "integer|null",
+    "instruction": "string",
+    "final_observation": "string",
+    "terminated": "boolean",
+    "truncated": "boolean",
+    "error": "string|null",
+}
 STEP_FIELDS = {
     "observation": "string",
     "anchor": "string",
@@ -53,36 +71,26 @@ STEP_FIELDS = {
     "action_valid": "boolean",
     "parsed": "boolean",
 }
+OPTIONAL_STEP_FIELDS = {"step": "integer", "text": "string", "tokens_in": "integer|null", "tokens_out": "integer|null"}
+SUMMARY_KEYS = (
+    "seed", "task_index", "episode", "task_type", "won", "score", "length", "return", "invalid_actions",
+    "parse_failures", "tokens_in", "tokens_out",
+)  # fmt: skip
+"""The record fields the metrics read; only these are kept in memory once a line is checked."""
 
 
-def parse_episodes(text: str) -> list[dict[str, Any]]:
-    """Parse an episodes file: one JSON object per line, each with the fields the harness writes.
+@dataclass(frozen=True)
+class Plan:
+    """What a submission must cover: the spec, its exact task list and its seeds."""
 
-    Lines end at newline characters only, as when the stored file is read back: ``str.splitlines`` would
-    also split at U+2028 and friends, which JSON strings written with ``ensure_ascii=False`` may hold.
-    """
-    episodes = []
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()  # the newline that ends the last record
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            raise ResultError(f"episodes.jsonl line {number} is empty: submit the file 'anchorgym eval' wrote.")
-        try:
-            record = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as error:
-            raise ResultError(f"episodes.jsonl line {number} is not valid JSON: {str(error)[:200]}") from error
-        if not isinstance(record, dict):
-            raise ResultError(f"episodes.jsonl line {number} is not a JSON object.")
-        _check_fields(record, RECORD_FIELDS, f"episodes.jsonl line {number}")
-        _check_fields(record, OPTIONAL_RECORD_FIELDS, f"episodes.jsonl line {number}", required=False)
-        for index, step in enumerate(record["steps"]):
-            where = f"episodes.jsonl line {number}, step {index}"
-            if not isinstance(step, dict):
-                raise ResultError(f"{where} is not a JSON object.")
-            _check_fields(step, STEP_FIELDS, where)
-        episodes.append(record)
-    return episodes
+    spec: Any
+    tasks: list[str]
+    seeds: list[int]
+
+    @property
+    def size(self) -> int:
+        """Number of episodes the benchmark has."""
+        return len(self.tasks) * len(self.seeds) * self.spec.episodes_per_task
 
 
 def _json_types(value: Any) -> set[str]:
@@ -109,57 +117,234 @@ def _check_fields(data: dict[str, Any], fields: dict[str, str], where: str, requ
             raise ResultError(f"{where}: {name!r} is {shown}; expected {expected.replace('|', ' or ')}.")
 
 
-def expected_tasks(spec: Any) -> list[str]:
-    """Return the spec's exact task list (making the env only when the spec names a range)."""
-    if isinstance(spec.tasks, list):
-        return [str(task) for task in spec.tasks]
-    from anchorgym.envs.registry import make
+def parse_record(line: bytes | str, number: int, limits: Limits) -> dict[str, Any]:
+    """Parse and type-check one line of ``episodes.jsonl`` (``number`` counts from 1)."""
+    if not line.strip():
+        raise ResultError(f"episodes.jsonl line {number} is empty: submit the file 'anchorgym eval' wrote.")
+    try:
+        record = strict_loads(line, limits, f"episodes.jsonl line {number}")
+    except (ValueError, RecursionError) as error:
+        raise ResultError(f"episodes.jsonl line {number} is not valid JSON: {str(error)[:200]}") from error
+    if not isinstance(record, dict):
+        raise ResultError(f"episodes.jsonl line {number} is not a JSON object.")
+    where = f"episodes.jsonl line {number}"
+    _check_fields(record, RECORD_FIELDS, where)
+    _check_fields(record, OPTIONAL_RECORD_FIELDS, where, required=False)
+    for index, step in enumerate(record["steps"]):
+        if not isinstance(step, dict):
+            raise ResultError(f"{where}, step {index} is not a JSON object.")
+        _check_fields(step, STEP_FIELDS, f"{where}, step {index}")
+        _check_fields(step, OPTIONAL_STEP_FIELDS, f"{where}, step {index}", required=False)
+    return record
 
+
+def parse_episodes(text: str, limits: Limits | None = None) -> list[dict[str, Any]]:
+    r"""Parse an episodes file: one JSON object per ``\n``-ended line, each with the fields the harness writes.
+
+    Only ``\n`` ends a line: the harness writes JSON with ``ensure_ascii=False``, so strings may hold raw
+    U+2028 or U+0085, which ``str.splitlines`` would split on.
+    """
+    limits = limits or Limits()
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [parse_record(line, number, limits) for number, line in enumerate(lines, start=1)]
+
+
+def _episode_where(record: dict[str, Any]) -> str:
+    return f"Episode (seed {record['seed']}, task {record['task_id']!r}, episode {record['episode']})"
+
+
+def check_steps(record: dict[str, Any], max_steps: int) -> None:
+    """Check an episode's steps against the spec: 1 to ``max_steps`` of them, in order, ended by the last."""
+    where, steps = _episode_where(record), record["steps"]
+    if record.get("error"):
+        raise ResultError(
+            f"{where} ended with an env error ({str(record['error'])[:200]}): errored episodes cannot be ranked; "
+            "play them again with 'anchorgym eval ... --resume --retry-errored'."
+        )
+    if not 1 <= len(steps) <= max_steps:
+        raise ResultError(f"{where} has {len(steps)} steps; the benchmark allows 1 to {max_steps} (its max_steps).")
+    for index, step in enumerate(steps):
+        if step.get("step", index) != index:
+            raise ResultError(f"{where}: step {index} is numbered {step['step']}.")
+        ended = step["terminated"] or step["truncated"]
+        if ended and index < len(steps) - 1:
+            raise ResultError(f"{where} continues after step {index + 1} ended it (terminated or truncated).")
+    if not (steps[-1]["terminated"] or steps[-1]["truncated"]):
+        raise ResultError(f"{where} stops at step {len(steps)} before the episode ended (neither flag is set).")
+
+
+def _check_summary(record: dict[str, Any]) -> None:
+    steps = record["steps"]
+    derived: dict[str, Any] = {
+        "length": len(steps),
+        "return": math.fsum(float(s["reward"]) for s in steps),
+        "invalid_actions": sum(not s["action_valid"] for s in steps),
+        "parse_failures": sum(not s["parsed"] for s in steps),
+        "terminated": steps[-1]["terminated"],
+        "truncated": steps[-1]["truncated"],
+    }
+    if all(s.get("tokens_in") is not None for s in steps):
+        derived["tokens_in"] = sum(s["tokens_in"] for s in steps)
+        derived["tokens_out"] = sum(s.get("tokens_out") or 0 for s in steps)
+    for name, value in derived.items():
+        if name in record and record[name] is not None and abs(record[name] - value) > SUMMARY_TOLERANCE:
+            raise ResultError(f"{_episode_where(record)} declares {name}={record[name]} but its steps give {value}.")
+
+
+def check_record(record: dict[str, Any], plan: Plan, seen: set[tuple[int, int, int]]) -> None:
+    """Check one parsed record against the plan (adds its key to ``seen``)."""
+    key = (record["seed"], record["task_index"], record["episode"])
+    if key in seen:
+        raise ResultError(f"Duplicate episode (seed, task_index, episode) = {key}.")
+    in_plan = key[0] in plan.seeds and 0 <= key[1] < len(plan.tasks) and 0 <= key[2] < plan.spec.episodes_per_task
+    if not in_plan:
+        raise ResultError(f"Episode {key} is not part of the benchmark for the declared seeds {plan.seeds}.")
+    if record["task_id"] != plan.tasks[key[1]]:
+        raise ResultError(f"Episode {key} plays task {record['task_id']!r}; the spec's task is {plan.tasks[key[1]]!r}.")
+    derived = derive_seed(key[0], record["task_id"], key[2])
+    if record["env_seed"] != derived:
+        raise ResultError(
+            f"Episode {key} was played with env seed {record['env_seed']}; the harness derives {derived} "
+            "from the spec seed: submit the files 'anchorgym eval' wrote."
+        )
+    check_steps(record, plan.spec.max_steps)
+    _check_summary(record)
+    seen.add(key)
+
+
+def check_episode_lines(
+    lines: Iterable[bytes], plan: Plan, limits: Limits, sink: Callable[[bytes], None] | None = None
+) -> tuple[list[dict[str, Any]], str]:
+    """Check every line of ``episodes.jsonl``; return the records' summaries and the file's ``sha256:`` digest.
+
+    Args:
+        lines: the file's lines, each at most ``limits.max_line_bytes + 1`` bytes long (a longer one is refused).
+        plan: what the file must cover.
+        limits: the bounds.
+        sink: called with each line's bytes (to store the file while it is read).
+    """
+    digest, seen, summaries = hashlib.sha256(), set(), []
+    for number, line in enumerate(lines, start=1):
+        digest.update(line)
+        if sink is not None:
+            sink(line)
+        if len(line) > limits.max_line_bytes or not line.endswith(b"\n"):
+            if len(line) > limits.max_line_bytes:
+                raise ResultError(f"episodes.jsonl line {number} exceeds {limits.max_line_bytes} bytes.")
+            raise ResultError(f"episodes.jsonl line {number} does not end with a newline: it was cut off.")
+        if number > plan.size:
+            raise ResultError(f"episodes.jsonl holds more than the benchmark's {plan.size} episodes.")
+        record = parse_record(line[:-1], number, limits)
+        check_record(record, plan, seen)
+        summaries.append({key: record.get(key) for key in SUMMARY_KEYS})
+    if len(seen) != plan.size:
+        wanted = (
+            (s, t, e) for s in plan.seeds for t in range(len(plan.tasks)) for e in range(plan.spec.episodes_per_task)
+        )
+        first = next(key for key in wanted if key not in seen)
+        raise ResultError(f"{plan.size - len(seen)} episodes are missing, e.g. (seed, task_index, episode) = {first}.")
+    return summaries, "sha256:" + digest.hexdigest()
+
+
+@lru_cache(maxsize=64)
+def _tasks_of(benchmark_id: str, spec_hash: str) -> tuple[str, ...]:
+    from anchorgym.envs.registry import make
+    from anchorgym.harness.specs import load_benchmark
+
+    spec = load_benchmark(benchmark_id)
+    if isinstance(spec.tasks, list):
+        return tuple(str(task) for task in spec.tasks)
     env = make(spec.env_id, split=spec.split, **spec.env_kwargs)
     try:
-        return spec.resolve_tasks([str(t) for t in env.task_ids()])
+        return tuple(spec.resolve_tasks([str(t) for t in env.task_ids()]))
     finally:
         env.close()
 
 
-def _check_coverage(episodes: list[dict[str, Any]], tasks: list[str], seeds: list[int], per_task: int) -> None:
-    wanted = {(s, t, e) for s in seeds for t in range(len(tasks)) for e in range(per_task)}
-    seen: set[tuple[int, int, int]] = set()
-    for record in episodes:
-        key = (record["seed"], record["task_index"], record["episode"])
-        if key in seen:
-            raise ResultError(f"Duplicate episode (seed, task_index, episode) = {key}.")
-        if key not in wanted:
-            raise ResultError(f"Episode {key} is not part of the benchmark for the declared seeds {seeds}.")
-        if record["task_id"] != tasks[key[1]]:
-            raise ResultError(f"Episode {key} plays task {record['task_id']!r}; the spec's task is {tasks[key[1]]!r}.")
-        seen.add(key)
-    if seen != wanted:
-        missing = sorted(wanted - seen)
-        raise ResultError(f"{len(missing)} episodes are missing, e.g. (seed, task_index, episode) = {missing[0]}.")
+def expected_tasks(spec: Any) -> list[str]:
+    """Return the spec's exact task list (making the env only when the spec names a range; cached).
+
+    Raises:
+        ResultError: the server lacks the env's data or extra to list the tasks.
+    """
+    try:
+        return list(_tasks_of(spec.id, spec.content_hash()))
+    except AnchorGymError as error:
+        raise ResultError(
+            f"This server cannot check benchmark {spec.id}: {error} (the operator must install it first)."
+        ) from error
 
 
-def _check_summaries(episodes: list[dict[str, Any]]) -> None:
-    for record in episodes:
-        steps = record["steps"]
-        derived = {
-            "length": len(steps),
-            "return": math.fsum(float(s["reward"]) for s in steps),
-            "invalid_actions": sum(not s["action_valid"] for s in steps),
-            "parse_failures": sum(not s["parsed"] for s in steps),
-        }
-        for name, value in derived.items():
-            if abs(record[name] - value) > SUMMARY_TOLERANCE:
-                raise ResultError(
-                    f"Episode (seed {record['seed']}, task {record['task_id']!r}) declares {name}={record.get(name)} "
-                    f"but its steps give {value}."
-                )
+def _declared_count(spec: Any) -> int:
+    tasks = len(spec.tasks) if isinstance(spec.tasks, list) else spec.tasks["range"][1] - spec.tasks["range"][0]
+    return tasks * spec.episodes_per_task * len(spec.seeds)
 
 
-def _check_metrics(result: dict[str, Any], episodes: list[dict[str, Any]]) -> None:
+def _check_seeds(result: dict[str, Any], limits: Limits) -> list[int]:
+    seeds = result.get("seeds")
+    if not isinstance(seeds, list) or not all(_json_types(s) == {"integer", "number"} for s in seeds):
+        raise ResultError("result.json: 'seeds' must be a list of integers: submit the file 'anchorgym eval' wrote.")
+    if len(seeds) > limits.max_seeds:
+        raise ResultError(f"result.json declares {len(seeds)} seeds; the limit is {limits.max_seeds}.")
+    if len(set(seeds)) != len(seeds):
+        raise ResultError(f"result.json declares seeds {seeds} with repeats: each seed is one pass, declare it once.")
+    return seeds
+
+
+def _load_spec(result: dict[str, Any]) -> Any:
+    from anchorgym.harness.specs import load_benchmark
+
+    declared = result.get("benchmark")
+    if not isinstance(declared, dict) or not isinstance(declared.get("id"), str):
+        raise ResultError("result.json lacks benchmark.id: submit the file 'anchorgym eval' wrote.")
+    if declared["id"].partition("#")[0].endswith(".json"):  # load_benchmark would read a file on the server
+        raise ResultError(f"Unknown benchmark: {declared['id']!r} is a spec file; the leaderboard ranks built-in ids.")
+    try:
+        return load_benchmark(declared["id"])
+    except AnchorGymError as error:
+        raise ResultError(f"Unknown benchmark: {error}") from error
+
+
+def check_result(result_bytes: bytes, limits: Limits) -> tuple[dict[str, Any], Plan]:
+    """Parse and check ``result.json`` (steps 1-3 of the module docs); return it and the plan episodes must cover.
+
+    Raises:
+        ValueError: not valid JSON (a 400). ResultError: any other reason to refuse (a 422).
+    """
+    from anchorgym.harness.results import validate_result
+
+    if len(result_bytes) > limits.max_result_bytes:
+        raise ResultError(f"result.json is {len(result_bytes)} bytes; the limit is {limits.max_result_bytes}.")
+    result = strict_loads(result_bytes.decode("utf-8"), limits, "result.json")
+    if not isinstance(result, dict):
+        raise ResultError("result.json is not a JSON object: submit the file 'anchorgym eval' wrote.")
+    seeds = _check_seeds(result, limits)
+    spec = _load_spec(result)
+    if sorted(seeds) != sorted(spec.seeds):
+        raise ResultError(
+            f"result.json declares seeds {seeds}; benchmark {spec.id} is evaluated on seeds {list(spec.seeds)}: "
+            "run 'anchorgym eval' without --seeds."
+        )
+    validate_result(result, "result.json")
+    if spec.content_hash() != result["benchmark"]["spec_hash"]:
+        raise ResultError(
+            f"Spec hash {result['benchmark']['spec_hash']} does not match benchmark {spec.id} "
+            f"({spec.content_hash()}): re-run the evaluation with this anchorgym version's spec."
+        )
+    if _declared_count(spec) > limits.max_episodes:
+        raise ResultError(
+            f"Benchmark {spec.id} has {_declared_count(spec)} episodes; the limit is {limits.max_episodes}."
+        )
+    return result, Plan(spec, expected_tasks(spec), [int(s) for s in seeds])
+
+
+def check_metrics(result: dict[str, Any], summaries: list[dict[str, Any]]) -> None:
+    """Raise ResultError unless the declared metrics equal those recomputed from the episodes."""
     from anchorgym.harness.metrics import summarize
 
-    recomputed = json.loads(json.dumps(summarize(episodes)))
+    recomputed = json.loads(json.dumps(summarize(summaries)))
     declared = result.get("metrics", {})
     for name in sorted(set(recomputed) | set(declared)):
         if recomputed.get(name) != declared.get(name):
@@ -169,52 +354,38 @@ def _check_metrics(result: dict[str, Any], episodes: list[dict[str, Any]]) -> No
             )
 
 
-def verify_submission(result: dict[str, Any], episodes_text: str) -> dict[str, Any]:
-    """Verify a submission; return the columns of its leaderboard entry.
+def verify_submission(
+    result_bytes: bytes, episode_lines: Iterable[bytes], limits: Limits, sink: Callable[[bytes], None] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Verify a submission; return ``(result, columns of its leaderboard entry)``.
 
     Raises:
-        ResultError: the precise reason the submission is rejected.
+        ValueError: ``result.json`` is not JSON. ResultError: the precise reason the submission is refused.
     """
-    from anchorgym.harness.results import validate_result
-    from anchorgym.harness.specs import load_benchmark
-
-    validate_result(result, "result.json")
-    seeds = result["seeds"]
-    if len(set(seeds)) != len(seeds):
-        raise ResultError(f"result.json declares seeds {seeds} with repeats: each seed is one pass, declare it once.")
-    declared = result["benchmark"]
-    if declared["id"].partition("#")[0].endswith(".json"):  # load_benchmark would read a file on the server
-        raise ResultError(f"Unknown benchmark: {declared['id']!r} is a spec file; the leaderboard ranks built-in ids.")
-    try:
-        spec = load_benchmark(declared["id"])
-    except AnchorGymError as error:
-        raise ResultError(f"Unknown benchmark: {error}") from error
-    if spec.content_hash() != declared["spec_hash"]:
-        raise ResultError(
-            f"Spec hash {declared['spec_hash']} does not match benchmark {spec.id} ({spec.content_hash()}): "
-            "re-run the evaluation with this anchorgym version's spec."
-        )
-    sha = "sha256:" + hashlib.sha256(episodes_text.encode("utf-8")).hexdigest()
-    if sha != result.get("files", {}).get("episodes_sha256"):
+    result, plan = check_result(result_bytes, limits)
+    summaries, sha = check_episode_lines(episode_lines, plan, limits, sink)
+    if sha != result["files"]["episodes_sha256"]:
         raise ResultError("episodes.jsonl is not the file result.json describes (SHA-256 differs).")
-    episodes = parse_episodes(episodes_text)
-    _check_coverage(episodes, expected_tasks(spec), seeds, spec.episodes_per_task)
-    _check_summaries(episodes)
-    _check_metrics(result, episodes)
-    return _entry_columns(result, spec.id, declared["spec_hash"], seeds)
+    check_metrics(result, summaries)
+    return result, entry_columns(result, plan, sha)
 
 
-def _entry_columns(result: dict[str, Any], benchmark: str, spec_hash: str, seeds: list[int]) -> dict[str, Any]:
+def entry_columns(result: dict[str, Any], plan: Plan, episodes_sha: str) -> dict[str, Any]:
+    """The leaderboard columns of a verified result."""
     success = result["metrics"]["success_rate"]
     interval = success.get("ci95") or [success["mean"], success["mean"]]
     interval = [min(max(bound, 0.0), 1.0) for bound in interval]  # a rate's t-interval is shown within [0, 1]
+    tokens = result["metrics"].get("tokens")
     return {
-        "benchmark": benchmark,
-        "spec_hash": spec_hash,
+        "benchmark": plan.spec.id,
+        "spec_hash": result["benchmark"]["spec_hash"],
         "policy": str(result["policy"].get("spec") or result["policy"].get("class", "?"))[:500],
         "success": float(success["mean"]),
         "success_low": float(interval[0]),
         "success_high": float(interval[1]),
         "score": float(result["metrics"]["score"]["mean"]),
-        "seeds": ",".join(str(s) for s in seeds),
+        "seeds": ",".join(str(s) for s in plan.seeds),
+        "episodes": int(result["metrics"]["episodes"]),
+        "tokens": "self-reported" if tokens else "none",
+        "digest": episodes_sha,
     }

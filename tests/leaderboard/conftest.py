@@ -31,7 +31,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folders = {}
     for policy in ("expert", "random"):
         folders[policy] = root / policy
-        evaluate(BENCHMARK, policy, seeds=[0, 1], out=folders[policy], progress=False)
+        evaluate(BENCHMARK, policy, out=folders[policy], progress=False)  # the spec's seeds
     return folders
 
 
@@ -52,6 +52,10 @@ class Server:
             files={"result": ("result.json", body), "episodes": ("episodes.jsonl", episodes)},
             timeout=60,
         )
+
+    def board(self, benchmark: str = BENCHMARK) -> dict:
+        """The benchmark's ranked and unverified entries."""
+        return httpx.get(f"{self.url}/api/benchmarks/{benchmark}/entries").json()
 
     def wait_for_replay(self, entry_id: int, timeout_s: float = 60.0) -> dict:
         """Poll an entry until its replay verification has finished."""
@@ -118,6 +122,6 @@ def postgres_url() -> str:
     engine = create_engine(url)
     with engine.begin() as connection:  # fail, not hang, if a stray connection holds a lock
         connection.execute(text("SET LOCAL lock_timeout = '10s'"))
-        connection.execute(text("DROP TABLE IF EXISTS entries, tokens, schema_version CASCADE"))
+        connection.execute(text("DROP TABLE IF EXISTS audit, entries, tokens, schema_version CASCADE"))
     engine.dispose()
     return url

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from anchorgym.leaderboard import server as server_module
+from anchorgym.leaderboard import pages as pages_module
 from anchorgym.leaderboard.storage import MIGRATIONS, create_token, migrate
 from anchorgym.leaderboard.verify import parse_episodes
 
@@ -38,11 +38,16 @@ def test_accepts_ranks_and_replay_verifies(board, results):
         assert response.status_code == 201, response.text
         entry = server.wait_for_replay(response.json()["id"])
         assert entry["replay_status"] == "verified", entry["replay_detail"]
-    ranked = httpx.get(f"{server.url}/api/benchmarks/{BENCHMARK}/entries").json()
-    assert [e["policy"] for e in ranked] == ["expert", "random"]
+    board = server.board()
+    ranked = board["ranked"]
+    assert [(e["policy"], e["rank"], e["status"], e["submitter"]) for e in ranked] == [
+        ("expert", 1, "verified", "tester"),
+        ("random", 2, "verified", "tester"),
+    ]
+    assert board["unverified"] == []
     assert ranked[0]["success"] == 1.0
-    assert ranked[0]["seeds"] == "0,1"
-    assert httpx.get(f"{server.url}/api/benchmarks").json() == [{"id": BENCHMARK, "entries": 2}]
+    assert ranked[0]["seeds"] == "0"
+    assert httpx.get(f"{server.url}/api/benchmarks").json() == [{"id": BENCHMARK, "entries": 2, "verified": 2}]
     download = httpx.get(f"{server.url}/api/entries/{ranked[0]['id']}/episodes")
     assert download.text == (results["expert"] / "episodes.jsonl").read_text()
 
@@ -52,7 +57,7 @@ def test_replay_detects_a_forged_action(server, results):
     episodes = _episodes(text_)
     forged = next(e for e in episodes if e["length"] >= 2)
     first = forged["steps"][0]
-    first["action"] = {"up": "down", "down": "up", "left": "right", "right": "left"}[first["action"]]
+    first["action"] = first["text"] = {"up": "down", "down": "up", "left": "right", "right": "left"}[first["action"]]
     response = server.submit(*reseal(result, episodes))
     assert response.status_code == 201, response.text  # the numbers are self-consistent...
     entry = server.wait_for_replay(response.json()["id"])
@@ -66,7 +71,7 @@ def _drop_first(result, episodes):
 
 
 def _duplicate_first(result, episodes):
-    return reseal(result, [episodes[0], *episodes])
+    return reseal(result, [episodes[0], episodes[0], *episodes[2:]])
 
 
 def _extra_seed(result, episodes):
@@ -104,12 +109,13 @@ def _spec_hash(result, episodes):
 
 def _episodes_swapped(result, episodes):
     result, _ = reseal(result, episodes)
-    return result, "".join(json.dumps(e) + "\n" for e in episodes[:-1])
+    episodes[0]["instruction"] += " (edited after sealing)"
+    return result, "".join(json.dumps(e) + "\n" for e in episodes)
 
 
 def _seeds_repeated(result, episodes):
     result, text_ = reseal(result, episodes)
-    result["seeds"] = [0, 1, 1]
+    result["seeds"] = [0, 0]
     return result, text_
 
 
@@ -130,16 +136,16 @@ def _schema(result, episodes):
     [
         (_drop_first, "episodes are missing"),
         (_duplicate_first, "Duplicate episode"),
-        (_extra_seed, "not part of the benchmark"),
+        (_extra_seed, "holds more than the benchmark's 8 episodes"),
         (_wrong_task, "plays task '42'"),
         (_bad_summary, "declares length="),
         (_bad_metric, "Declared metric 'success_rate'"),
         (_unknown_benchmark, "Unknown benchmark"),
         (_spec_hash, "does not match benchmark"),
         (_episodes_swapped, "SHA-256 differs"),
-        (_seeds_repeated, "declares seeds [0, 1, 1] with repeats"),
+        (_seeds_repeated, "declares seeds [0, 0] with repeats"),
         (_spec_file, "is a spec file; the leaderboard ranks built-in ids"),
-        (_schema, "does not match the result schema"),
+        (_schema, "'seeds' must be a list of integers"),
     ],
 )
 def test_rejects_with_precise_reason(server, results, tamper, reason):
@@ -148,6 +154,7 @@ def test_rejects_with_precise_reason(server, results, tamper, reason):
     assert response.status_code == 422
     assert reason in response.json()["error"]
     assert httpx.get(f"{server.url}/api/benchmarks").json() == []
+    assert list(server.app.extensions["anchorgym"]["storage"].iterdir()) == []  # no upload left behind
 
 
 def _set_step(field, value):
@@ -177,7 +184,7 @@ def _step_not_object(episode):
     [
         (_delete_step_field, "episodes.jsonl line 1, step 0 lacks the field 'reward'"),
         (_set_step("reward", "1.0"), "episodes.jsonl line 1, step 0: 'reward' is \"1.0\"; expected number."),
-        (_set_step("reward", float("nan")), "episodes.jsonl line 1, step 0: 'reward' is NaN; expected number."),
+        (_set_step("reward", float("nan")), "episodes.jsonl line 1: NaN is not a JSON number: numbers must be finite."),
         (_set_step("anchor", {"x": 1}), "episodes.jsonl line 1, step 0: 'anchor' is {\"x\": 1}; expected string."),
         (_set_step("parsed", 1), "episodes.jsonl line 1, step 0: 'parsed' is 1; expected boolean."),
         (_set("seed", True), "episodes.jsonl line 1: 'seed' is true; expected integer."),
@@ -234,7 +241,7 @@ def test_upload_size_limit_and_rate_limit(tmp_path, results):
     limited = serve(tmp_path / "limited", rate_limit=(2, 60.0), replay=False)
     board = next(limited)
     codes = [board.submit(result, text_).status_code for _ in range(3)]
-    assert codes == [201, 201, 429]
+    assert codes == [201, 200, 429]  # the second is the same run again: the first entry comes back
     limited.close()
 
 
@@ -276,21 +283,23 @@ def test_hostile_text_is_escaped_and_storage_is_path_safe(server, results, caplo
     assert server.token not in caplog.text  # ...and never holds the bearer token
 
 
-def test_concurrent_submissions_lose_nothing(board, results):
+def test_concurrent_submissions_lose_nothing_and_deduplicate(board, results):
     sessions = board.app.extensions["anchorgym"]["sessions"]
     tokens = [board.token, create_token(sessions, "second")]
     submissions = [load_submission(results[policy]) for policy in ("random", "expert")]
     with ThreadPoolExecutor(max_workers=8) as pool:
         responses = list(pool.map(lambda n: board.submit(*submissions[n % 2], token=tokens[n // 8]), range(16)))
-    assert [r.status_code for r in responses] == [201] * 16
+    assert sorted(r.status_code for r in responses) == [200] * 12 + [201] * 4
     ids = [r.json()["id"] for r in responses]
-    assert len(set(ids)) == 16
-    entries = httpx.get(f"{board.url}/api/benchmarks/{BENCHMARK}/entries").json()
-    assert sorted(e["id"] for e in entries) == sorted(ids)
-    assert [e["policy"] for e in entries] == ["expert"] * 8 + ["random"] * 8
-    for number, entry_id in enumerate(ids):  # each stored file is its own submission's, whole
+    assert len(set(ids)) == 4  # one entry per (submitter, run), whichever request came first
+    for number, entry_id in enumerate(ids):
+        assert entry_id == ids[number % 2 + 8 * (number // 8)]
+        assert responses[number].json()["submitter"] == ["tester", "second"][number // 8]
         assert httpx.get(f"{board.url}/api/entries/{entry_id}/episodes").text == submissions[number % 2][1]
         assert board.wait_for_replay(entry_id)["replay_status"] == "verified"
+    ranked = board.board()["ranked"]
+    assert sorted(e["id"] for e in ranked) == sorted(set(ids))
+    assert [e["policy"] for e in ranked] == ["expert"] * 2 + ["random"] * 2
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
@@ -352,9 +361,9 @@ def test_single_seed_has_no_interval_and_viewer_pages(server, results, monkeypat
     result, text_ = reseal(result, seed_zero)
     result["seeds"] = [0]
     entry_id = server.submit(result, text_).json()["id"]
-    assert httpx.get(f"{server.url}/api/entries/{entry_id}").json()["success_ci95"] is None
+    assert server.wait_for_replay(entry_id)["success_ci95"] is None
     assert "1.000 <small" in httpx.get(f"{server.url}/benchmarks/{BENCHMARK}").text
-    monkeypatch.setattr(server_module, "EPISODES_PER_PAGE", 3)  # 8 episodes: pages 1-3, 4-6, 7-8
+    monkeypatch.setattr(pages_module, "EPISODES_PER_PAGE", 3)  # 8 episodes: pages 1-3, 4-6, 7-8
     shown = {}
     for page in ("1", "3", "99", "-1", "x"):
         html = httpx.get(f"{server.url}/entries/{entry_id}?page={page}").text

@@ -9,8 +9,9 @@ import sys
 import time
 
 import httpx
+from sqlalchemy import select, text
 
-from anchorgym.leaderboard.storage import find_token, open_database, safe_url
+from anchorgym.leaderboard.storage import MIGRATIONS, Audit, find_token, open_database, safe_url
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -26,7 +27,49 @@ def test_token_command_issues_a_stored_hashed_token(tmp_path):
     assert find_token(sessions, token).name == "alice"
     assert token not in (tmp_path / "board.db").read_bytes().decode("latin-1")
     again = run_cli("leaderboard", "token", "alice", "--db", db)
-    assert again.returncode == 2 and again.stderr.strip() == "error: A token named 'alice' already exists."
+    assert again.returncode == 2 and again.stderr.strip() == (
+        "error: A token named 'alice' already exists: rotate it with 'anchorgym leaderboard token rotate alice'."
+    )
+
+
+def test_token_list_revoke_and_rotate(tmp_path):
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    alice = run_cli("leaderboard", "token", "create", "alice", "--db", db).stdout.strip()
+    bob = run_cli("leaderboard", "token", "bob", "--db", db).stdout.strip()
+    sessions = open_database(db)
+    assert run_cli("leaderboard", "token", "revoke", "bob", "--db", db).stdout == "revoked the token of bob\n"
+    assert find_token(sessions, bob) is None and find_token(sessions, alice).name == "alice"
+    rotated = run_cli("leaderboard", "token", "rotate", "alice", "--db", db).stdout.strip()
+    assert find_token(sessions, alice) is None and find_token(sessions, rotated).name == "alice"
+    listing = run_cli("leaderboard", "token", "list", "--db", db).stdout.splitlines()
+    assert [line.split("\t")[0] for line in listing] == ["alice", "bob"]
+    assert listing[0].split("\t")[2:] == ["active", "0 entries"] and listing[1].split("\t")[2].startswith("revoked ")
+    unknown = run_cli("leaderboard", "token", "revoke", "carol", "--db", db)
+    assert unknown.returncode == 2 and unknown.stderr.strip() == "error: No token named 'carol'. Known: alice, bob."
+    with sessions() as session:
+        actions = session.scalars(select(Audit.action).order_by(Audit.id)).all()
+    assert actions == ["token-create", "token-create", "token-revoke", "token-rotate"]
+
+
+def test_concurrent_token_calls_on_a_fresh_postgresql_database(postgres_url):
+    env = {**os.environ}
+    calls = [
+        subprocess.Popen(
+            [sys.executable, "-m", "anchorgym.cli", "leaderboard", "token", f"user{n}", "--db", postgres_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for n in range(8)
+    ]
+    outputs = [call.communicate(timeout=120) for call in calls]
+    assert [call.returncode for call in calls] == [0] * 8, [err for _, err in outputs]
+    sessions = open_database(postgres_url)
+    assert [find_token(sessions, out.strip()).name for out, _ in outputs] == [f"user{n}" for n in range(8)]
+    with sessions() as session:
+        versions = session.execute(text("SELECT version FROM schema_version ORDER BY version")).scalars().all()
+    assert versions == list(range(1, len(MIGRATIONS) + 1))  # migrated once, under the lock
 
 
 def test_submit_prints_the_entry_url(server, results):
