@@ -6,8 +6,11 @@ Quick start::
     envs = anchorgym.make_vec("anchorgym/Sokoban-v0", num_tasks=4, group_size=2, split="test")
     obs, infos = envs.reset(seed=0)
 
-Importing this package is light: it does not import torch, ray, flask or any
-environment engine; those load when an env, policy or trainer needs them.
+Importing this package registers the built-in env ids with gymnasium, so
+``gymnasium.make("anchorgym/Sokoban-v0")`` works right after ``import anchorgym``.
+It stays light: it does not import torch, ray, flask or any environment engine;
+those load when an env, policy or trainer needs them. Third-party envs
+(:mod:`anchorgym.plugins`) load when envs are first listed or looked up.
 """
 
 from __future__ import annotations
@@ -37,3 +40,13 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'anchorgym' has no attribute {name!r}")
+
+
+def _register_builtin_envs() -> None:
+    """Register every built-in env id with anchorgym and gymnasium (string entry points: nothing heavy)."""
+    from anchorgym.envs.registry import load_builtin
+
+    load_builtin()
+
+
+_register_builtin_envs()

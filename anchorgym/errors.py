@@ -49,6 +49,10 @@ class ResultError(AnchorGymError):
     """A result directory or file is missing, corrupt or inconsistent."""
 
 
+class PluginError(AnchorGymError, ImportError):
+    """A module named by ``--import`` or ``$ANCHORGYM_IMPORT`` cannot be imported."""
+
+
 def suggest(name: str, choices: Iterable[str]) -> str:
     """Return a ' Did you mean ...?' suffix for ``name``, or '' when nothing is close."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)

@@ -19,10 +19,19 @@ from typing import Any, TextIO
 
 from anchorgym.errors import unknown
 
+DESCRIPTION_MIN_WIDTH = 140
+"""Terminal width from which ``anchorgym envs`` shows the description column."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``envs``, ``play`` and ``data`` subcommands."""
-    envs = subparsers.add_parser("envs", help="list registered environments")
+    envs = subparsers.add_parser(
+        "envs",
+        help="list registered environments, whether their dependencies and data are installed",
+        description="List the registered environments (built-in, from plugins and from --import modules), "
+        "with whether each one's pip extra and data are installed.",
+    )
+    envs.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
     envs.set_defaults(handler=list_command)
 
     play = subparsers.add_parser("play", help="play an environment in the terminal (actions from stdin)")
@@ -34,34 +43,91 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     play.set_defaults(handler=play_command)
 
     data = subparsers.add_parser("data", help="install a data set an environment needs")
-    data.add_argument("name", help="data set name (see the 'data' column of `anchorgym envs`)")
+    data.add_argument("name", help="data set name (see `anchorgym envs --json`, data.name)")
     data.add_argument("--from", dest="source", default=None, help="local archive or folder to install from")
     data.add_argument("--data-dir", default=None, help="install here instead of the user cache")
     data.set_defaults(handler=data_command)
 
 
 def list_command(args: argparse.Namespace) -> int:
-    """Print a table of registered envs."""
-    from rich.console import Console
-    from rich.table import Table
+    """Print the registered envs as a table sized to the terminal, or as JSON with ``--json``."""
+    import json
 
     from anchorgym.envs.registry import list_envs
 
-    table = Table("id", "splits", "max steps", "extra", "installed", "data", "description")
-    for info in list_envs():
-        missing = info.missing_requirements()
-        installed = "yes" if not missing else f"no (missing {', '.join(missing)})"
-        table.add_row(
-            info.id,
-            ", ".join(info.splits),
-            str(info.max_steps),
-            info.extra or "-",
-            installed,
-            info.data or "-",
-            info.description,
-        )
-    Console(width=200).print(table)
+    rows = [env_row(info) for info in list_envs()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    _print_table(rows)
     return 0
+
+
+def env_row(info: Any) -> dict[str, Any]:
+    """Describe one env for ``anchorgym envs``: its registry entry and what is installed."""
+    missing = info.missing_requirements()
+    status = info.data_status()
+    return {
+        "id": info.id,
+        "splits": list(info.splits),
+        "max_steps": info.max_steps,
+        "extra": info.extra,
+        "description": info.description,
+        "entry_point": info.entry_point,
+        "dependencies": {
+            "installed": not missing,
+            "missing": missing,
+            "fix": f"pip install 'anchorgym[{info.extra or 'all'}]'" if missing else None,
+        },
+        "data": {"name": info.data, "state": status.state, "detail": status.detail},
+        "ready": not missing and status.ready,
+    }
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    """Print the rows as a table as wide as the terminal, then what to do for each env that is not ready.
+
+    The width is the terminal's, else ``$COLUMNS``, else 80. Ids never wrap; the description
+    column is shown from :data:`DESCRIPTION_MIN_WIDTH` columns on (``--json`` always has it).
+    """
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    wide = console.width >= DESCRIPTION_MIN_WIDTH
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("splits", overflow="fold")  # the one column that wraps when the terminal is narrow
+    for name in ("steps", "extra", "deps", "data"):
+        table.add_column(name, no_wrap=True)
+    if wide:
+        table.add_column("description")
+    for row in rows:
+        deps = row["dependencies"]
+        cells = [
+            row["id"],
+            ", ".join(row["splits"]),
+            str(row["max_steps"]),
+            row["extra"] or "-",
+            "installed" if deps["installed"] else f"missing {', '.join(deps['missing'])}",
+            row["data"]["state"],
+        ]
+        table.add_row(*cells, *([row["description"]] if wide else []))
+    console.print(table)
+    for row in rows:
+        for note in _fixes(row):
+            console.print(f"{row['id']}: {note}", markup=False, soft_wrap=True)  # commands stay pasteable
+
+
+def _fixes(row: dict[str, Any]) -> list[str]:
+    """Return what to do for each part of an env that is not installed."""
+    notes = []
+    if row["dependencies"]["fix"]:
+        notes.append(f"dependencies missing; install them with: {row['dependencies']['fix']}")
+    if row["data"]["state"] == "not installed":
+        notes.append(row["data"]["detail"])
+    return notes
 
 
 def play_command(args: argparse.Namespace) -> int:

@@ -3,7 +3,11 @@
 Each env subpackage of :mod:`anchorgym.envs` calls :func:`register` in its
 ``__init__`` with a string entry point, so listing envs imports nothing heavy;
 the entry point is imported only when the env is made. Every id is also
-registered with gymnasium, so ``gymnasium.make("anchorgym/Sokoban-v0")`` works.
+registered with gymnasium: ``import anchorgym`` registers the built-in ids, so
+``gymnasium.make("anchorgym/Sokoban-v0")`` works right after it. Third-party
+envs register through the ``anchorgym.envs`` entry point group or
+``--import MODULE`` (see :mod:`anchorgym.plugins`); they load when envs are
+first listed or looked up.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from typing import Any
 
 import gymnasium as gym
 
-from anchorgym.errors import missing_extra, unknown
+from anchorgym import plugins
+from anchorgym.errors import AnchorGymError, missing_extra, unknown
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,9 @@ class EnvInfo:
         description: one line for ``anchorgym envs``.
         data: name for ``anchorgym data NAME`` (None: the env needs no data set).
         data_installer: ``"module:function"`` that installs the data set.
+        data_check: ``"module:function"`` called with no arguments: returns where the data the
+            env needs is and raises an :class:`~anchorgym.errors.AnchorGymError` saying how to
+            install it when it is missing (None: the env needs no data, or ``data`` is optional).
         kwargs: default constructor keyword arguments.
     """
 
@@ -46,15 +54,46 @@ class EnvInfo:
     description: str = ""
     data: str | None = None
     data_installer: str | None = None
+    data_check: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def missing_requirements(self) -> list[str]:
         """Return the required modules that cannot be imported here."""
         return [name for name in self.requires if importlib.util.find_spec(name) is None]
 
+    def data_status(self) -> DataStatus:
+        """Return whether the env's data is installed, by running its ``data_check``."""
+        if self.data_check is None:
+            if self.data is None:
+                return DataStatus("not needed")
+            return DataStatus("optional", f"install it with: anchorgym data {self.data}")
+        try:
+            location = load_entry_point(self.data_check)()
+        except AnchorGymError as error:
+            return DataStatus("not installed", str(error))
+        return DataStatus("installed", str(location))
+
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-able dict (benchmark specs store it)."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class DataStatus:
+    """Whether an env's data is in place.
+
+    Attributes:
+        state: ``"installed"``, ``"not installed"``, ``"not needed"`` or ``"optional"``.
+        detail: where the data is, or what is missing and how to install it.
+    """
+
+    state: str
+    detail: str = ""
+
+    @property
+    def ready(self) -> bool:
+        """True unless the env needs data that is not installed."""
+        return self.state != "not installed"
 
 
 _REGISTRY: dict[str, EnvInfo] = {}
@@ -62,14 +101,16 @@ _loaded = False
 
 
 def register(info: EnvInfo) -> None:
-    """Register an environment with anchorgym and with gymnasium."""
+    """Register an environment with anchorgym and with gymnasium (registering an id again replaces it)."""
     _REGISTRY[info.id] = info
-    if info.id not in gym.registry:
+    current = gym.registry.get(info.id)
+    if current is None or (current.entry_point, current.kwargs) != (info.entry_point, dict(info.kwargs)):
+        gym.registry.pop(info.id, None)
         gym.register(id=info.id, entry_point=info.entry_point, max_episode_steps=None, kwargs=dict(info.kwargs))
 
 
-def _load_builtin() -> None:
-    """Import every env subpackage once so its ``register`` calls run."""
+def load_builtin() -> None:
+    """Import every env subpackage once so its ``register`` calls run (``import anchorgym`` does this)."""
     global _loaded
     if _loaded:
         return
@@ -81,17 +122,25 @@ def _load_builtin() -> None:
             importlib.import_module(f"anchorgym.envs.{module.name}")
 
 
+def _load_all() -> None:
+    """Register the built-in envs, the ``anchorgym.envs`` entry points and the ``$ANCHORGYM_IMPORT`` modules."""
+    load_builtin()
+    plugins.load(plugins.ENV_GROUP)
+
+
 def env_info(env_id: str) -> EnvInfo:
     """Return the :class:`EnvInfo` of ``env_id`` or raise a helpful error."""
-    _load_builtin()
+    _load_all()
     if env_id not in _REGISTRY:
-        raise unknown("environment", env_id, _REGISTRY, "List them with: anchorgym envs")
+        hint = "List them with: anchorgym envs. Register your own with --import MODULE or an entry point."
+        note = plugins.failure_note(plugins.ENV_GROUP)
+        raise unknown("environment", env_id, _REGISTRY, f"{hint} {note}".strip())
     return _REGISTRY[env_id]
 
 
 def list_envs() -> list[EnvInfo]:
     """Return every registered environment, sorted by id."""
-    _load_builtin()
+    _load_all()
     return [_REGISTRY[key] for key in sorted(_REGISTRY)]
 
 

@@ -12,7 +12,10 @@ Specs name a back-end and its target::
                                             directory is searched last (``my_agent:make``)
 
 Back-ends live in :data:`BACKENDS` as string entry points, so parsing a spec
-imports nothing heavy; a back-end is imported only when it is used.
+imports nothing heavy; a back-end is imported only when it is used. Your own
+back-ends join with :func:`register_backend`, called from a module named by
+``--import`` or from an entry point in the ``anchorgym.policies`` group (see
+:mod:`anchorgym.plugins`); those load when the first spec is parsed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import re
 import sys
 from typing import Any
 
+from anchorgym import plugins
 from anchorgym.errors import PolicyError, suggest
 from anchorgym.policies.base import GenerationConfig, Policy
 
@@ -36,6 +40,7 @@ BACKENDS: dict[str, str] = {
 }
 """Back-end name -> ``"module:Class"``; each class is built as ``Class(target, generation, **options)``."""
 
+BUILTIN_BACKENDS = frozenset(BACKENDS)
 TARGETLESS: set[str] = {"random", "expert"}
 SPEC_FORMS = (
     "random",
@@ -49,8 +54,16 @@ _MODULE_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 
 
 def register_backend(name: str, entry_point: str, needs_target: bool = True) -> None:
-    """Register a policy back-end ``name`` whose class is at ``entry_point`` (``"module:Class"``)."""
+    """Register a policy back-end ``name`` whose class is at ``entry_point`` (``"module:Class"``).
+
+    Args:
+        name: the spec's scheme: ``name:TARGET``, or just ``name`` when ``needs_target`` is False.
+        entry_point: ``"module:Class"``; the class is built as ``Class(target, generation, **options)``,
+            or ``Class(generation, **options)`` without a target.
+        needs_target: whether specs name a target after the colon.
+    """
     BACKENDS[name] = entry_point
+    TARGETLESS.discard(name)
     if not needs_target:
         TARGETLESS.add(name)
 
@@ -66,6 +79,7 @@ def parse_spec(spec: str) -> tuple[str, str]:
     >>> parse_spec("mypkg.agents:make")
     ('module', 'mypkg.agents:make')
     """
+    plugins.load(plugins.POLICY_GROUP)
     spec = spec.strip()
     if spec in TARGETLESS:
         return spec, ""
@@ -80,8 +94,11 @@ def parse_spec(spec: str) -> tuple[str, str]:
 def malformed(spec: str) -> PolicyError:
     """Build the error for a spec that matches no accepted form."""
     head = spec.partition(":")[0]
-    forms = "; ".join(SPEC_FORMS)
-    return PolicyError(f"Malformed policy spec {spec!r}.{suggest(head, BACKENDS)} Accepted forms: {forms}.")
+    added = [name if name in TARGETLESS else f"{name}:TARGET" for name in sorted(set(BACKENDS) - BUILTIN_BACKENDS)]
+    forms = "; ".join([*SPEC_FORMS, *added])
+    note = plugins.failure_note(plugins.POLICY_GROUP)
+    message = f"Malformed policy spec {spec!r}.{suggest(head, BACKENDS)} Accepted forms: {forms}."
+    return PolicyError(f"{message} {note}".strip())
 
 
 def make_policy(spec: str, generation: GenerationConfig | None = None, **options: Any) -> Policy:

@@ -21,3 +21,15 @@ print(json.dumps(sorted(m for m in sys.argv[1:] if m in sys.modules)))
 def test_sokoban_and_list_envs_import_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", SCRIPT, *HEAVY], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+IMPORT_ONLY = """
+import json, sys
+import anchorgym
+print(json.dumps(sorted(m for m in sys.argv[1:] if m in sys.modules)))
+"""
+
+
+def test_import_anchorgym_registers_envs_without_importing_anything_heavy():
+    out = subprocess.run([sys.executable, "-c", IMPORT_ONLY, *HEAVY], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []

@@ -22,6 +22,7 @@ register(
         description="ALFWorld text games (json_2.1.1) on the real engine; handcoded and planner experts.",
         data="alfworld",
         data_installer="anchorgym.envs.alfworld.data:install",
+        data_check="anchorgym.envs.alfworld.data:games_root",
     )
 )
 

@@ -23,6 +23,7 @@ register(
         description="AppWorld (real engine, isolated venv): write Python calling app APIs; offline generated tasks.",
         data="appworld",
         data_installer="anchorgym.envs.appworld.data:install_data",
+        data_check="anchorgym.envs.appworld.data:check_installed",
     )
 )
 

@@ -155,6 +155,25 @@ def load_source(source: str = "auto", split: str | None = None) -> TaskSource:
     return TaskSource("generated", root, split, _split_ids(root, split), index)
 
 
+def check_installed() -> Path:
+    """Return the root of the tasks the env plays by default, once ``make`` can run it.
+
+    This is ``anchorgym envs``'s check: it raises what making the env would raise.
+
+    Raises:
+        DependencyError: the AppWorld venv is not built.
+        DataNotFoundError: neither AppWorld's data (``APPWORLD_ROOT``) nor the offline tasks are there.
+    """
+    require_python()
+    root = real_root()
+    if root is not None:
+        return root
+    root = generated_root()
+    if not (root / INDEX_FILE).exists():
+        raise DataNotFoundError(f"The offline AppWorld tasks are not generated at {root}. Run: anchorgym data appworld")
+    return root
+
+
 def install_data(source: str | None = None, target: str | None = None, verify: bool = True) -> Path:
     """Installer for ``anchorgym data appworld [--from ROOT] [--data-dir DIR]``.
 

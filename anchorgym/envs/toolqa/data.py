@@ -25,6 +25,7 @@ from anchorgym.cache import cache_root
 from anchorgym.envs.toolqa.corpus import Passage, make_contents
 from anchorgym.envs.toolqa.tasks import Task, ToolQAData
 from anchorgym.errors import DataNotFoundError, missing_extra, unknown
+from anchorgym.shared_data import shared_data_candidates
 
 DATASETS = ("synthetic", "hotpot-sample")
 SPLITS = {"synthetic": ("train", "test"), "hotpot-sample": ("dev",)}
@@ -64,14 +65,12 @@ def cache_dir() -> Path:
 def hotpot_candidates(data_dir: str | None) -> list[Path]:
     """Where the HotpotQA sample is looked for, in order.
 
-    ``data_dir`` (holding ``toolqa/`` or the file itself), ``$ANCHORGYM_SHARED_DATA/toolqa``,
-    ``../shared/data/toolqa`` beside the repo, then the user cache (``anchorgym data hotpot-sample``).
+    ``data_dir`` (holding ``toolqa/`` or the file itself), ``$ANCHORGYM_SHARED_DATA/toolqa`` or else
+    ``../shared/data/toolqa`` beside a source checkout, then the user cache (``anchorgym data hotpot-sample``).
     """
     name = HOTPOT_FILE[-1]
     bases = [Path(data_dir) / "toolqa", Path(data_dir)] if data_dir else []
-    if os.environ.get("ANCHORGYM_SHARED_DATA"):
-        bases.append(Path(os.environ["ANCHORGYM_SHARED_DATA"]) / "toolqa")
-    bases += [Path(__file__).resolve().parents[4] / "shared" / "data" / "toolqa", cache_dir()]
+    bases += [*shared_data_candidates("toolqa"), cache_dir()]
     return [base / name for base in bases]
 
 
@@ -115,9 +114,8 @@ def install(source: str | None, target: str | None = None) -> Path:
         candidates = [Path(source) / "toolqa" / name, Path(source) / name]
     found = next((c for c in candidates if c.is_file()), None)
     if found is None:
-        raise DataNotFoundError(
-            f"No {HOTPOT_FILE[-1]} at {', '.join(map(str, candidates))}. Pass --from the file or its folder."
-        )
+        where = f" at {', '.join(map(str, candidates))}" if candidates else ""
+        raise DataNotFoundError(f"No {HOTPOT_FILE[-1]}{where}. Pass --from the file or its folder.")
     json.loads(found.read_text(encoding="utf-8"))  # refuse to install a corrupt file
     folder = Path(target) if target else cache_dir()
     folder.mkdir(parents=True, exist_ok=True)

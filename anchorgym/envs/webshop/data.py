@@ -6,7 +6,7 @@ and those of the original WebShop release (``items_shuffle*.json``,
 ``items_ins_v2*.json``) are accepted, so a user with the full release can point
 at it. The folder is found, in order, from the ``data_dir`` argument,
 ``$WEBSHOP_DATA``, the user cache (``anchorgym data webshop --from PATH``) and
-the shared data folder beside a source checkout.
+the shared data folder beside a source checkout (or ``$ANCHORGYM_SHARED_DATA``).
 
 Products are normalised to WebShop's processed form (``Title``, ``Price``,
 ``pricing``, ``options``, ``Attributes``, ``BulletPoints``...), whether the file
@@ -27,12 +27,12 @@ from typing import Any
 
 from anchorgym.cache import cache_root
 from anchorgym.errors import ConfigError, DataNotFoundError
+from anchorgym.shared_data import shared_data_candidates
 
 PRODUCT_PATTERNS = ("products_*.json", "items_shuffle*.json")
 ATTRIBUTE_PATTERNS = ("items_ins_v2*.json",)
 HUMAN_GOALS = "human_goals.json"
 DEFAULT_PRICE = 100.0  # WebShop's price for items without one
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,7 @@ def _candidates(data_dir: str | Path | None) -> list[Path]:
     if data_dir is not None:
         return [Path(data_dir)]
     found = [Path(os.environ["WEBSHOP_DATA"])] if os.environ.get("WEBSHOP_DATA") else []
-    shared = Path(os.environ.get("ANCHORGYM_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
-    return found + [cache_dir(), shared / "webshop"]
+    return found + [cache_dir(), *shared_data_candidates("webshop")]
 
 
 def locate(data_dir: str | Path | None = None) -> Path:
@@ -105,7 +104,7 @@ def install(source: str | Path | None, target: str | Path | None = None) -> Path
     if source is None:
         raise DataNotFoundError(
             "anchorgym data webshop needs --from PATH: a folder with products_*.json (or WebShop's "
-            "items_shuffle*.json) and items_ins_v2*.json, such as ../shared/data/webshop beside a source checkout."
+            "items_shuffle*.json) and items_ins_v2*.json (WebShop's data/ folder)."
         )
     source = Path(source).expanduser()
     products, attributes = _find(source, PRODUCT_PATTERNS), _find(source, ATTRIBUTE_PATTERNS)
