@@ -15,7 +15,10 @@ in one client process each send one-query requests over HTTP. The same index is 
 (the default), side by side, with the mean number of requests per search recorded.
 
 Usage: python benchmarks/bench_toolqa.py [--queries 640] [--dense-passages 521] [--no-dense] [--torch-threads 1]
-    [--clients 16]
+    [--clients 16] [--tiny]
+
+``--tiny``: the synthetic corpus, 32 queries, 2 clients: every code path and RATIO line in seconds, for the
+test that keeps this script running (its numbers mean nothing; written to ``results/toolqa.tiny.json``).
 """
 
 from __future__ import annotations
@@ -40,9 +43,11 @@ RESULTS = Path(__file__).parent / "results" / "toolqa.json"
 TOPK, BATCH = 3, 64
 
 
-def corpus_and_queries(count):
+def corpus_and_queries(count, tiny=False):
     synthetic = data.load("synthetic", "train", json.dumps({"synthetic": None}))
     queries = [task.question for task in synthetic.tasks]
+    if tiny:
+        return synthetic.passages, "synthetic-train", (queries * (count // len(queries) + 1))[:count]
     try:
         hotpot = data.load_hotpot("dev", pad_wiki=True)
         passages, name = hotpot.passages, "hotpot-sample+wiki"
@@ -94,14 +99,15 @@ def concurrent_rate(index, queries, clients, max_batch, pool):
     server = RetrievalServer(index, max_batch=max_batch).start()
     try:
         pool.submit(send_from_threads, server.url, queries[:clients], clients).result()  # warm-up
-        warm = len(server.batcher.batch_sizes)
+        batcher = server.batcher
+        warm_batches, warm_items = batcher.batches, batcher.items  # batch_sizes keeps only the latest batches
         server_cpu = time.process_time()
         wall, client_cpu = pool.submit(send_from_threads, server.url, queries, clients).result()
         cpu = time.process_time() - server_cpu + client_cpu
-        sizes = server.batcher.batch_sizes[warm:]
+        per_search = (batcher.items - warm_items) / max(1, batcher.batches - warm_batches)
     finally:
         server.stop()
-    return len(queries) / wall, len(queries) / max(cpu, 1e-9), sum(sizes) / len(sizes)
+    return len(queries) / wall, len(queries) / max(cpu, 1e-9), per_search
 
 
 def concurrent_rates(kind, index, queries, clients):
@@ -152,12 +158,12 @@ def rates(runs, queries):
     return out
 
 
-def write_results(results):
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=RESULTS.parent, suffix=".tmp")
+def write_results(results, path=RESULTS):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(handle, "w") as out:
         json.dump({"schema_version": 1, **results}, out, indent=2)
-    os.replace(tmp, RESULTS)
+    os.replace(tmp, path)
 
 
 def main():
@@ -167,8 +173,11 @@ def main():
     parser.add_argument("--no-dense", action="store_true")
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--tiny", action="store_true", help="seconds-long run of every path (numbers mean nothing)")
     args = parser.parse_args()
-    passages, name, queries = corpus_and_queries(args.queries)
+    if args.tiny:
+        args.queries, args.dense_passages, args.clients = 32, 32, 2
+    passages, name, queries = corpus_and_queries(args.queries, args.tiny)
     results = {"corpus": name, "passages": len(passages), "queries": len(queries), "topk": TOPK, "batch": BATCH}
     results["clients"] = args.clients
     bm25 = build_index("bm25", passages)
@@ -181,7 +190,7 @@ def main():
         results["torch_threads"] = args.torch_threads
         dense_queries = queries[: max(BATCH, args.queries // 4)]
         results.update(dense_rates(passages[: args.dense_passages], dense_queries, args.clients))
-    write_results(results)
+    write_results(results, RESULTS.with_suffix(".tiny.json") if args.tiny else RESULTS)
     for key, value in results.items():
         print(f"{key}: {value:.1f}" if isinstance(value, float) else f"{key}: {value}")
     many = f"http_{args.clients}clients"
