@@ -10,7 +10,9 @@ vector step pays on top of the envs' own compute. The claim compared:
 ``process`` at 128 envs has >= 10x lower per-step overhead than one Ray actor
 per env (the verl-agent design). The full step-time ratio is printed too.
 
-Run: ``.venv/bin/python benchmarks/bench_vector.py [--quick] [--ray-actor-per-env-512]``.
+Run: ``.venv/bin/python benchmarks/bench_vector.py [--quick] [--ray-actor-per-env-512] [--tiny]``.
+``--tiny``: 4 envs, 5 steps, every configuration and RATIO line (compared at 4 envs) in seconds, for the
+test that keeps this script running; its numbers mean nothing (written to ``results/vector.tiny.json``).
 
 Cost: on 2 shared cores the run takes about 7-8 minutes, 5-6 of them spent
 starting 128 Ray actors (one worker process each) for the actor-per-env
@@ -38,6 +40,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "vector.json"
 MOVES = np.array(["up", "down", "left", "right"])
 TARGET_RATIO = 10.0
 ROUNDTRIPS = 10
+CLAIM_SIZE = 128  # the env count the claims compare at
 ACTOR_RSS_GB = 0.155  # measured resident size of one Ray actor process hosting one Sokoban env
 
 
@@ -109,22 +112,25 @@ def measure_actor_per_env(size: int, steps: int) -> dict:
     return {**measure("ray", size, steps, backend_options={"actor_per_env": True}), "backend": "ray_actor_per_env"}
 
 
-def write_results(payload: dict) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=RESULTS.parent, suffix=".tmp")
+def write_results(payload: dict, path: Path = RESULTS) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
         json.dump(payload, handle, indent=2)
-    os.replace(tmp, RESULTS)
+    os.replace(tmp, path)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="16 and 128 envs only, fewer steps")
     parser.add_argument("--ray-actor-per-env-512", action="store_true", help="also 512 Ray actors (heavy)")
+    parser.add_argument("--tiny", action="store_true", help="4 envs, seconds-long (numbers mean nothing)")
     args = parser.parse_args()
     sizes = [16, 128] if args.quick else [16, 128, 512]
     ape_sizes = [16, 128] + ([512] if args.ray_actor_per_env_512 else [])
     steps = {16: 100, 128: 40, 512: 15} if not args.quick else {16: 40, 128: 15, 512: 5}
+    if args.tiny:
+        sizes, ape_sizes, steps = [4], [4], {4: 5}
     import ray
 
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -133,10 +139,10 @@ def main() -> None:
         row = run_one(label, backend, size, steps[size])
         rows += [row] if row else []
     ray.shutdown()
-    report(rows)
+    report(rows, *((4, RESULTS.with_suffix(".tiny.json")) if args.tiny else (CLAIM_SIZE, RESULTS)))
 
 
-def report(rows: list[dict]) -> None:
+def report(rows: list[dict], size: int = 128, path: Path = RESULTS) -> None:
     """Print the table and the RATIO lines; write the JSON results."""
     print(f"\n{'backend':<20}{'envs':>6}{'startup s':>11}{'step ms':>10}{'overhead ms':>13}{'env steps/s':>13}")
     for row in rows:
@@ -145,10 +151,10 @@ def report(rows: list[dict]) -> None:
             f"{row['overhead_ms']:>13.3f}{row['env_steps_per_s']:>13.0f}"
         )
     by_key = {(row["label"], row["num_envs"]): row for row in rows}
-    if ("ray_actor_per_env", 128) not in by_key:
-        print("RATIO process_vs_ray_actor_per_env_overhead not measured (target >= 10x): 128 actors did not fit")
+    if ("ray_actor_per_env", size) not in by_key:
+        print(f"RATIO process_vs_ray_actor_per_env_overhead not measured (target >= 10x): {size} actors did not fit")
         return
-    process, ape = by_key[("process", 128)], by_key[("ray_actor_per_env", 128)]
+    process, ape = by_key[("process", size)], by_key[("ray_actor_per_env", size)]
     claims = {
         "process_vs_ray_actor_per_env_overhead": ape["overhead_ms"] / process["overhead_ms"],
         "process_vs_ray_actor_per_env_step_time": ape["step_ms"] / process["step_ms"],
@@ -159,15 +165,16 @@ def report(rows: list[dict]) -> None:
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
             "rows": rows,
             "claims": claims,
-        }
+        },
+        path,
     )
     print(
         f"\nRATIO process_vs_ray_actor_per_env_overhead {claims['process_vs_ray_actor_per_env_overhead']:.1f}x "
-        f"(target >= {TARGET_RATIO:g}x; 128 envs: {process['overhead_ms']:.2f} ms vs {ape['overhead_ms']:.2f} ms)"
+        f"(target >= {TARGET_RATIO:g}x; {size} envs: {process['overhead_ms']:.2f} ms vs {ape['overhead_ms']:.2f} ms)"
     )
     print(
         f"RATIO process_vs_ray_actor_per_env_step_time {claims['process_vs_ray_actor_per_env_step_time']:.1f}x "
-        f"(no target; 128 envs: {process['step_ms']:.1f} ms vs {ape['step_ms']:.1f} ms per vector step)"
+        f"(no target; {size} envs: {process['step_ms']:.1f} ms vs {ape['step_ms']:.1f} ms per vector step)"
     )
 
 
