@@ -380,8 +380,11 @@ class PolicyFailure(PolicyError):
 
 def _call_policy(policy: Policy, hook: str, loop: _Loop, indices: Sequence[int], arguments: list) -> Any:
     """Call ``policy.<hook>(arguments)``; turn any exception into a :class:`PolicyFailure` saying where."""
+    method = getattr(policy, hook, None)
+    if method is None and hook != "act":  # a duck-typed policy without the optional hook
+        return None
     try:
-        return getattr(policy, hook)(arguments)
+        return method(arguments)
     except Exception as error:
         step = max((len(loop.episodes[i].steps) for i in indices), default=0)
         name = policy.spec or type(policy).__name__
