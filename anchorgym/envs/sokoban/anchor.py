@@ -1,7 +1,9 @@
-"""Sokoban's anchor state: the player's position and the sorted box positions.
+"""Sokoban's anchor state: the room's layout, the player's position and the sorted box positions.
 
-Walls and targets are fixed per task, so within one task these two fully
-determine the state. The rendered text is never used.
+The layout (walls, floor and targets, drawn as text) is part of the state, so
+equal anchors mean equal states across tasks too: two rooms whose player and
+boxes stand on the same cells have different anchors unless their walls and
+targets match as well. The rendered observation is never used.
 """
 
 from __future__ import annotations
@@ -9,19 +11,30 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from anchorgym.envs.anchors import canonical_bytes, digest
+from anchorgym.envs.sokoban.board import Puzzle, render
 
 Pos = tuple[int, int]
 
 
-def anchor_state(player: Pos, boxes: Iterable[Pos]) -> dict[str, list]:
-    """Return the canonical state: ``{"player": [r, c], "boxes": [[r, c], ...]}`` with boxes sorted.
+def layout(puzzle: Puzzle) -> str:
+    """Return the fixed part of the room: rows of ``#`` (wall), ``_`` (floor) and ``O`` (target), joined by ``/``.
 
-    >>> anchor_state((2, 3), [(4, 1), (1, 2)])
-    {'player': [2, 3], 'boxes': [[1, 2], [4, 1]]}
+    >>> floor = frozenset({(1, 1), (1, 2), (1, 3)})
+    >>> layout(Puzzle(3, 5, floor, ((1, 1),), ((1, 2),), (1, 3)))
+    '#####/#O__#/#####'
     """
-    return {"player": list(player), "boxes": [list(box) for box in sorted(boxes)]}
+    return render(puzzle, (-1, -1), frozenset()).replace("\n", "/")
 
 
-def anchor_digest(player: Pos, boxes: Iterable[Pos]) -> str:
+def anchor_state(room: str, player: Pos, boxes: Iterable[Pos]) -> dict[str, str | list]:
+    """Return the canonical state ``{"layout": room, "player": [r, c], "boxes": [[r, c], ...]}``, boxes sorted.
+
+    >>> anchor_state("#####/#O__#/#####", (1, 3), [(1, 2)])
+    {'layout': '#####/#O__#/#####', 'player': [1, 3], 'boxes': [[1, 2]]}
+    """
+    return {"layout": room, "player": list(player), "boxes": [list(box) for box in sorted(boxes)]}
+
+
+def anchor_digest(room: str, player: Pos, boxes: Iterable[Pos]) -> str:
     """Return the digest ``info["anchor"]`` takes for this state under the default anchor function."""
-    return digest(canonical_bytes(anchor_state(player, boxes)))
+    return digest(canonical_bytes(anchor_state(room, player, boxes)))

@@ -5,6 +5,12 @@ needs no data set. The splits are disjoint, documented ranges:
 
 * ``train``: seeds ``0 .. 999_999``
 * ``test``: seeds ``1_000_000_000 .. 1_000_009_999``
+
+Disjoint seeds are not disjoint puzzles: many seeds generate the same board.
+With ``clean_split=True`` (``anchorgym/Sokoban-v1``) a seed in the test range
+only accepts test-bucket puzzles and every other seed only train-bucket ones
+(:func:`seed_bucket`; buckets in :mod:`.canonical`), so no canonical board is
+shared between the splits.
 """
 
 from __future__ import annotations
@@ -70,3 +76,12 @@ def task_seed(task_id: str) -> int:
     if not text.isdigit():
         raise ConfigError(f"Sokoban task ids are non-negative integer seeds such as '12', got {task_id!r}.")
     return int(text)
+
+
+def seed_bucket(seed: int) -> str:
+    """Return the bucket a clean split requires of ``seed``'s puzzle: ``"test"`` in the test range, else ``"train"``.
+
+    >>> seed_bucket(1_000_000_005), seed_bucket(12), seed_bucket(2_000_000_000)
+    ('test', 'train', 'train')
+    """
+    return "test" if seed in SPLITS["test"].range else "train"

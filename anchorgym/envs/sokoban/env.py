@@ -22,7 +22,7 @@ from anchorgym.envs.core import AnchorEnv, Transition
 from anchorgym.envs.sokoban import anchor, data
 from anchorgym.envs.sokoban.board import DIRECTIONS, LEGEND, Puzzle, move, render
 from anchorgym.envs.sokoban.expert import Expert
-from anchorgym.envs.sokoban.generator import generate
+from anchorgym.envs.sokoban.generator import puzzle_for_seed
 
 STEP_REWARD = -0.1
 BOX_ON_TARGET_REWARD = 1.0
@@ -44,12 +44,18 @@ class SokobanEnv(AnchorEnv):
     Args:
         split: ``"train"`` or ``"test"`` (seed ranges in :mod:`.data`).
         max_steps: episode length limit (default 15).
-        anchor_fn: anchor function (default: player and sorted box positions).
+        anchor_fn: anchor function (default: the layout, player and sorted box positions).
         render_mode: ``"ansi"`` or None.
         dim_room: ``(height, width)`` including walls.
         num_boxes: boxes per room.
-        search_depth: reverse-play moves used to generate a room.
-        max_plan: longest optimal plan a room may need (default ``max_steps``, so the expert always wins).
+        search_depth: reverse-play depth used to generate a room.
+        max_plan: longest optimal plan a room may need. Default: ``max_steps`` for the
+            ``anchorgym`` generator (so the expert always wins); no limit for ``gym-sokoban``,
+            which has none.
+        generator: ``"anchorgym"`` (``Sokoban-v0``, the ``@v1`` benchmarks) or
+            ``"gym-sokoban"`` (the published generator, :mod:`.gym_generator`).
+        clean_split: keep each seed's puzzle in its split's canonical bucket, so train and
+            test share no board up to rotation and reflection (:mod:`.canonical`).
     """
 
     invalid_action_reward = STEP_REWARD
@@ -65,12 +71,19 @@ class SokobanEnv(AnchorEnv):
         num_boxes: int = 1,
         search_depth: int = 30,
         max_plan: int | None = None,
+        generator: str = "anchorgym",
+        clean_split: bool = False,
     ) -> None:
         super().__init__(split, max_steps, anchor_fn, render_mode)
         self.seeds = data.split_seeds(split)
         self.generator_args = (tuple(int(d) for d in dim_room), int(num_boxes), int(search_depth))
-        self.max_plan = self.max_steps if max_plan is None else int(max_plan)
+        self.generator, self.clean_split = generator, bool(clean_split)
+        if max_plan is not None:
+            self.max_plan: int | None = int(max_plan)
+        else:
+            self.max_plan = self.max_steps if generator == "anchorgym" else None
         self.puzzle: Puzzle | None = None
+        self._layout: tuple[Puzzle | None, str] = (None, "")
         self.player = (0, 0)
         self.boxes: frozenset[tuple[int, int]] = frozenset()
         self.expert = Expert()
@@ -80,7 +93,9 @@ class SokobanEnv(AnchorEnv):
         return self.seeds
 
     def _load_task(self, task_id: str) -> str:
-        self.puzzle = generate(data.task_seed(task_id), *self.generator_args, self.max_plan)
+        seed = data.task_seed(task_id)
+        bucket = data.seed_bucket(seed) if self.clean_split else None
+        self.puzzle = puzzle_for_seed(seed, self.generator, *self.generator_args, self.max_plan, bucket)
         self.player, self.boxes = self.puzzle.player, frozenset(self.puzzle.boxes)
         return self._observation()
 
@@ -103,9 +118,16 @@ class SokobanEnv(AnchorEnv):
         reward += SOLVED_REWARD * self.won
         return Transition(self._observation(), reward, terminated=self.won)
 
-    def anchor_state(self) -> dict[str, list]:
-        """Player position and sorted box positions."""
-        return anchor.anchor_state(self.player, self.boxes)
+    def anchor_state(self) -> dict[str, str | list]:
+        """The room's layout (walls and targets), the player position and the sorted box positions."""
+        return anchor.anchor_state(self.layout, self.player, self.boxes)
+
+    @property
+    def layout(self) -> str:
+        """The current room's walls, floor and targets as text (see :func:`.anchor.layout`), cached per puzzle."""
+        if self._layout[0] is not self.puzzle:
+            self._layout = (self.puzzle, anchor.layout(self.puzzle))
+        return self._layout[1]
 
     def admissible_actions(self) -> list[str]:
         """All four directions (a blocked move is valid and changes nothing)."""
