@@ -266,18 +266,33 @@ def hgpo(
         _add_level(total, weights, base, np.ones(len(returns), dtype=bool), 1.0, zero_levels)
     key = batch.group
     for k in range(1, history + 2):
-        key = factorize(key, _lagged(anchors, batch.position, k - 1))
-        rows = np.flatnonzero(batch.position >= k - 1) if levels == "prefix" else np.arange(len(returns))
-        level = factorize(key[rows])
-        present = np.zeros(len(returns), dtype=bool)
-        present[rows] = np.bincount(level)[level] > 1
-        value = np.zeros(len(returns))
-        value[rows] = normalize(returns[rows], level, mode, ddof=ddof)
+        # dense codes times (anchor codes + start marker): one hash pass per level, not three
+        key = _codes(key * (int(anchors.max(initial=0)) + 2) + _lagged(anchors, batch.position, k - 1) + 1)
+        rows = batch.position >= k - 1 if levels == "prefix" else np.ones(len(returns), dtype=bool)
+        value, present = _level(returns, key, rows, mode, ddof)
         _add_level(total, weights, value, present, (k + 1.0) ** alpha, zero_levels)
     hierarchical = np.divide(total, weights + EPS, out=np.zeros_like(total), where=weights > 0)
     if episode == "add":
         return base + omega * hierarchical
     return omega * hierarchical
+
+
+def _level(
+    returns: np.ndarray, key: np.ndarray, rows: np.ndarray, mode: str, ddof: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One HGPO level: ``A_k`` per row and whether the row's group there has two or more members.
+
+    Only ``rows`` take part (the others get 0 and are absent). ``key`` codes are dense over all rows,
+    so a code no member of ``rows`` holds has count 0; its NaN statistics are never read.
+    """
+    if rows.all():
+        return normalize(returns, key, mode, ddof=ddof), np.bincount(key)[key] > 1
+    sub = key[rows]
+    value, present = np.zeros(len(returns)), np.zeros(len(returns), dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value[rows] = normalize(returns[rows], sub, mode, ddof=ddof)
+    present[rows] = np.bincount(sub)[sub] > 1
+    return value, present
 
 
 def _add_level(
