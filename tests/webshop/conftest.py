@@ -21,6 +21,6 @@ def engine(webshop_dir):
 def env(webshop_dir):
     from anchorgym.envs.registry import make
 
-    env = make("anchorgym/WebShop-v0", split="test", data_dir=str(webshop_dir))
+    env = make("anchorgym/WebShop-v1", split="test", data_dir=str(webshop_dir))
     yield env
     env.close()

@@ -15,6 +15,9 @@ SCRIPTS = {
           "click[features]", "click[< prev]", "click[buy now]"],
     "3": ["search[shirt]", "click[next >]", "FIRST_PRODUCT", "click[reviews]", "click[< prev]", "click[< prev]",
           "click[next >]", "click[back to search]", "search[Cotton  Shirt]", "click[back to search]"],
+    "236": None,  # the expert clicks the option 'b17-army\xa0green'
+    "5": ["search[shirt]", "click[next >]", "click[next >]", "click[next >]", "click[next >]", "click[next >]",
+          "search[mug]", "FIRST_PRODUCT", "search[cup]", "click[search]"],  # past the last page; search anywhere
 }  # fmt: skip
 NAVIGATION = ("back to search", "< prev", "next >")
 
@@ -23,8 +26,8 @@ NAVIGATION = ("back to search", "< prev", "next >")
 def envs(webshop_dir):
     from anchorgym.envs.registry import make
 
-    text = make("anchorgym/WebShop-v0", split="test", data_dir=str(webshop_dir))
-    browser = make("anchorgym/WebShop-v0", split="test", data_dir=str(webshop_dir), mode="browser")
+    text = make("anchorgym/WebShop-v1", split="test", data_dir=str(webshop_dir))
+    browser = make("anchorgym/WebShop-v1", split="test", data_dir=str(webshop_dir), mode="browser")
     yield text, browser
     browser.close()
     text.close()

@@ -45,14 +45,14 @@ def test_url_round_trip(state):
 def test_results_pages_and_navigation(engine):
     state = PageState(RESULTS, "shirt", 1)
     page = read_page(engine.render(state, "buy a shirt", "t"))
-    assert page.observation.startswith("WebShop [SEP] Instruction: [SEP] buy a shirt [SEP] Back to Search [SEP] ")
+    assert page.observation.startswith("Instruction: [SEP] buy a shirt [SEP] Back to Search [SEP] ")
     assert "Page 1 (Total results: 50) [SEP] Next >" in page.observation
     asins = engine.results("shirt")
     assert page.clickables == ("back to search", "next >", *[a.lower() for a in asins[:10]])
     last = engine.click(engine.click(engine.click(engine.click(state, "next >"), "next >"), "next >"), "next >")
     assert last == PageState(RESULTS, "shirt", 5)
     last_page = read_page(engine.render(last, "x", "t"))
-    assert "next >" not in last_page.clickables and "< prev" in last_page.clickables
+    assert last_page.clickables[:3] == ("back to search", "< prev", "next >")  # WebShop: Next > on the last page too
     assert engine.click(last, "< prev").page == 4
     assert engine.click(last, "back to search") == PageState(SEARCH)
 
@@ -75,7 +75,7 @@ def test_item_options_sub_pages_and_buy(engine):
     assert chosen.options == (("size", '28" x 28"'),)
     features = engine.click(chosen, "features")
     text = read_page(engine.render(features, "x", "t")).observation
-    assert text.endswith(" [SEP] ".join(" ".join(b.split()) for b in product["BulletPoints"]))
+    assert text.endswith("< Prev [SEP] " + " [SEP] ".join(b.strip() for b in product["BulletPoints"]))
     assert engine.click(features, "< prev") == chosen
     assert engine.click(chosen, "< prev") == PageState(RESULTS, "pillow", 1)
     done = engine.click(chosen, "buy now")
@@ -91,7 +91,9 @@ def test_attributes_button_only_when_asked(webshop_dir):
     assert "attributes" in read_page(shown.render(item, "x", "t")).clickables
     sub = shown.click(item, "attributes")
     text = read_page(shown.render(sub, "x", "t")).observation
-    assert text.endswith(" [SEP] ".join(shown.product(item.asin)["Attributes"]))
+    product = shown.product(item.asin)
+    listed = [*product["Attributes"], product["category"], product["query"], product["product_category"]]
+    assert text.endswith("< Prev [SEP] " + " [SEP] ".join(listed))
 
 
 def test_bm25s_search_is_independent_of_engine_cache(engine):

@@ -25,7 +25,7 @@ def test_reset_observation_and_info(env):
     obs, info = env.reset(options={"task_id": "0"})
     assert obs == f"WebShop [SEP] Instruction: [SEP] {env.goal['instruction_text']} [SEP] Search"
     assert set(STANDARD_INFO_KEYS) <= set(info)
-    assert info["available_actions"] == {"has_search_bar": True, "clickables": []}
+    assert info["available_actions"] == {"has_search_bar": True, "clickables": ["search"]}  # WebShop's dict
     assert info["admissible_actions"] == ["search[<your query>]"]
     assert info["task_type"] == env.goal["category"] and info["instruction"] == env.goal["instruction_text"]
 
@@ -44,7 +44,7 @@ def test_wrong_purchase_is_scored_and_not_won(env):
     env.step(f"click[{first}]")
     obs, reward, terminated, truncated, info = env.step("click[buy now]")
     assert terminated and reward == info["score"] == info["reward_parts"]["score"] and not info["won"]
-    assert reward < 1.0 and obs.startswith("WebShop [SEP] Thank you for shopping with us!")
+    assert reward < 1.0 and obs.startswith("Thank you for shopping with us! [SEP] Your code: [SEP] None")
 
 
 def test_invalid_actions_are_no_ops_with_reasons(env):
@@ -58,8 +58,8 @@ def test_invalid_actions_are_no_ops_with_reasons(env):
     env.step("search[pillow]")
     *_, info = env.step("click[nxt >]")
     assert info["invalid_reason"].startswith("'nxt >' is not clickable on this page. Did you mean 'next >'?")
-    *_, info = env.step("search[pillow]")
-    assert info["invalid_reason"] == "This page has no search bar; click[back to search] first."
+    *_, info = env.step("click[next  >]")  # WebShop matches the name exactly
+    assert info["invalid_reason"].startswith("'next  >' is not clickable on this page. Did you mean 'next >'?")
     *_, info = env.step("buy the pillow")
     assert info["invalid_reason"] == "Actions are search[query] or click[element], got 'buy the pillow'."
     *_, info = env.step("CLICK[Next >]")
@@ -105,17 +105,17 @@ def test_bad_task_split_and_mode(env, webshop_dir):
     with pytest.raises(ConfigError, match="WebShop task ids are goal indices 0-6909, got '7000'"):
         env.reset(options={"task_id": "7000"})
     with pytest.raises(UnknownNameError, match="Unknown WebShop split 'tset'. Did you mean 'test'?"):
-        make("anchorgym/WebShop-v0", split="tset", data_dir=str(webshop_dir))
+        make("anchorgym/WebShop-v1", split="tset", data_dir=str(webshop_dir))
     with pytest.raises(UnknownNameError, match="Unknown WebShop mode 'browsr'. Did you mean 'browser'?"):
-        make("anchorgym/WebShop-v0", mode="browsr", data_dir=str(webshop_dir))
+        make("anchorgym/WebShop-v1", mode="browsr", data_dir=str(webshop_dir))
     with pytest.raises(UnknownNameError, match="Unknown WebShop search back end 'bm25'"):
-        make("anchorgym/WebShop-v0", search="bm25", data_dir=str(webshop_dir))
+        make("anchorgym/WebShop-v1", search="bm25", data_dir=str(webshop_dir))
 
 
 def test_vector_env_runs_expert(webshop_dir):
     from anchorgym.envs.vector import make_vec
 
-    vec = make_vec("anchorgym/WebShop-v0", num_tasks=2, group_size=2, backend="sync", split="test",
+    vec = make_vec("anchorgym/WebShop-v1", num_tasks=2, group_size=2, backend="sync", split="test",
                    data_dir=str(webshop_dir))  # fmt: skip
     try:
         obs, infos = vec.reset(options={"task_ids": ["0", "1"]})
@@ -133,4 +133,4 @@ def test_browser_mode_names_a_missing_driver(webshop_dir, monkeypatch):
 
     monkeypatch.setenv("CHROMEDRIVER", "/nonexistent/chromedriver")
     with pytest.raises(DependencyError, match="not found: chromedriver at /nonexistent/chromedriver"):
-        make("anchorgym/WebShop-v0", split="test", data_dir=str(webshop_dir), mode="browser")
+        make("anchorgym/WebShop-v1", split="test", data_dir=str(webshop_dir), mode="browser")

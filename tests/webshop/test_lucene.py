@@ -30,7 +30,7 @@ def test_same_top_results_for_goal_queries(engine, lucene):
 def test_lucene_env_plays_the_expert(webshop_dir, lucene):
     from anchorgym.envs.registry import make
 
-    env = make("anchorgym/WebShop-v0", split="test", data_dir=str(webshop_dir), search="lucene")
+    env = make("anchorgym/WebShop-v1", split="test", data_dir=str(webshop_dir), search="lucene")
     env.reset(options={"task_id": "4"})
     done = False
     while not done:

@@ -1,10 +1,14 @@
-"""WebShop's purchase score on hand-worked cases (nouns from the en_core_web_sm tagger, checked below)."""
+"""WebShop's purchase score on hand-worked cases (nouns from the en_core_web_sm tagger, checked below).
+
+The option rule of WebShop-v1 is pinned in test_fidelity.py; the ``legacy_`` cases pin WebShop-v0's.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from anchorgym.envs.webshop.reward import get_reward, normalize_color, option_matches, title_nouns, type_reward
+from anchorgym.envs.webshop.reward import get_reward, normalize_color, title_nouns, type_reward
+from anchorgym.envs.webshop.reward_legacy import get_reward_legacy, legacy_option_matches
 
 GOAL_TITLE = "Ceramic Coffee Mug with Handle"  # nouns: coffee, mug, handle
 
@@ -42,29 +46,30 @@ def test_perfect_purchase_scores_one():
 
 def test_partial_purchase_hand_worked():
     # attributes: "dishwasher safe" fuzzy-matches; "microwave safe" is in the features -> 2 of 2
-    # options: colour "red" vs goal "blue" (navy blue normalises to blue): no; size "16 oz" is not exactly "12 oz" -> 0
+    # options: colour "red" vs the goal pair "color navy blue": 0; size "16 oz" vs "size 12 oz": 57 -> 0
     # price 25 > 20 -> 0.   total = (2 + 0 + 0) / (2 + 2 + 1) = 0.4; r_type 1 (query match)
     parts = get_reward(product(), goal(), price=25.0, options={"color": "red", "size": "16 oz"})
     assert parts.score == pytest.approx(0.4)
     assert (parts.r_att, parts.r_option, parts.r_price) == (1.0, 0.0, False)
 
 
-def test_score_capped_at_one_when_more_options_are_chosen_than_the_goal_has():
-    # goal without options; the buyer picks two options that appear in the description: WebShop would give 5/3
+def test_legacy_score_capped_at_one_when_more_options_are_chosen_than_the_goal_has():
+    # goal without options; the buyer picks two options that appear in the description: uncapped 5/3
     no_options = goal(goal_options={})
-    parts = get_reward(product(), no_options, price=15.0, options={"size": "12 oz", "style": "large"})
+    parts = get_reward_legacy(product(), no_options, price=15.0, options={"size": "12 oz", "style": "large"})
     assert parts.score == 1.0 and parts.r_option is None
+    assert get_reward(product(), no_options, price=15.0, options={"size": "12 oz", "style": "large"}).score == 1.0
 
 
-def test_option_found_in_product_text_counts():
+def test_legacy_option_found_in_product_text_counts():
     # "12 oz" is not the goal size "16 oz", but it appears in the description, so it still counts
-    assert option_matches(product(), ["16 oz"], {"size": "12 oz"}) == 1
-    assert option_matches(product(), ["16 oz"], {"size": "20 oz"}) == 0
+    assert legacy_option_matches(product(), ["16 oz"], {"size": "12 oz"}) == 1
+    assert legacy_option_matches(product(), ["16 oz"], {"size": "20 oz"}) == 0
 
 
-def test_fuzzy_option_match_above_85():
-    assert option_matches(product(), ["matte black finish"], {"color": "black matte finish"}) == 1
-    assert option_matches(product(), ["pink"], {"color": "bright pink"}) == 1  # colour normalisation: both "pink"
+def test_legacy_fuzzy_option_match_above_85():
+    assert legacy_option_matches(product(), ["matte black finish"], {"color": "black matte finish"}) == 1
+    assert legacy_option_matches(product(), ["pink"], {"color": "bright pink"}) == 1  # both normalise to "pink"
 
 
 def test_type_reward_branches():

@@ -48,9 +48,8 @@ def test_buy_shows_score_and_session_keeps_goal(site, engine):
     done = site.post(f"/s2/buy/{goal['asin']}", params={"q": "pillow", "page": 1, "options": options})
     page = read_page(done.text)
     assert done.status_code == 200
-    assert page.observation.startswith(
-        "WebShop [SEP] Thank you for shopping with us! [SEP] Your score (min 0.0, max 1.0) [SEP] 1.0"
-    )
+    assert page.observation.startswith("Thank you for shopping with us! [SEP] Your code: [SEP] None [SEP] ")
+    assert page.observation.endswith("[SEP] Your score (min 0.0, max 1.0) [SEP] 1.0 [SEP] Reward Details [SEP] None")
     wrong = site.post(f"/s2/buy/{goal['asin']}", params={"q": "pillow", "page": 1, "options": "{}"})
     assert "[SEP] 0.8 [SEP]" in read_page(wrong.text).observation  # 3 attributes + price of 5 points, r_type 1
 
@@ -58,7 +57,9 @@ def test_buy_shows_score_and_session_keeps_goal(site, engine):
 def test_unknown_pages_are_404(site, engine):
     asin = engine.goals[0]["asin"]
     assert site.get("/s3/item/NOTANASIN").status_code == 404
-    assert site.get("/s3/search", params={"q": "shorts", "page": 9}).status_code == 404
+    assert site.get("/s3/search", params={"q": "shorts", "page": 9}).status_code == 200  # WebShop: an empty page
+    assert site.get("/s3/search", params={"q": "shorts", "page": 0}).status_code == 404
+    assert site.get("/s3/search", params={"q": "shorts", "page": 10**6 + 1}).status_code == 404
     assert site.get(f"/s3/item/{asin}/Bogus").status_code == 404
     assert site.get(f"/s3/item/{asin}", params={"options": '{"size": "bogus"}'}).status_code == 404
     assert site.get(f"/s3/item/{asin}", params={"options": '{"colour": "red"}'}).status_code == 404

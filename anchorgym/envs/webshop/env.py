@@ -44,6 +44,10 @@ class WebShopEnv(AnchorEnv):
         search: ``"bm25s"`` (default) or ``"lucene"``.
         mode: ``"text"`` (engine in memory) or ``"browser"`` (the real site in Chromium).
         show_attributes: show the Attributes button on item pages (WebShop's text env hides it).
+        pages: ``"webshop"`` (WebShop's text-env pages, the default) or ``"anchorgym-v0"``
+            (the pages of ``anchorgym/WebShop-v0``, kept so its results replay).
+        reward: ``"webshop"`` (WebShop's published score, the default) or ``"anchorgym-v0"``
+            (``anchorgym/WebShop-v0``'s score: v2-branch option matching, see :mod:`.reward_legacy`).
     """
 
     default_max_steps = 15
@@ -58,11 +62,14 @@ class WebShopEnv(AnchorEnv):
         search: str = "bm25s",
         mode: str = "text",
         show_attributes: bool = False,
+        pages: str = "webshop",
+        reward: str = "webshop",
     ) -> None:
         super().__init__(split, max_steps, anchor_fn, render_mode)
         if mode not in MODES:
             raise unknown("WebShop mode", mode, MODES)
-        self.engine = shared_engine(None if data_dir is None else str(data_dir), search, show_attributes)
+        source = None if data_dir is None else str(data_dir)
+        self.engine = shared_engine(source, search, show_attributes, pages, reward)
         self._tasks = [str(i) for i in split_indices(len(self.engine.goals), split)]
         self.mode = mode
         self.front = self._make_front_end()
@@ -101,12 +108,12 @@ class WebShopEnv(AnchorEnv):
         return self._read()
 
     def _read(self) -> str:
-        self.page = read_page(self.front.html())
+        self.page = read_page(self.front.html(), self.engine.pages)
         return self.page.observation
 
     def parse_action(self, action: str) -> str | None:
         """Return ``search[query]``/``click[element]`` in canonical form, or None (reason kept)."""
-        checked = check(action, self.page)
+        checked = check(action, self.page, self.engine.pages)
         self.invalid_reason = checked.reason
         return checked.canonical
 

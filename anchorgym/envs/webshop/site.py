@@ -10,7 +10,7 @@ else a random goal is drawn):
 * ``POST /SID/buy/ASIN?options`` buys and shows the done page with the score (GET too, as WebShop).
 
 A malformed page number or options value is a 400; an unknown item, option,
-sub-page or results page a 404.
+sub-page, or results page (``anchorgym-v0`` pages: past the last) a 404.
 
 Every page's state is in its URL (:mod:`.state`), so the site and the text env
 render identical pages for identical states.
@@ -28,12 +28,13 @@ from anchorgym.envs.webshop.engine import WebShopEngine
 from anchorgym.envs.webshop.state import DONE, RESULTS, SEARCH, SUB_PAGE, SUB_PAGES, PageState, url_state
 
 STATIC = Path(__file__).with_name("static")
+MAX_PAGE = 10**6  # results pages past this are a 404
 
 
 def _valid(engine: WebShopEngine, state: PageState) -> bool:
     """Whether ``state`` is a page the shop has (an existing result page, item, offered option, sub-page)."""
-    if state.kind == RESULTS:
-        return 1 <= state.page <= engine.num_pages(state.query)
+    if state.kind == RESULTS:  # WebShop's Next > leads past the last page, to an empty one
+        return 1 <= state.page <= (MAX_PAGE if engine.pages == "webshop" else engine.num_pages(state.query))
     if state.kind == SEARCH:
         return True
     if state.page < 1 or state.asin not in engine.data.by_asin:
