@@ -26,7 +26,13 @@ from typing import Any
 
 # Envs whose episodes are a pure function of (task, seed, actions). Tool-QA only replays
 # with an in-process index (a remote retrieval server may change under us).
-REPLAYABLE_ENVS = {"anchorgym/Sokoban-v0", "anchorgym/ALFWorld-v0", "anchorgym/WebShop-v0", "anchorgym/ToolQA-v0"}
+REPLAYABLE_ENVS = {
+    "anchorgym/Sokoban-v0",
+    "anchorgym/ALFWorld-v0",
+    "anchorgym/WebShop-v0",
+    "anchorgym/WebShop-v1",
+    "anchorgym/ToolQA-v0",
+}
 REWARD_TOLERANCE = 1e-9
 SCRIPTED_POLICIES = {"RandomPolicy", "ExpertPolicy"}  # their text is their action, always parsed
 
