@@ -88,7 +88,7 @@ test: $(TEST_DEPS)
 demo: install
 	$(PY) -m anchorgym.harness.demo
 
-bench: install
+bench: install alfworld-data
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 lint: install

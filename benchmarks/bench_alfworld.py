@@ -12,7 +12,10 @@ Measures, on the same valid_unseen games replaying their walkthroughs:
 uses a fresh ``ANCHORGYM_SAS_CACHE`` folder (removed at the end) unless that variable is set already.
 
 Usage: python benchmarks/bench_alfworld.py [--games 8] [--memory-episodes 500] [--recycle-episodes 40]
-       [--skip-full-replay] [--data-dir DIR]
+       [--skip-full-replay] [--data-dir DIR] [--tiny]
+
+``--tiny``: 2 games, 4 + 2 memory episodes, no full replay: every section and RATIO line in about a minute,
+for the test that keeps this script running; its numbers mean nothing (written to ``results/alfworld.tiny.json``).
 """
 
 from __future__ import annotations
@@ -198,10 +201,11 @@ def report_memory(result):
 
 
 def write(results):
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=RESULTS.parent, delete=False, suffix=".tmp") as handle:
+    path = RESULTS.with_suffix(".tiny.json") if results.get("tiny") else RESULTS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
         json.dump({"schema_version": 1, **results}, handle, indent=2)
-    os.replace(handle.name, RESULTS)
+    os.replace(handle.name, path)
 
 
 def report_single(stock, fast, identical):
@@ -235,8 +239,19 @@ def main():
         "--max-worker-rss-mb", type=float, default=None, help="recycling limit (default: one that recycles)"
     )
     parser.add_argument("--skip-full-replay", action="store_true", help="skip replaying all 134 walkthroughs")
-    parser.add_argument("--data-dir", default=None, help="folder holding json_2.1.1 (default: ALFWORLD_DATA/cache)")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder holding json_2.1.1 (default: $ANCHORGYM_ALFWORLD_TEST_DATA, else data.py)",
+    )
+    parser.add_argument("--tiny", action="store_true", help="about a minute, every section (numbers mean nothing)")
     args = parser.parse_args()
+    if args.tiny:
+        args.games, args.memory_episodes, args.recycle_episodes, args.skip_full_replay = 2, 4, 2, True
+        args.max_worker_rss_mb = args.max_worker_rss_mb or 1.0  # every worker is past 1 MiB: recycles each time
+    test_data = os.environ.get("ANCHORGYM_ALFWORLD_TEST_DATA")  # where `make alfworld-data` unpacks the games
+    if args.data_dir is None and test_data and (Path(test_data) / data.RELEASE).is_dir():
+        args.data_dir = test_data
     fresh_cache = None if os.environ.get(speedups.SAS_CACHE_ENV) else tempfile.mkdtemp(prefix="alfworld-sas-")
     if fresh_cache:
         os.environ[speedups.SAS_CACHE_ENV] = fresh_cache  # workers inherit it
@@ -251,7 +266,7 @@ def run(args):
     """Run every section, printing its claims and writing the results after each."""
     all_tasks = data.list_games(data.games_root(args.data_dir), SPLIT)
     tasks = [all_tasks[i] for i in range(0, len(all_tasks), max(1, len(all_tasks) // args.games))][: args.games]
-    results = {"games": tasks, "sas_cache": os.environ[speedups.SAS_CACHE_ENV]}
+    results = {"games": tasks, "sas_cache": os.environ[speedups.SAS_CACHE_ENV], "tiny": args.tiny}
 
     stock, stock_traces = single(tasks, False, args.data_dir)
     fast, fast_traces = single(tasks, True, args.data_dir)
