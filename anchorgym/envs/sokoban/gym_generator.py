@@ -35,6 +35,7 @@ seed is :func:`derive_seed`, fixed on every machine.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ def derive_seed(seed: int, attempt: int) -> int:
     return int.from_bytes(raw, "big") % SEED_LIMIT
 
 
+@functools.lru_cache(maxsize=4096)
 def generate_room(
     seed: int,
     dim_room: tuple[int, int] = (6, 6),
