@@ -29,6 +29,7 @@ import sys
 import traceback
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from types import ModuleType
 
 from anchorgym.errors import PluginError
@@ -115,7 +116,13 @@ def _import(name: str) -> ModuleType:
 
 
 def _describe(error: BaseException) -> str:
-    """Return ``Type: message (at file:line)`` for the innermost frame of ``error``."""
-    frames = traceback.extract_tb(error.__traceback__)
+    """Return ``Type: message (at file:line)``, naming the innermost frame outside the import machinery."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith("<frozen")
+        and "importlib" not in Path(frame.filename).parts
+        and frame.filename != __file__
+    ]
     where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     return f"{type(error).__name__}: {error}{where}"
