@@ -6,7 +6,10 @@ execution) and AppWorld's evaluation, first with one worker reused across
 episodes (what the env does), then with a fresh worker per episode (what it
 avoids: each start imports appworld + IPython and builds the API docs).
 
-Usage: python benchmarks/bench_appworld.py [--episodes 12] [--fresh 2]
+Usage: python benchmarks/bench_appworld.py [--episodes 12] [--fresh 2] [--tiny]
+
+``--tiny``: 2 reused and 1 fresh episode, every RATIO line, for the test that keeps this script running;
+its numbers mean nothing (written to ``results/appworld.tiny.json``).
 """
 
 from __future__ import annotations
@@ -59,7 +62,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=12)
     parser.add_argument("--fresh", type=int, default=2, help="episodes with a fresh worker each (slow)")
+    parser.add_argument("--tiny", action="store_true", help="3 episodes (numbers mean nothing)")
     args = parser.parse_args()
+    if args.tiny:
+        args.episodes, args.fresh = 2, 1
     env = make("anchorgym/AppWorld-v0", source="generated", code_timeout_s=60)
     ids = list(env.task_ids())
     env.reset(options={"task_id": ids[0]})  # start the worker once outside the measurement
@@ -67,10 +73,11 @@ def main():
     fresh = run(env, [ids[i % len(ids)] for i in range(args.fresh)], fresh=True)
     env.close()
     results = {"reused_worker": reused, "fresh_worker": fresh, "load_average": os.getloadavg()}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".tmp")
+    path = RESULTS.with_suffix(".tiny.json") if args.tiny else RESULTS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=2))
-    os.replace(tmp, RESULTS)
+    os.replace(tmp, path)
     print(json.dumps(results, indent=2))
     for unit, name in (("s", "wall"), ("cpu_s", "cpu")):
         ratio = fresh[f"reset_{unit}"] / reused[f"reset_{unit}"]

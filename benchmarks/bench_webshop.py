@@ -1,13 +1,14 @@
 """WebShop benchmark: text-mode steps per second and search latency, bm25s vs Lucene, in one run.
 
-Text mode: the scripted expert plays the 500 test goals (every page rendered to
+Text mode (``anchorgym/WebShop-v1``): the scripted expert plays the 500 test goals (every page rendered to
 HTML and read back as text, every purchase scored), once with cold page caches
 and once warm, as a GRPO group revisits the same pages. Search: the 500 test
 instructions, each searched once per back end, uncached, top 50, after 50
 untimed warm-up queries from train goals (Lucene runs in a JIT-compiling JVM).
 
-Run: .venv/bin/python benchmarks/bench_webshop.py [--goals N]
-Writes benchmarks/results/webshop.json.
+Run: .venv/bin/python benchmarks/bench_webshop.py [--goals N] [--tiny]
+Writes benchmarks/results/webshop.json. ``--tiny``: 5 goals and 5 warm-up queries, every RATIO line, for
+the test that keeps this script running; its numbers mean nothing (written to ``results/webshop.tiny.json``).
 """
 
 from __future__ import annotations
@@ -66,8 +67,11 @@ def lucene_latency(engine, queries, warmup):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--goals", type=int, default=500, help="test goals the expert plays")
+    parser.add_argument("--tiny", action="store_true", help="5 goals, seconds-long (numbers mean nothing)")
     args = parser.parse_args()
-    env = make("anchorgym/WebShop-v0", split="test")
+    if args.tiny:
+        args.goals = 5
+    env = make("anchorgym/WebShop-v1", split="test")
     tasks = list(env.task_ids())[: args.goals]
     env.reset(options={"task_id": tasks[0]})  # load spaCy etc. outside the timing
     read_page.cache_clear()
@@ -76,7 +80,7 @@ def main():
     warm_steps, warm_s = play(env, tasks)
     queries = [env.engine.goals[int(t)]["instruction_text"].lower() for t in tasks]
     train = env.engine.goals[goals.TEST_GOALS : goals.TEST_GOALS + WARMUP_QUERIES]
-    warmup = [goal["instruction_text"].lower() for goal in train]
+    warmup = [goal["instruction_text"].lower() for goal in train][: 5 if args.tiny else None]
     results = {
         "schema_version": 1,
         "text_mode": {
@@ -93,11 +97,12 @@ def main():
         },  # fmt: skip
     }
     report(results)
-    RESULTS.parent.mkdir(exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=RESULTS.parent, suffix=".json")
+    path = RESULTS.with_suffix(".tiny.json") if args.tiny else RESULTS
+    path.parent.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json")
     with os.fdopen(fd, "w") as handle:
         json.dump(results, handle, indent=2)
-    os.replace(tmp, RESULTS)
+    os.replace(tmp, path)
 
 
 def report(results):
