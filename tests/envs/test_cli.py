@@ -62,6 +62,8 @@ def test_envs_says_whether_data_is_installed(no_data, capsys):
     assert appworld["state"] == "not installed" and not rows["anchorgym/AppWorld-v0"]["ready"]
     assert appworld["detail"].startswith(f"The AppWorld venv is not built at {no_data / 'appworld-venv'}.")
     assert rows["anchorgym/ToolQA-v0"]["data"]["state"] == "optional"
+    webshop = rows["anchorgym/WebShop-v1"]["data"]
+    assert webshop["state"] == "not installed" and webshop["detail"].startswith("WebShop data not found (looked in ")
 
 
 def test_appworld_reads_not_installed_exactly_when_make_raises(no_data, capsys):
@@ -74,6 +76,14 @@ def test_appworld_reads_not_installed_exactly_when_make_raises(no_data, capsys):
     row = next(line for line in out.splitlines() if line.strip().startswith("anchorgym/AppWorld-v0"))
     assert "not installed" in row
     assert f"anchorgym/AppWorld-v0: The AppWorld venv is not built at {no_data / 'appworld-venv'}." in out
+
+
+def test_envs_data_installed_from_a_real_folder(shared_file, monkeypatch, capsys):
+    folder = shared_file("webshop")
+    monkeypatch.setenv("WEBSHOP_DATA", str(folder))
+    rows = _rows(capsys)
+    for env_id in ("anchorgym/WebShop-v0", "anchorgym/WebShop-v1"):
+        assert rows[env_id]["data"] == {"name": "webshop", "state": "installed", "detail": str(folder)}
 
 
 @pytest.mark.parametrize("columns", [72, 100, 180])

@@ -29,6 +29,7 @@ def _register(env_id: str, description: str, kwargs: dict[str, str]) -> None:
             description=description,
             data="webshop",
             data_installer="anchorgym.envs.webshop.data:install",
+            data_check="anchorgym.envs.webshop.data:locate",
             kwargs=kwargs,
         )
     )
