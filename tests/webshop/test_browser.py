@@ -17,17 +17,17 @@ SCRIPTS = {
           "click[next >]", "click[back to search]", "search[Cotton  Shirt]", "click[back to search]"],
     "236": None,  # the expert clicks the option 'b17-army\xa0green'
     "5": ["search[shirt]", "click[next >]", "click[next >]", "click[next >]", "click[next >]", "click[next >]",
-          "search[mug]", "FIRST_PRODUCT", "search[cup]", "click[search]"],  # past the last page; search anywhere
+          "search[mug]", "FIRST_PRODUCT", "search[cup]", "click[search]"],  # v1: past the last page; search anywhere
 }  # fmt: skip
 NAVIGATION = ("back to search", "< prev", "next >")
 
 
-@pytest.fixture(scope="module")
-def envs(webshop_dir):
+@pytest.fixture(scope="module", params=["anchorgym/WebShop-v1", "anchorgym/WebShop-v0"])
+def envs(webshop_dir, request):
     from anchorgym.envs.registry import make
 
-    text = make("anchorgym/WebShop-v1", split="test", data_dir=str(webshop_dir))
-    browser = make("anchorgym/WebShop-v1", split="test", data_dir=str(webshop_dir), mode="browser")
+    text = make(request.param, split="test", data_dir=str(webshop_dir))
+    browser = make(request.param, split="test", data_dir=str(webshop_dir), mode="browser")
     yield text, browser
     browser.close()
     text.close()
