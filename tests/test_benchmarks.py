@@ -1,0 +1,106 @@
+"""Every benchmark script runs to its end in its ``--tiny`` mode and prints every RATIO line, so none can rot.
+
+The numbers of a tiny run mean nothing (they are not checked); ``make bench`` runs the full measurements.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from anchorgym.errors import AnchorGymError, DataNotFoundError, DependencyError
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+RATIOS = {
+    "bench_vector.py": ["process_vs_ray_actor_per_env_overhead", "process_vs_ray_actor_per_env_step_time"],
+    "bench_alfworld.py": [
+        "single_env_step_throughput",
+        "single_env_reset_cold",
+        "single_env_reset_warm",
+        "process_backend_step_throughput",
+        "process_backend_reset",
+    ],
+    "bench_toolqa.py": [
+        "bm25_http_2clients_batched_vs_unbatched",
+        "dense_http_2clients_batched_vs_unbatched",
+        "bm25_inprocess_vs_http_single_query",
+        "bm25_inprocess_vs_http_batch64",
+        "bm25_http_batch64_vs_single_query",
+        "dense_inprocess_vs_http_single_query",
+        "dense_inprocess_vs_http_batch64",
+        "bm25_vs_dense_queries_per_s",
+    ],
+    "bench_webshop.py": ["text_mode_warm_vs_cold", "search_latency_lucene_vs_bm25s"],
+    "bench_appworld.py": ["appworld_reset_fresh_vs_reused_worker_wall", "appworld_reset_fresh_vs_reused_worker_cpu"],
+    "bench_policies.py": ["hf_batched_vs_one_at_a_time", "openai_concurrency8_vs_serial"],
+}
+
+
+def needs_env(env_id: str, **kwargs) -> None:
+    """Skip when ``env_id`` cannot be made here (its data set or extra is not installed)."""
+    from anchorgym.envs.registry import make
+
+    try:
+        make(env_id, **kwargs).close()
+    except (DataNotFoundError, DependencyError) as error:
+        pytest.skip(f"{env_id} is not installed here: {error}")
+
+
+def run_tiny(script: str, *args: str) -> list[str]:
+    """Run ``benchmarks/<script> --tiny``; return the names on its RATIO lines."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    run = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--tiny", *args], capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 0, f"{script} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    return [line.split()[1] for line in run.stdout.splitlines() if line.startswith("RATIO ")]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("script", ["bench_vector.py", "bench_toolqa.py", "bench_policies.py"])
+def test_benchmark_runs_and_prints_every_ratio(script):
+    if script == "bench_vector.py":
+        pytest.importorskip("ray", reason="needs the ray extra")
+    assert run_tiny(script) == RATIOS[script]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_alfworld_benchmark_runs_and_prints_every_ratio(alfworld_dir):
+    pytest.importorskip("alfworld", reason="needs the alfworld extra")
+    assert run_tiny("bench_alfworld.py", "--data-dir", str(alfworld_dir)) == RATIOS["bench_alfworld.py"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_webshop_benchmark_runs_and_prints_every_ratio():
+    needs_env("anchorgym/WebShop-v0", split="test")
+    try:
+        from anchorgym.envs.webshop.lucene import LuceneSearch  # noqa: F401
+    except ImportError:  # the script skips the Lucene comparison, saying so
+        expected = RATIOS["bench_webshop.py"][:1]
+    else:
+        expected = RATIOS["bench_webshop.py"]
+    assert run_tiny("bench_webshop.py") == expected
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_appworld_benchmark_runs_and_prints_every_ratio():
+    from anchorgym.envs.appworld import data
+
+    try:
+        data.ensure_generated(build_venv=False)
+    except AnchorGymError as error:
+        pytest.skip(f"AppWorld is not set up here (make appworld-venv): {error}")
+    assert run_tiny("bench_appworld.py") == RATIOS["bench_appworld.py"]
+
+
+def test_every_benchmark_script_of_this_suite_exists():
+    assert all((BENCHMARKS / script).is_file() for script in RATIOS)
