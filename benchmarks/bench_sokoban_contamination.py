@@ -15,7 +15,9 @@ train seed (at several train-seed counts), the number of distinct canonical
 boards per split, and the claim: the clean test split shares **zero** canonical
 boards with the clean train seeds.
 
-Run: ``.venv/bin/python benchmarks/bench_sokoban_contamination.py [--seeds 1000000] [--workers 2]``.
+Run: ``.venv/bin/python benchmarks/bench_sokoban_contamination.py [--seeds 1000000] [--workers 2] [--tiny]``.
+``--tiny``: 1,000 train and 100 test seeds in one process, for the test that keeps this script running
+(written to ``results/sokoban_contamination.tiny.json``).
 ``--seeds`` sets the train seeds checked (the claim of issue #15 needs at least 1,000,000);
 ``--test-seeds`` limits the test seeds (default: all 10,000). Writes ``results/sokoban_contamination.json``.
 
@@ -152,8 +154,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1_000_000, help="train seeds to check (0 .. N-1)")
     parser.add_argument("--test-seeds", type=int, default=len(data.split_seeds("test")), help="test seeds to check")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes (at most 2 here)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
+    parser.add_argument("--out", type=Path, default=None, help="where to write the JSON results")
+    parser.add_argument("--tiny", action="store_true", help="1,000 train and 100 test seeds, one process")
     args = parser.parse_args()
+    if args.tiny:
+        args.seeds, args.test_seeds, args.workers = 1_000, 100, 1
+    args.out = args.out or (RESULTS.with_suffix(".tiny.json") if args.tiny else RESULTS)
     result = collect(args.seeds, args.test_seeds, args.workers)
     result.update(schema_version=1, machine=platform.platform(), workers=args.workers)
     report(result)
