@@ -16,7 +16,7 @@ from anchorgym.errors import ConfigError, UnknownNameError
 ENV_ID = "anchorgym/Sokoban-v0"
 # Pinned: the same seed must give this exact room on every machine.
 GOLDEN_OBS = "######\n##__P#\n##___#\n##___#\n#OX__#\n######"
-GOLDEN_ANCHOR = "5d0d011a4b07de8843dc59b36089574e"
+GOLDEN_ANCHOR = "3ad9dd10479a9cd23e40fc639cfc57a6"
 
 
 def make_env(**kwargs) -> SokobanEnv:
@@ -67,8 +67,7 @@ def test_rewards_follow_gym_sokoban():
         _, got, terminated, truncated, info = env.step(action)
         assert got == pytest.approx(reward), action
         assert not terminated and not truncated
-    layout = "#######/#__O__#/#____O#/#######"
-    assert env.anchor_state() == {"layout": layout, "player": [2, 4], "boxes": [[1, 4], [2, 5]]}
+    assert env.anchor_state() == {"player": [2, 4], "boxes": [[1, 4], [2, 5]]}
     assert info["action_valid"] is False
 
 

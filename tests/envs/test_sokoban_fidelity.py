@@ -171,19 +171,29 @@ def test_sokoban_v1_plays_the_clean_published_puzzles():
     assert canonical.bucket(env.puzzle) == "test"
 
 
-def test_different_layouts_with_the_same_player_and_box_have_different_anchors():
-    env = anchorgym.make("anchorgym/Sokoban-v1", split="test")
+def anchors_of_two_rooms(env_id: str) -> list[str]:
+    """Anchors of two rooms that differ only in their target, with the player and box on the same cells."""
+    env = anchorgym.make(env_id, split="test")
     env.reset(seed=0)
     floor = frozenset((1, c) for c in range(1, 5))
-    first = Puzzle(3, 6, floor, ((1, 4),), ((1, 2),), (1, 1))
-    second = Puzzle(3, 6, floor, ((1, 3),), ((1, 2),), (1, 1))  # same player and box, target moved
     anchors = []
-    for puzzle in (first, second):
+    for target in ((1, 4), (1, 3)):
+        puzzle = Puzzle(3, 6, floor, (target,), ((1, 2),), (1, 1))
         env.puzzle, env.player, env.boxes = puzzle, puzzle.player, frozenset(puzzle.boxes)
         anchors.append(env.anchor())
-    assert anchors[0] != anchors[1]
+    return anchors
+
+
+def test_different_layouts_with_the_same_player_and_box_have_different_anchors():
+    first, second = anchors_of_two_rooms("anchorgym/Sokoban-v1")
+    assert first != second
     state = b'{"boxes":[[1,2]],"layout":"######/#___O#/######","player":[1,1]}'
-    assert anchors[0] == hashlib.blake2b(state, digest_size=16).hexdigest()
+    assert first == hashlib.blake2b(state, digest_size=16).hexdigest()
+
+
+def test_sokoban_v0_keeps_its_released_anchor_so_v1_results_replay():
+    first, second = anchors_of_two_rooms("anchorgym/Sokoban-v0")
+    assert first == second == hashlib.blake2b(b'{"boxes":[[1,2]],"player":[1,1]}', digest_size=16).hexdigest()
 
 
 def test_equal_anchors_mean_equal_states_across_tasks():
@@ -203,7 +213,9 @@ def test_equal_anchors_mean_equal_states_across_tasks():
 def test_v2_benchmarks_use_the_published_generator_and_v1_stays():
     v2 = load_benchmark("sokoban-6x6-1box/test@v2")
     assert v2.env_id == "anchorgym/Sokoban-v1"
-    assert v2.env_kwargs == {"dim_room": [6, 6], "num_boxes": 1, "generator": "gym-sokoban", "clean_split": True}
+    assert v2.env_kwargs == {
+        "dim_room": [6, 6], "num_boxes": 1, "generator": "gym-sokoban", "clean_split": True, "layout_anchor": True
+    }  # fmt: skip
     v1 = load_benchmark("sokoban-6x6-1box/test@v1")
     assert v1.env_id == "anchorgym/Sokoban-v0" and "generator" not in v1.env_kwargs
 
@@ -213,6 +225,6 @@ def test_compare_refuses_v1_results_against_v2(tmp_path):
     new = evaluate("sokoban-6x6-1box/smoke@v2", "expert", out=tmp_path / "v2", progress=False)
     assert new["metrics"]["success_rate"]["mean"] == 1.0
     with pytest.raises(
-        ResultError, match=r"smoke@v2, benchmark spec sha256:346f30b9dcc8\): their benchmark specs differ"
+        ResultError, match=r"smoke@v2, benchmark spec sha256:f58495c0c89b\): their benchmark specs differ"
     ):
         check_comparable([old, new], ["v1", "v2"])

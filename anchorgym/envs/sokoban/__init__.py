@@ -4,9 +4,10 @@ Two ids (fidelity table and puzzle counts: ``README.md`` beside this file):
 
 * ``anchorgym/Sokoban-v1``: the published generator (gym-sokoban's, as GiGPO and
   RAGEN run it) and clean splits: no canonical board, up to rotation and
-  reflection, is in both ``train`` and ``test``. The ``@v2`` benchmarks use it.
+  reflection, is in both ``train`` and ``test``; anchors include the room's layout.
+  The ``@v2`` benchmarks use it.
 * ``anchorgym/Sokoban-v0``: anchorgym's own generator and seed-range splits,
-  kept so that the ``@v1`` benchmarks replay exactly.
+  kept (anchors included) so that the ``@v1`` benchmarks replay exactly.
 
 Both default to 6x6 rooms, one box and 15 steps. Task ids are seeds (see :mod:`.data`).
 """
@@ -34,7 +35,7 @@ register(
         splits=("train", "test"),
         max_steps=15,
         description="Sokoban 6x6, 1 box, gym-sokoban's generator (GiGPO/RAGEN), train/test share no board.",
-        kwargs={"generator": "gym-sokoban", "clean_split": True},
+        kwargs={"generator": "gym-sokoban", "clean_split": True, "layout_anchor": True},
     )
 )
 

@@ -44,7 +44,7 @@ class SokobanEnv(AnchorEnv):
     Args:
         split: ``"train"`` or ``"test"`` (seed ranges in :mod:`.data`).
         max_steps: episode length limit (default 15).
-        anchor_fn: anchor function (default: the layout, player and sorted box positions).
+        anchor_fn: anchor function (default: :meth:`anchor_state`, see ``layout_anchor``).
         render_mode: ``"ansi"`` or None.
         dim_room: ``(height, width)`` including walls.
         num_boxes: boxes per room.
@@ -56,6 +56,8 @@ class SokobanEnv(AnchorEnv):
             ``"gym-sokoban"`` (the published generator, :mod:`.gym_generator`).
         clean_split: keep each seed's puzzle in its split's canonical bucket, so train and
             test share no board up to rotation and reflection (:mod:`.canonical`).
+        layout_anchor: put the room's layout in the anchor state, so equal anchors mean equal
+            states across tasks (``Sokoban-v1``); off, the anchor is v0's player and boxes only.
     """
 
     invalid_action_reward = STEP_REWARD
@@ -73,11 +75,12 @@ class SokobanEnv(AnchorEnv):
         max_plan: int | None = None,
         generator: str = "anchorgym",
         clean_split: bool = False,
+        layout_anchor: bool = False,
     ) -> None:
         super().__init__(split, max_steps, anchor_fn, render_mode)
         self.seeds = data.split_seeds(split)
         self.generator_args = (tuple(int(d) for d in dim_room), int(num_boxes), int(search_depth))
-        self.generator, self.clean_split = generator, bool(clean_split)
+        self.generator, self.clean_split, self.layout_anchor = generator, bool(clean_split), bool(layout_anchor)
         if max_plan is not None:
             self.max_plan: int | None = int(max_plan)
         else:
@@ -119,8 +122,8 @@ class SokobanEnv(AnchorEnv):
         return Transition(self._observation(), reward, terminated=self.won)
 
     def anchor_state(self) -> dict[str, str | list]:
-        """The room's layout (walls and targets), the player position and the sorted box positions."""
-        return anchor.anchor_state(self.layout, self.player, self.boxes)
+        """The room's layout (walls and targets; with ``layout_anchor``), the player and the sorted boxes."""
+        return anchor.anchor_state(self.player, self.boxes, self.layout if self.layout_anchor else None)
 
     @property
     def layout(self) -> str:
