@@ -16,7 +16,7 @@ from typing import Any
 
 from anchorgym.errors import ConfigError
 from anchorgym.policies.base import AgentInput, GenerationConfig, Policy, PolicyOutput
-from anchorgym.policies.parsing import parse_action
+from anchorgym.policies.parsing import parse_action, raw_turn
 from anchorgym.policies.prompting import DEFAULT_HISTORY_LENGTH, PromptTemplate, template_for
 
 Messages = list[dict[str, str]]
@@ -142,8 +142,11 @@ class ChatPolicy(Policy, abc.ABC):
             history = history[1:]
 
     def _output(self, agent_input: AgentInput, completion: Completion) -> PolicyOutput:
-        tags = self.template(agent_input.env_id).action_tags
-        result = parse_action(completion.text, tags, agent_input.admissible_actions, self.repair)
+        template = self.template(agent_input.env_id)
+        if template.raw_turns:
+            result = raw_turn(completion.text, template.action_tags)
+        else:
+            result = parse_action(completion.text, template.action_tags, agent_input.admissible_actions, self.repair)
         return PolicyOutput(
             text=completion.text,
             action=result.action,

@@ -85,3 +85,18 @@ def _check_admissible(action: str, admissible: Sequence[str], repair: bool) -> P
         if close:
             return ParsedAction(close[0], True, repaired=True)
     return ParsedAction(action, False, "not_admissible")
+
+
+def raw_turn(text: str, tags: Sequence[str]) -> ParsedAction:
+    """Pass a whole model turn to an env that reads it itself (a template with ``raw_turns``).
+
+    ``parsed`` only says whether the turn holds a complete tag written exactly (case-sensitive) as
+    one of ``tags``; the env decides what the turn means and reports ``action_valid``.
+
+    >>> raw_turn("<think>x</think><search>q</search> more", ["search", "answer"])
+    ParsedAction(action='<think>x</think><search>q</search> more', parsed=True, reason='', repaired=False)
+    >>> raw_turn("<Answer>Paris</Answer>", ["search", "answer"]).reason
+    'missing'
+    """
+    complete = any(re.search(rf"<{re.escape(tag)}>.*?</{re.escape(tag)}>", text, re.DOTALL) for tag in tags)
+    return ParsedAction(text, True) if complete else ParsedAction(text, False, "missing")

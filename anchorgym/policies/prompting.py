@@ -38,6 +38,9 @@ class PromptTemplate:
         history_step: how one past step renders inside ``{history}``.
         action_tags: tags the answer may use, first is the main one (``("action",)``;
             tool-QA: ``("search", "answer")``; AppWorld: ``("code",)``).
+        raw_turns: the env reads the model's whole turn itself (tool-QA under Search-R1's rules, which
+            take the *first* complete tag, case-sensitively): policies send the raw text as the action
+            instead of picking a tag.
     """
 
     name: str
@@ -47,10 +50,17 @@ class PromptTemplate:
     later_steps: str
     history_step: str = "[Step {index}] Observation: {observation}\nAction: {action}"
     action_tags: tuple[str, ...] = ("action",)
+    raw_turns: bool = False
 
     def content_hash(self) -> str:
-        """Return a stable hash of every text field (recorded in results)."""
-        text = json.dumps(asdict(self), sort_keys=True)
+        """Return a stable hash of every field (recorded in results).
+
+        ``raw_turns`` is hashed only when set, so templates written before it existed keep their hashes.
+        """
+        fields = asdict(self)
+        if not self.raw_turns:
+            del fields["raw_turns"]
+        text = json.dumps(fields, sort_keys=True)
         return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
 
     def render_history(self, history: Sequence[tuple[str, str]], first_index: int) -> str:

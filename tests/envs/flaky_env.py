@@ -13,7 +13,7 @@ from typing import Any
 from anchorgym.envs.registry import EnvInfo
 from anchorgym.envs.sokoban.env import SokobanEnv
 
-FLAKY_ID = "tests/FlakySokoban-v0"
+FLAKY_ID = "anchorgym-test/FlakySokoban-v0"
 INFO = EnvInfo(id=FLAKY_ID, entry_point="flaky_env:FlakyEnv", splits=("train", "test"), max_steps=15)
 
 

@@ -13,7 +13,11 @@ from anchorgym.policies.base import AgentInput
 from anchorgym.policies.prompting import DEFAULT_HISTORY_LENGTH, PromptTemplate, template_for
 
 ENV_IDS = sorted(info.id for info in list_envs() if not info.id.startswith("anchorgym-test/"))
-ANSWER_TAGS = {"anchorgym/ToolQA-v0": ("search", "answer"), "anchorgym/AppWorld-v0": ("code",)}
+ANSWER_TAGS = {
+    "anchorgym/ToolQA-v0": ("search", "answer"),
+    "anchorgym/ToolQA-v1": ("search", "answer"),
+    "anchorgym/AppWorld-v0": ("code",),
+}
 HISTORY = [(f"OBS-{k}", f"ACT-{k}") for k in "ABC"]
 
 

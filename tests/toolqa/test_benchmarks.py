@@ -27,13 +27,19 @@ def test_released_v1_specs_resolve_unchanged(benchmark_id, spec_hash):
 def test_v2_is_v1_under_search_r1_rules_with_five_turns(benchmark_id):
     v1, v2 = load_benchmark(benchmark_id), load_benchmark(benchmark_id.replace("@v1", "@v2"))
     assert v2.env_kwargs == {**v1.env_kwargs, "protocol": "search-r1"}
-    assert (v2.tasks, v2.split, v2.seeds, v2.prompt_template) == (v1.tasks, v1.split, v1.seeds, v1.prompt_template)
+    assert (v1.env_id, v2.env_id) == ("anchorgym/ToolQA-v0", "anchorgym/ToolQA-v1")
+    assert (v2.tasks, v2.split, v2.seeds) == (v1.tasks, v1.split, v1.seeds)
+    assert (v1.prompt_template, v2.prompt_template) == (
+        {"name": "toolqa", "version": "1"},
+        {"name": "toolqa", "version": "2"},
+    )
     assert (v2.max_steps, v2.history_length) == (5, 4)  # Search-R1's max_turns=4 plus its answer-only turn
 
 
 def test_every_tool_qa_family_has_a_v2():
-    ids = {spec.id for spec in list_benchmarks() if spec.env_id == "anchorgym/ToolQA-v0"}
-    assert {i for i in ids if i.endswith("@v2")} == {i.replace("@v1", "@v2") for i in RELEASED_V1}
+    v0 = {spec.id for spec in list_benchmarks() if spec.env_id == "anchorgym/ToolQA-v0"}
+    v1 = {spec.id for spec in list_benchmarks() if spec.env_id == "anchorgym/ToolQA-v1"}
+    assert (v0, v1) == (set(RELEASED_V1), {i.replace("@v1", "@v2") for i in RELEASED_V1})
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +60,7 @@ def test_expert_wins_both_smoke_versions(smoke_runs):
 
 def test_compare_refuses_v1_results_against_v2(smoke_runs, tmp_path):
     (v1, _), (v2, result) = smoke_runs["v1"], smoke_runs["v2"]
-    with pytest.raises(ResultError, match=r"their benchmark specs differ"):
+    with pytest.raises(ResultError, match=r"their benchmark specs and prompt templates differ"):
         compare([v1, v2])
     again = evaluate("toolqa-synthetic/smoke@v2", "expert", out=tmp_path / "again", progress=False)
     assert again["metrics"] == result["metrics"]

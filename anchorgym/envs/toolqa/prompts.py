@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from anchorgym.policies.prompting import PromptTemplate
 
 # Search-R1's instruction text, so models trained there can be evaluated here unchanged.
@@ -26,3 +28,8 @@ TOOLQA_TEMPLATE = PromptTemplate(
     history_step="[Turn {index}] Result: {observation}\nYou wrote: {action}",
     action_tags=("search", "answer"),
 )
+
+
+# The same texts for ``ToolQA-v1`` (Search-R1's turn rules): the policy sends its whole turn and the env
+# reads it as Search-R1 does (first complete tag, case-sensitive), so no tag is picked policy-side.
+SEARCH_R1_TEMPLATE = replace(TOOLQA_TEMPLATE, version="2", raw_turns=True)
