@@ -28,10 +28,12 @@ from typing import Any
 # with an in-process index (a remote retrieval server may change under us).
 REPLAYABLE_ENVS = {
     "anchorgym/Sokoban-v0",
+    "anchorgym/Sokoban-v1",
     "anchorgym/ALFWorld-v0",
     "anchorgym/WebShop-v0",
     "anchorgym/WebShop-v1",
     "anchorgym/ToolQA-v0",
+    "anchorgym/ToolQA-v1",
 }
 REWARD_TOLERANCE = 1e-9
 SCRIPTED_POLICIES = {"RandomPolicy", "ExpertPolicy"}  # their text is their action, always parsed
