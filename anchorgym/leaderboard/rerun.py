@@ -5,8 +5,9 @@ actions. A re-run plays the sampled pairs again through :func:`anchorgym.harness
 the entry names, which catches episodes copied between seeds and mislabelled policies:
 
 * ``exact``: the ``random`` policy (its whole pass of each sampled seed is played with the submission's
-  batch size, so its per-batch reseeding repeats), the ``expert`` and greedy model policies (temperature 0,
-  only the sampled tasks) must reproduce each sampled episode's actions, success and score;
+  batch size, so its per-batch reseeding repeats, and every episode of those passes is compared), the
+  ``expert`` and greedy model policies (temperature 0, only the sampled tasks) must reproduce each
+  compared episode's actions, success and score;
 * ``distribution``: sampling model policies must not win the sampled pairs more often than the re-run
   beyond chance (one-sided two-proportion z-test at 1%).
 
@@ -126,8 +127,11 @@ def rerun_entry(
     spec, submitted = load_benchmark(result["benchmark"]["id"]), _outcomes(episodes_path(Path(storage), entry_id))
     pairs = sorted({(s, t) for s, t, _ in submitted})
     chosen = random.Random(seed).sample(pairs, min(sample, len(pairs)))
-    keys = sorted(k for k in submitted if (k[0], k[1]) in set(chosen))
     replayed, mode = {}, _mode(policy)
+    if mode == "exact-pass":  # whole passes are played anyway: every episode of their seeds is compared
+        keys = sorted(k for k in submitted if k[0] in {s for s, _ in chosen})
+    else:
+        keys = sorted(k for k in submitted if (k[0], k[1]) in set(chosen))
     with tempfile.TemporaryDirectory(prefix="anchorgym-rerun-") as folder:
         for number, run_seed in enumerate(sorted({s for s, _ in chosen})):
             tasks = None if mode == "exact-pass" else sorted({t for s, t in chosen if s == run_seed})
