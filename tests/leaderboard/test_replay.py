@@ -56,7 +56,7 @@ def test_replay_verifies_real_episodes_and_catches_a_forged_reward(server, data_
     assert entry["replay_status"] == "verified", entry["replay_detail"]
     assert (
         entry["replay_detail"]
-        == f"{count} episodes replayed with identical anchors, observations, rewards and outcomes"
+        == f"{count} episodes replayed with identical anchors, observations, rewards, validity and outcomes"
     )
 
     result, text_, reason = _forge_last_reward(folder)
