@@ -150,7 +150,7 @@ def test_compare_report_and_listing(tmp_path):
     assert page.count("<svg") == 2 and "<script" not in page and 'src="http' not in page
     assert "<details open>" in page and "<details>" in page and "Per task type" in (random / "report.md").read_text()
     rate = json.loads((random / "result.json").read_text())["metrics"]["success_rate"]["mean"]
-    labels = re.findall(r"<!-- (.*?) -->", page)  # matplotlib keeps each SVG text as a comment
+    labels = re.findall(r"<text[^>]*>(.*?)</text>", page)  # the SVG charts' texts
     assert f"{100 * rate:.1f}%" in labels and "(n=8)" in labels  # the value on the bar
     assert {"Success vs steps", "won within k steps", "steps taken", "episodes"} <= set(labels)
     assert not [t for t in labels if re.fullmatch(r"\d+\.5", t)]  # step ticks are whole numbers
