@@ -15,7 +15,7 @@ skip_outside_ci = { [ -z "$$CI" ] && echo "note: $(1)"; }
 # Areas append their own set-up targets here (e.g. the AppWorld venv, the browser).
 TEST_DEPS := install
 
-.PHONY: install test demo bench lint format system-deps clean
+.PHONY: install test demo bench lint format system-deps clean dist docs
 
 install: $(STAMP)
 
@@ -91,6 +91,16 @@ demo: install
 bench: install alfworld-data
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
+# A release: the sdist and the wheel in dist/, checked as PyPI would (the version is anchorgym.__version__).
+dist: install
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
+
+# The documentation site in site/ (warnings are errors), with the CLI reference generated from the parser.
+docs: install
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
 lint: install
 	$(VENV)/bin/ruff check anchorgym tests benchmarks
 	$(VENV)/bin/ruff format --check anchorgym tests benchmarks
@@ -100,4 +110,4 @@ format: install
 	$(VENV)/bin/ruff format anchorgym tests benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info dist site
