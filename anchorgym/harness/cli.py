@@ -138,7 +138,7 @@ def generation_from_args(args: argparse.Namespace) -> Any:
 def _eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from anchorgym.harness.compare import format_table, summary_row
+    from anchorgym.harness.compare import extra_names, format_table, summary_header, summary_row
     from anchorgym.harness.runner import default_out_dir, evaluate
     from anchorgym.harness.specs import load_benchmark
 
@@ -159,7 +159,7 @@ def _eval(args: argparse.Namespace) -> int:
         policy_options=parse_options(args.policy_option),
         backend_options={"max_worker_rss_mb": args.max_worker_rss_mb} if args.max_worker_rss_mb else None,
     )
-    print(format_table([summary_row(result)]))
+    print(format_table([summary_row(result, extras=extra_names([result]))], summary_header([result])))
     print(f"results: {out}  (report: anchorgym report {out})")
     return _report_errors(result)
 

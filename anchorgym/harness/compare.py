@@ -28,9 +28,20 @@ def fmt_estimate(estimate: dict[str, Any], percent: bool = True) -> str:
     return text
 
 
-def summary_row(result: dict[str, Any], label: str | None = None) -> list[str]:
-    """Return one table row (see :data:`COLUMNS`) for a result."""
+def extra_names(results: Sequence[dict[str, Any]]) -> list[str]:
+    """Return the names of the spec-declared extra metrics (``metrics.extra``) the results carry, sorted."""
+    return sorted({name for result in results for name in result["metrics"].get("extra", {})})
+
+
+def summary_header(results: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    """Return the table header: :data:`COLUMNS`, then one column per extra metric (e.g. tool-QA's ``subem``)."""
+    return (*COLUMNS, *extra_names(results))
+
+
+def summary_row(result: dict[str, Any], label: str | None = None, extras: Sequence[str] = ()) -> list[str]:
+    """Return one table row (see :data:`COLUMNS`, then the ``extras`` metrics) for a result."""
     metrics = result["metrics"]
+    extra = metrics.get("extra", {})
     return [
         label or result["policy"]["spec"] or result["policy"]["class"],
         fmt_estimate(metrics["success_rate"]),
@@ -39,6 +50,7 @@ def summary_row(result: dict[str, Any], label: str | None = None) -> list[str]:
         fmt_estimate(metrics["invalid_action_rate"]),
         str(len(result["seeds"])),
         str(metrics["episodes"]),
+        *(fmt_estimate(extra[name]) if name in extra else "-" for name in extras),
     ]
 
 
@@ -94,4 +106,6 @@ def compare(paths: Sequence[str | Path]) -> str:
     labels = [f"{r['policy']['spec'] or r['policy']['class']} ({name})" for r, name in zip(results, names, strict=True)]
     benchmark = results[0]["benchmark"]
     title = f"{benchmark['id']} (spec {benchmark['spec_hash'][:19]}); mean over seeds ± 95% CI half-width"
-    return title + "\n\n" + format_table([summary_row(r, label) for r, label in zip(results, labels, strict=True)])
+    extras = extra_names(results)
+    rows = [summary_row(r, label, extras) for r, label in zip(results, labels, strict=True)]
+    return title + "\n\n" + format_table(rows, summary_header(results))

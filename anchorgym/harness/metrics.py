@@ -93,6 +93,11 @@ EPISODE_METRICS: dict[str, PerSeed] = {
 """Metric name -> its per-seed value from that seed's episode records."""
 
 
+def _mean_of(episodes: list[dict[str, Any]], name: str) -> float:
+    """Mean of ``metrics[name]`` over a seed's episodes (0 for an episode without it)."""
+    return math.fsum(float((e.get("metrics") or {}).get(name, 0.0)) for e in episodes) / len(episodes)
+
+
 def _estimates(groups: dict[int, list[dict[str, Any]]], names: Sequence[str]) -> dict[str, Any]:
     return {name: estimate([EPISODE_METRICS[name](eps) for eps in groups.values() if eps]) for name in names}
 
@@ -125,7 +130,8 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
         ``episodes`` (count), one :func:`estimate` per name in :data:`EPISODE_METRICS`,
         ``tokens`` and ``per_task_type`` (success rate and score per type). Errored episodes (an
         ``error`` key: their env failed) are left out of every metric and counted in ``errored``,
-        present only when there are some.
+        present only when there are some; ``extra``, one :func:`estimate` per ``metrics`` key of the
+        records (the spec's ``metrics.extra``), present only when the records carry some.
     """
     errored = sum(1 for e in episodes if e.get("error"))
     episodes = [e for e in episodes if not e.get("error")]
@@ -133,6 +139,9 @@ def summarize(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
     metrics: dict[str, Any] = {"episodes": len(episodes), **_estimates(groups, list(EPISODE_METRICS))}
     if errored:
         metrics["errored"] = errored
+    extra = sorted({name for e in episodes for name in e.get("metrics") or {}})
+    if extra:  # the spec's metrics.extra (e.g. tool-QA's subem), present only when the spec declares some
+        metrics["extra"] = {name: estimate([_mean_of(eps, name) for eps in groups.values() if eps]) for name in extra}
     metrics["tokens"] = token_totals(episodes)
     types = sorted({str(e["task_type"]) for e in episodes})
     metrics["per_task_type"] = {

@@ -83,6 +83,7 @@ class Episode:
         error: why the episode ended early when its env failed (``"<ExceptionType>: <message>"`` from
             ``infos["error"]``: the env raised in ``reset`` or ``step``, or its worker died), else None.
             An errored episode keeps the steps taken before the failure; it is neither won nor done.
+        final_info: the env's info after the last step (JSON-able values; not part of :meth:`to_json`).
     """
 
     env_index: int
@@ -96,6 +97,7 @@ class Episode:
     score: float = 0.0
     final_observation: str = ""
     error: str | None = None
+    final_info: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def episode_return(self) -> float:
@@ -120,6 +122,7 @@ class Episode:
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-able dict (the fields plus return, length and done flags)."""
         record = asdict(self)
+        del record["final_info"]
         record.update(
             episode_return=self.episode_return,
             length=self.length,
@@ -236,6 +239,7 @@ class _Loop:
         episode.won = bool(info.get("won", False))
         episode.score = float(info.get("score", float(episode.won)))
         episode.final_observation = obs
+        episode.final_info = self.infos[index]
         return episode
 
 

@@ -72,8 +72,19 @@ def reseed_policy(policy: Policy, seed: int) -> bool:
     return True
 
 
-def episode_record(batch: Batch, slot: int, episode: Episode, spec_hash: str) -> dict[str, Any]:
-    """Turn a finished episode into its ``episodes.jsonl`` line (``spec_hash``: the benchmark spec's)."""
+def episode_record(
+    batch: Batch, slot: int, episode: Episode, spec_hash: str, extra_metrics: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Turn a finished episode into its ``episodes.jsonl`` line.
+
+    Args:
+        batch: the batch the episode belongs to.
+        slot: its sub-env index in the batch.
+        episode: the finished episode.
+        spec_hash: the benchmark spec's content hash.
+        extra_metrics: the spec's ``metrics.extra`` info keys, recorded under ``metrics`` from the
+            episode's final info (e.g. tool-QA's ``subem``).
+    """
     seed, task_index, number = batch.keys[slot]
     steps = [
         {
@@ -115,6 +126,8 @@ def episode_record(batch: Batch, slot: int, episode: Episode, spec_hash: str) ->
         "final_observation": episode.final_observation,
         "steps": steps,
     }
+    if extra_metrics and episode.error is None:
+        record["metrics"] = {name: float(episode.final_info.get(name, 0.0)) for name in extra_metrics}
     if episode.error is not None:
         record["error"] = episode.error
     return record
@@ -135,7 +148,7 @@ def _play_batch(
     def on_episode(episode: Episode) -> None:
         slot = episode.env_index
         if batch.keys[slot] not in done:
-            sink(episode_record(batch, slot, episode, spec_hash))
+            sink(episode_record(batch, slot, episode, spec_hash, spec.extra_metrics))
 
     reseed_policy(policy, batch.policy_seed)
     bar.new_batch()

@@ -105,6 +105,11 @@ class BenchmarkSpec:
         return content_hash({"format": SPEC_FORMAT, "benchmark": self.raw})
 
     @property
+    def extra_metrics(self) -> tuple[str, ...]:
+        """Info keys reported beside success and score (``metrics.extra``, e.g. tool-QA's ``subem``)."""
+        return tuple(self.metrics.get("extra", ()))
+
+    @property
     def num_tasks(self) -> int | None:
         """Number of tasks when the list is explicit, else None until resolved."""
         return len(self.tasks) if isinstance(self.tasks, list) else None

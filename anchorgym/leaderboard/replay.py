@@ -139,6 +139,9 @@ def replay_episode(env: Any, record: dict[str, Any], parse: ParseCheck | None = 
         return f"{where}: the replay ends with won={info['won']}, score={info['score']}, not the recorded outcome"
     if "final_observation" in record and observation != record["final_observation"]:
         return f"{where}: the final observation differs from the recorded one"
+    for name, value in (record.get("metrics") or {}).items():  # the spec's metrics.extra, e.g. tool-QA's subem
+        if name not in info or not math.isclose(float(info[name]), float(value)):
+            return f"{where}: the replay ends with {name}={info.get(name)}, not the recorded {value}"
     return None
 
 

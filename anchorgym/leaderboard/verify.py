@@ -60,6 +60,7 @@ OPTIONAL_RECORD_FIELDS = {
     "terminated": "boolean",
     "truncated": "boolean",
     "error": "string|null",
+    "metrics": "object",
 }
 STEP_FIELDS = {
     "observation": "string",
@@ -74,7 +75,7 @@ STEP_FIELDS = {
 OPTIONAL_STEP_FIELDS = {"step": "integer", "text": "string", "tokens_in": "integer|null", "tokens_out": "integer|null"}
 SUMMARY_KEYS = (
     "seed", "task_index", "episode", "task_type", "won", "score", "length", "return", "invalid_actions",
-    "parse_failures", "tokens_in", "tokens_out",
+    "parse_failures", "tokens_in", "tokens_out", "metrics",
 )  # fmt: skip
 """The record fields the metrics read; only these are kept in memory once a line is checked."""
 
@@ -211,7 +212,21 @@ def check_record(record: dict[str, Any], plan: Plan, seen: set[tuple[int, int, i
         )
     check_steps(record, plan.spec.max_steps)
     _check_summary(record)
+    _check_extra_metrics(record, plan.spec.extra_metrics, key)
     seen.add(key)
+
+
+def _check_extra_metrics(record: dict[str, Any], names: tuple[str, ...], key: tuple[int, int, int]) -> None:
+    """The record's ``metrics`` must hold exactly the spec's ``metrics.extra`` names, each a finite number."""
+    metrics = record.get("metrics")
+    if not names and metrics is None:
+        return
+    if not isinstance(metrics, dict) or sorted(metrics) != sorted(names):
+        got = sorted(metrics) if isinstance(metrics, dict) else metrics
+        raise ResultError(f"Episode {key} records metrics {got}; the spec reports {sorted(names)}.")
+    for name, value in metrics.items():
+        if "number" not in _json_types(value):
+            raise ResultError(f"Episode {key}: metric {name!r} is {json.dumps(value)[:80]}; expected a finite number.")
 
 
 def check_episode_lines(
