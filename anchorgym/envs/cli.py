@@ -48,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument("--data-dir", default=None, help="install here instead of the user cache")
     data.set_defaults(handler=data_command)
 
+    from anchorgym.integrations.openenv.cli import add_env_parser  # `anchorgym env serve` (imports nothing heavy)
+
+    add_env_parser(subparsers)
+
 
 def list_command(args: argparse.Namespace) -> int:
     """Print the registered envs as a table sized to the terminal, or as JSON with ``--json``."""

@@ -1,0 +1,94 @@
+"""``anchorgym env serve ENV_ID``: serve an env in the OpenEnv protocol.
+
+This module imports nothing heavy; OpenEnv, FastAPI and uvicorn load in the handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from anchorgym.errors import ConfigError, missing_extra
+
+DEFAULT_PORT = 8000
+
+
+def add_env_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``anchorgym env`` with its ``serve`` subcommand."""
+    env = subparsers.add_parser("env", help="serve an environment to other tools (anchorgym env serve ENV_ID)")
+    commands = env.add_subparsers(dest="env_command", metavar="COMMAND", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="serve an env over OpenEnv (HTTP + WebSocket) for TRL, verifiers, remote vector envs",
+        description="Serve ENV_ID in Meta's OpenEnv protocol: one session, with its own env, per WebSocket "
+        "connection to /ws; reset takes seed and task_id; observations carry the text, reward, done flags and "
+        "the standard info keys (anchor included).",
+    )
+    serve.add_argument("env_id", help="registered env id, e.g. anchorgym/Sokoban-v0 (built-in or from a plugin)")
+    serve.add_argument("--split", default=None, help="task split (default: the env's first split)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: every interface)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0: a free one; the URL is printed)")
+    serve.add_argument("--max-sessions", type=int, default=64, help="concurrent sessions (connections) at most")
+    serve.add_argument(
+        "--idle-timeout", type=float, default=None, help="close a session idle this many seconds (default: never)"
+    )
+    serve.add_argument("--max-steps", type=int, default=None, help="episode length limit (default: the env's)")
+    serve.add_argument(
+        "--env-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="env constructor argument (repeatable; VALUE is JSON when it parses, else a string), "
+        "e.g. --env-arg data_dir=/data/webshop",
+    )
+    serve.add_argument("--log-level", default="warning", help="uvicorn log level (info shows every connection)")
+    serve.add_argument(
+        "--import",
+        dest="serve_imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first, so the envs it registers can be served (repeatable)",
+    )
+    serve.set_defaults(handler=serve_command)
+
+
+def parse_env_args(pairs: list[str]) -> dict[str, Any]:
+    """Parse ``KEY=VALUE`` pairs; values are JSON when they parse as JSON, else strings.
+
+    >>> parse_env_args(["max_steps=20", "data_dir=/data/webshop"])
+    {'max_steps': 20, 'data_dir': '/data/webshop'}
+    """
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--env-arg must look like KEY=VALUE, got {pair!r}.")
+        try:
+            parsed[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key.strip()] = value
+    return parsed
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Serve the env until interrupted; print the URL once the server listens."""
+    from anchorgym import plugins
+
+    plugins.import_modules(args.serve_imports)
+    try:
+        from anchorgym.integrations.openenv.server import bind, build_app, uvicorn_server
+    except ModuleNotFoundError as error:
+        raise missing_extra(error.name or "openenv", "openenv") from error
+    env_kwargs = parse_env_args(args.env_arg)
+    if args.max_steps is not None:
+        env_kwargs["max_steps"] = args.max_steps
+    sock = bind(args.host, args.port)
+    app = build_app(args.env_id, args.split, args.max_sessions, args.idle_timeout, env_kwargs)
+    server = uvicorn_server(app, args.log_level)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"Serving {args.env_id} over OpenEnv at http://{shown}:{port} (sessions: ws://{shown}:{port}/ws)", flush=True)
+    server.run(sockets=[sock])
+    return 0

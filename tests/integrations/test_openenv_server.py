@@ -1,0 +1,209 @@
+"""`anchorgym env serve`: episodes through the server equal in-process ones; sessions are bounded and isolated."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("openenv", reason="needs the openenv extra: pip install 'anchorgym[openenv]'")
+
+from integrations_envs import CRASHY_ID  # noqa: E402
+from openenv.core import GenericEnvClient  # noqa: E402
+
+from anchorgym.envs.registry import make  # noqa: E402
+from anchorgym.integrations.openenv import AnchorAction, AnchorEnvClient, gym_reset, gym_step  # noqa: E402
+from anchorgym.integrations.openenv.types import jsonable  # noqa: E402
+
+INVALID = "dance a jig"
+
+
+def in_process_episode(env, seed, task_id=None, invalid_every=3, limit=40):
+    """Play the expert (with an invalid action every few steps); return the actions and every transition."""
+    obs, info = env.reset(seed=seed, options={"task_id": task_id} if task_id else None)
+    record = [(obs, jsonable(info))]
+    actions = []
+    for step in range(1, limit + 1):
+        action = INVALID if step % invalid_every == 0 else env.expert_action()
+        actions.append(action)
+        obs, reward, terminated, truncated, info = env.step(action)
+        record.append((obs, reward, terminated, truncated, jsonable(info)))
+        if terminated or truncated:
+            break
+    return actions, record
+
+
+def typed_client_episode(url, seed, task_id, actions):
+    with AnchorEnvClient(base_url=url).sync() as client:
+        result = client.reset(seed=seed, **({"task_id": task_id} if task_id else {}))
+        record = [gym_reset(result)]
+        for action in actions:
+            record.append(gym_step(client.step(AnchorAction(text=action))))
+    return record
+
+
+def generic_client_episode(url, seed, task_id, actions):
+    """The same episode through OpenEnv's GenericEnvClient (plain dicts, no anchorgym code on the client)."""
+    with GenericEnvClient(base_url=url).sync() as client:
+        result = client.reset(seed=seed, **({"task_id": task_id} if task_id else {}))
+        record = [(result.observation["text"], result.observation["info"])]
+        for action in actions:
+            result = client.step({"text": action})
+            obs = result.observation
+            record.append((obs["text"], result.reward, obs["terminated"], obs["truncated"], obs["info"]))
+            assert result.done == (obs["terminated"] or obs["truncated"])
+    return record
+
+
+def assert_same_episodes(url, env, seeds, task_ids=None):
+    for seed, task_id in zip(seeds, task_ids or [None] * len(seeds), strict=True):
+        actions, expected = in_process_episode(env, seed, task_id)
+        assert len(expected) >= 3
+        assert typed_client_episode(url, seed, task_id, actions) == expected
+        assert generic_client_episode(url, seed, task_id, actions) == expected
+
+
+def test_sokoban_episodes_through_the_server_equal_in_process_episodes(serve):
+    env = make("anchorgym/Sokoban-v1", split="test")
+    with serve("anchorgym/Sokoban-v1", "test") as url:
+        assert_same_episodes(url, env, seeds=[0, 1, 7])
+        assert_same_episodes(url, env, seeds=[5], task_ids=[env.task_ids()[3]])
+
+
+def test_webshop_episodes_through_the_server_equal_in_process_episodes(serve, webshop_dir):
+    env = make("anchorgym/WebShop-v1", split="test", data_dir=str(webshop_dir))
+    with serve("anchorgym/WebShop-v1", "test", env_kwargs={"data_dir": str(webshop_dir)}) as url:
+        assert_same_episodes(url, env, seeds=[0, 11])
+    env.close()
+
+
+def test_alfworld_episodes_through_the_server_equal_in_process_episodes(serve, alfworld_ready):
+    kwargs = {"data_dir": str(alfworld_ready)}
+    env = make("anchorgym/ALFWorld-v0", split="valid_unseen", **kwargs)
+    with serve("anchorgym/ALFWorld-v0", "valid_unseen", max_sessions=2, env_kwargs=kwargs) as url:
+        assert_same_episodes(url, env, seeds=[3])
+    env.close()
+
+
+def test_a_group_resets_to_the_same_state_and_info_carries_the_standard_keys(serve):
+    from anchorgym.envs.core import STANDARD_INFO_KEYS
+
+    with serve("anchorgym/Sokoban-v1", "test") as url:
+        clients = [AnchorEnvClient(base_url=url).sync() for _ in range(3)]
+        try:
+            resets = [client.reset(seed=42, task_id="1000000123") for client in clients]
+            anchors = {result.observation.info["anchor"] for result in resets}
+            assert len(anchors) == 1
+            assert all(set(STANDARD_INFO_KEYS) <= set(r.observation.info) for r in resets)
+            assert all(r.reward is None and not r.done for r in resets)
+            state = clients[0].state()
+            assert (state.env_id, state.split, state.task_id, state.step_count) == (
+                "anchorgym/Sokoban-v1",
+                "test",
+                "1000000123",
+                0,
+            )
+            assert state.anchor == anchors.pop() and state.ended is None
+            expert = clients[1].step(AnchorAction(query="expert_action")).observation.result
+            assert expert in resets[1].observation.info["admissible_actions"]
+        finally:
+            for client in clients:
+                client.close()
+
+
+def test_caller_mistakes_are_answered_and_the_session_stays_usable(serve):
+    with serve("anchorgym/Sokoban-v1", "test") as url, AnchorEnvClient(base_url=url).sync() as client:
+        with pytest.raises(RuntimeError, match=r"Call reset\(\) before step\(\)\. \(send a reset message first\)\."):
+            client.step(AnchorAction(text="up"))
+        with pytest.raises(RuntimeError, match="reset got unknown argument\\(s\\) options; it takes seed, episode_id"):
+            client.reset(options={"task_id": "3"})
+        with pytest.raises(RuntimeError, match="Sokoban task ids are non-negative integer seeds such as '12', got 'x'"):
+            client.reset(task_id="x")
+        with pytest.raises(RuntimeError, match=r"Unknown query 'secret'. Did you mean 'score'\? Known: .*task_ids"):
+            client.step(AnchorAction(query="secret"))
+        result = client.reset(seed=1)
+        assert result.observation.info["step"] == 0
+        assert client.step(AnchorAction(text="up")).observation.info["step"] == 1
+
+
+def test_sessions_are_bounded(serve):
+    with serve("anchorgym/Sokoban-v1", "test", max_sessions=1) as url:
+        first = AnchorEnvClient(base_url=url).sync()
+        first.reset(seed=0)
+        second = AnchorEnvClient(base_url=url).sync()
+        with pytest.raises(RuntimeError, match=r"CAPACITY_REACHED"):
+            second.reset(seed=0)
+        second.close()
+        first.close()
+        with AnchorEnvClient(base_url=url).sync() as third:  # the slot is free again
+            assert third.reset(seed=0).observation.info["step"] == 0
+
+
+def test_a_crash_ends_only_its_own_session_with_its_reason(serve):
+    import integrations_envs  # noqa: F401 - registers the crashing env
+
+    reason = "its env raised in step: RuntimeError: the engine fell over"
+    with serve(CRASHY_ID, "test", max_sessions=2) as url:
+        crashing, healthy = AnchorEnvClient(base_url=url).sync(), AnchorEnvClient(base_url=url).sync()
+        try:
+            crashing.reset(seed=0)
+            healthy.reset(seed=0)
+            with pytest.raises(RuntimeError, match=f"This session has ended: {reason}. Connect again"):
+                crashing.step(AnchorAction(text="crash"))
+            with pytest.raises(RuntimeError, match=f"This session has ended: {reason}"):
+                crashing.reset(seed=0)
+            assert crashing.state().ended == reason
+            for _ in range(3):  # the other session plays on
+                assert healthy.step(AnchorAction(text="up")).observation.info["action_valid"]
+        finally:
+            crashing.close()
+            healthy.close()
+
+
+def test_an_idle_session_is_closed_with_its_reason(serve):
+    """OpenEnv's reaper closes a session idle past --idle-timeout; it checks every 5 s, so this polls for it."""
+    with serve("anchorgym/Sokoban-v1", "test", idle_timeout_s=0.5) as url:
+        with AnchorEnvClient(base_url=url).sync() as client:
+            client.reset(seed=0)
+            deadline = time.monotonic() + 120
+            while client.state().ended is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert client.state().ended.startswith("the session was idle for ")
+            with pytest.raises(
+                RuntimeError, match="This session has ended: the session was idle for .* idle timeout is 0.5 s"
+            ):
+                client.step(AnchorAction(text="up"))
+
+
+def test_bad_server_options_are_one_line_errors():
+    from anchorgym.errors import ConfigError, UnknownNameError
+    from anchorgym.integrations.openenv.server import build_app
+
+    with pytest.raises(ConfigError, match=r"^--max-sessions must be at least 1, got 0\.$"):
+        build_app("anchorgym/Sokoban-v1", max_sessions=0)
+    with pytest.raises(ConfigError, match=r"^--idle-timeout must be a positive number of seconds, got 0\.0\.$"):
+        build_app("anchorgym/Sokoban-v1", idle_timeout_s=0.0)
+    with pytest.raises(UnknownNameError, match=r"Unknown split of anchorgym/Sokoban-v1 'tset'\. Did you mean 'test'\?"):
+        build_app("anchorgym/Sokoban-v1", "tset")
+
+
+def test_env_serve_command_serves_until_stopped(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "anchorgym.cli", "env", "serve", "anchorgym/Sokoban-v1", "--split", "test"]
+    proc = subprocess.Popen(
+        [*command, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("Serving anchorgym/Sokoban-v1 over OpenEnv at http://127.0.0.1:"), line
+        url = line.split(" at ")[1].split()[0]
+        with AnchorEnvClient(base_url=url).sync() as client:
+            assert client.reset(seed=0, task_id="1000000005").observation.info["task_id"] == "1000000005"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    bad = subprocess.run([*command, "--max-sessions", "0", "--port", "0"], capture_output=True, text=True, env=env)
+    assert (bad.returncode, bad.stderr) == (2, "error: --max-sessions must be at least 1, got 0.\n")
