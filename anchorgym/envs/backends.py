@@ -626,3 +626,5 @@ class RayBackend(Backend):
 
 
 BACKENDS = {"sync": SyncBackend, "process": ProcessBackend, "ray": RayBackend}
+
+import anchorgym.envs.openenv_backend  # noqa: E402,F401 - adds BACKENDS["openenv"] (it subclasses Backend)

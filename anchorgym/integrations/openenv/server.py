@@ -61,7 +61,8 @@ class AnchorOpenEnv(Environment[AnchorAction, AnchorObservation, AnchorState]):
     ) -> None:
         super().__init__()
         self.env_id, self.split = env_id, split
-        self.env = make(env_id, split=split, **(env_kwargs or {}))
+        self.env_kwargs = dict(env_kwargs or {})
+        self.env = make(env_id, split=split, **self.env_kwargs)
         self.idle_timeout_s = idle_timeout_s
         self.episode_id: str | None = None
         self.ended: str | None = None
@@ -106,6 +107,7 @@ class AnchorOpenEnv(Environment[AnchorAction, AnchorObservation, AnchorState]):
             env_id=self.env_id,
             split=self.split,
             max_steps=self.env.max_steps,
+            env_kwargs=jsonable(self.env_kwargs),
             task_id=self.env.task_id,
             anchor=self.env.anchor() if started else "",
             ended=self.ended,

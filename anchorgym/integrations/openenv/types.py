@@ -22,6 +22,8 @@ from pydantic import Field
 QUERIES = (
     "task_ids",
     "expert_action",
+    "random_action",
+    "dataset_hashes",
     "admissible_actions",
     "anchor",
     "anchor_state",
@@ -69,6 +71,7 @@ class AnchorState(State):
     env_id: str = Field(description="registered anchorgym env id")
     split: str = Field(description="the task split the session's env plays")
     max_steps: int = Field(description="episode length limit")
+    env_kwargs: dict[str, Any] = Field(default_factory=dict, description="the constructor arguments the server gave")
     task_id: str = Field(default="", description="the current task ('' before the first reset)")
     anchor: str = Field(default="", description="digest of the current state ('' before the first reset)")
     ended: str | None = Field(default=None, description="why the session ended (None while it is usable)")
