@@ -235,3 +235,20 @@ def test_hook_includes_a_section_and_rewrites_links():
     )
     with pytest.raises(ValueError, match="p.md has no heading 'Three'"):
         hook._section(text, "Three", "p.md")
+
+
+def test_rst_docstrings_become_markdown():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rst_docstrings", ROOT / "docs" / "hooks" / "rst_docstrings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = (
+        "Keys, see :mod:`.anchors`::\n\n"
+        "==================== =====\nkey                  meaning\n==================== =====\n"
+        "``anchor``           a digest\n``admissible_actions`` list[str] or None\n==================== =====\n"
+    )
+    assert module.rst_to_markdown(text) == (
+        "Keys, see `anchors`:\n\n| key | meaning |\n|---|---|\n| `anchor` | a digest |\n"
+        "| `admissible_actions` | list[str] or None |"
+    )
