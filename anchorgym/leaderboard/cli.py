@@ -49,10 +49,17 @@ def _add_serve(actions: argparse._SubParsersAction) -> None:
     serve.add_argument("--db", default=DEFAULT_DB, help=f"SQLAlchemy URL (default {DEFAULT_DB})")
     serve.add_argument("--storage", default="leaderboard-files", help="folder for episodes files")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: a free one, printed)")
     serve.add_argument("--no-replay", action="store_true", help="skip background replay verification")
     serve.add_argument("--replay-workers", type=int, default=2, help="replays run at once (default 2)")
     serve.add_argument("--replay-budget", type=float, default=900.0, help="seconds one replay may take (default 900)")
+    serve.add_argument(
+        "--missing-data",
+        choices=("refuse", "self-report"),
+        default="refuse",
+        help="a submission for a benchmark whose replay data this server lacks: refuse it with 422 (default) "
+        "or accept it unranked as self-reported",
+    )
     serve.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
     serve.add_argument("--timeout", type=int, default=30, help="seconds a silent connection is kept (default 30)")
     serve.set_defaults(handler=_serve)
@@ -72,10 +79,10 @@ def _serve(args: argparse.Namespace) -> int:
         replay=not args.no_replay,
         replay_workers=args.replay_workers,
         replay_budget_s=args.replay_budget,
+        missing_data=args.missing_data,
     )
     limits = app.extensions["anchorgym"]["limits"]
-    print(f"leaderboard on http://{args.host}:{args.port}/ (database {safe_url(args.db)})", flush=True)
-    waitress.serve(
+    server = waitress.create_server(
         app,
         host=args.host,
         port=args.port,
@@ -86,8 +93,10 @@ def _serve(args: argparse.Namespace) -> int:
         connection_limit=200,
         expose_tracebacks=False,
         ident="anchorgym",
-        _quiet=True,
     )
+    port = server.effective_port  # the one bound, also for --port 0
+    print(f"leaderboard on http://{args.host}:{port}/ (database {safe_url(args.db)})", flush=True)
+    server.run()
     return 0
 
 

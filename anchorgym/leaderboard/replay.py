@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from anchorgym.errors import AnchorGymError, ResultError
 
 # Envs whose episodes are a pure function of (task, seed, actions). Tool-QA only replays
 # with an in-process index (a remote retrieval server may change under us).
@@ -89,6 +93,43 @@ def replayable(env_id: str, env_kwargs: dict[str, Any]) -> str | None:
     if env_kwargs.get("retrieval_url"):
         return "episodes used a remote retrieval server: the scores are self-reported"
     return None
+
+
+_MAKE_LOCK = threading.Lock()  # one env construction at a time: concurrent submits for one benchmark share it
+
+
+@lru_cache(maxsize=64)
+def _make_once(benchmark_id: str, spec_hash: str) -> None:
+    """Make and close the env of benchmark ``benchmark_id`` as a replay would (cached per spec on success)."""
+    from anchorgym.envs.registry import make
+    from anchorgym.harness.specs import load_benchmark
+
+    spec = load_benchmark(benchmark_id)
+    make(spec.env_id, split=spec.split, max_steps=spec.max_steps, **spec.env_kwargs).close()
+
+
+def lacks_data(error: AnchorGymError, benchmark_id: str) -> str:
+    """The reason given when the env of ``benchmark_id`` cannot be made on this server."""
+    return f"the server lacks the data to replay {benchmark_id}: {error}"
+
+
+def check_replay_data(spec: Any) -> None:
+    """Check that this server can make ``spec``'s env to replay it (its data and extra are installed).
+
+    Benchmarks the server never replays pass. A success is cached per spec; a failure is not (the operator
+    may install the data meanwhile).
+
+    Raises:
+        ResultError: the env cannot be made; the message names the benchmark and what is missing.
+    """
+    if replayable(spec.env_id, spec.env_kwargs) is not None:
+        return
+    try:
+        with _MAKE_LOCK:
+            _make_once(spec.id, spec.content_hash())
+    except AnchorGymError as error:
+        message = lacks_data(error, spec.id)
+        raise ResultError(message[0].upper() + message[1:]) from error
 
 
 def _differs(name: str, replayed: Any, recorded: Any) -> str:
@@ -170,7 +211,10 @@ def replay_entry(
         return Outcome("not-replayable", reason)
     parse = parse_check(result, spec.env_id)
     began, count = time.monotonic(), start
-    env = make(spec.env_id, split=spec.split, max_steps=spec.max_steps, **spec.env_kwargs)
+    try:
+        env = make(spec.env_id, split=spec.split, max_steps=spec.max_steps, **spec.env_kwargs)
+    except AnchorGymError as error:  # the data was removed since the submission: the scores stay self-reported
+        return Outcome("not-replayable", lacks_data(error, spec.id))
     try:
         with episodes_file.open(encoding="utf-8") as handle:
             for number, line in enumerate(handle):

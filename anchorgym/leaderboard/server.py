@@ -34,10 +34,11 @@ from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
-from anchorgym.errors import ResultError
+from anchorgym.errors import ResultError, unknown
 from anchorgym.leaderboard.limits import Limits
+from anchorgym.leaderboard.replay import check_replay_data
 from anchorgym.leaderboard.storage import Entry, Token, audit, episodes_path, find_token, now, open_database
-from anchorgym.leaderboard.verify import verify_submission
+from anchorgym.leaderboard.verify import Plan, verify_submission
 from anchorgym.leaderboard.worker import DEFAULT_BUDGET_S, DEFAULT_WORKERS, ReplayQueue
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+MISSING_DATA_MODES = ("refuse", "self-report")
 ENTRY_COLUMNS = [c for c in Entry.__table__.columns.keys() if c != "result_json"]  # lists never load the blob
 
 
@@ -104,6 +106,7 @@ def create_app(
     replay_workers: int = DEFAULT_WORKERS,
     replay_budget_s: float = DEFAULT_BUDGET_S,
     queue_quota: int = DEFAULT_QUEUE_QUOTA,
+    missing_data: str = "refuse",
 ) -> Flask:
     """Build the leaderboard app.
 
@@ -118,9 +121,17 @@ def create_app(
         replay_workers: replays run at once.
         replay_budget_s: seconds one entry's replay may take in all.
         queue_quota: entries one token may have waiting for replay (429 beyond).
+        missing_data: what to do with a submission for a replayable benchmark whose data (or extra) this
+            server lacks: ``refuse`` it (422 with the reason), or ``self-report``: accept it, unranked, as
+            self-reported.
+
+    Raises:
+        ConfigError: an unknown ``missing_data``.
     """
     from anchorgym.leaderboard.pages import register_pages
 
+    if missing_data not in MISSING_DATA_MODES:
+        raise unknown("missing-data mode", missing_data, MISSING_DATA_MODES)
     limits = limits or Limits()
     if max_upload_bytes is not None:
         limits = Limits(**{**limits.__dict__, "max_body_bytes": max_upload_bytes})
@@ -131,13 +142,21 @@ def create_app(
     storage.mkdir(parents=True, exist_ok=True)
     sessions = open_database(db_url)
     queue = ReplayQueue(sessions, storage, replay_workers, replay_budget_s) if replay else None
-    app.extensions["anchorgym"] = {"sessions": sessions, "storage": storage, "replayer": queue, "limits": limits}
+    check_plan = _require_replay_data if replay and missing_data == "refuse" else None
+    app.extensions["anchorgym"] = {
+        "sessions": sessions, "storage": storage, "replayer": queue, "limits": limits, "check_plan": check_plan
+    }  # fmt: skip
     _register_api(app, RateLimiter(*rate_limit), queue_quota)
     register_pages(app)
     app.after_request(_harden)
     if queue is not None:
         queue.resume()
     return app
+
+
+def _require_replay_data(plan: Plan) -> None:
+    """Refuse (ResultError) a benchmark the server would replay but cannot: its data or extra is missing."""
+    check_replay_data(plan.spec)
 
 
 def _harden(response: Response) -> Response:
@@ -197,9 +216,8 @@ def _register_api(app: Flask, limiter: RateLimiter, queue_quota: int) -> None:
         partial = storage / f"upload-{uuid.uuid4().hex}.partial"
         try:
             with partial.open("wb") as sink:
-                result, columns = verify_submission(
-                    result_bytes, _lines(episodes, limits.max_line_bytes), limits, sink.write
-                )
+                lines = _lines(episodes, limits.max_line_bytes)
+                result, columns = verify_submission(result_bytes, lines, limits, sink.write, state["check_plan"])
             return _store(owner, result, columns, partial)
         except UnicodeDecodeError as error:
             return _error(400, f"Uploads must be UTF-8 text: {error}")

@@ -370,14 +370,28 @@ def check_metrics(result: dict[str, Any], summaries: list[dict[str, Any]]) -> No
 
 
 def verify_submission(
-    result_bytes: bytes, episode_lines: Iterable[bytes], limits: Limits, sink: Callable[[bytes], None] | None = None
+    result_bytes: bytes,
+    episode_lines: Iterable[bytes],
+    limits: Limits,
+    sink: Callable[[bytes], None] | None = None,
+    check_plan: Callable[[Plan], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Verify a submission; return ``(result, columns of its leaderboard entry)``.
+
+    Args:
+        result_bytes: ``result.json``.
+        episode_lines: the lines of ``episodes.jsonl`` (see :func:`check_episode_lines`).
+        limits: the bounds.
+        sink: called with each episodes line's bytes.
+        check_plan: called with the plan once ``result.json`` is checked, before any episode is read
+            (the server checks there that it holds the data to replay the benchmark); raises ResultError.
 
     Raises:
         ValueError: ``result.json`` is not JSON. ResultError: the precise reason the submission is refused.
     """
     result, plan = check_result(result_bytes, limits)
+    if check_plan is not None:
+        check_plan(plan)
     summaries, sha = check_episode_lines(episode_lines, plan, limits, sink)
     if sha != result["files"]["episodes_sha256"]:
         raise ResultError("episodes.jsonl is not the file result.json describes (SHA-256 differs).")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +22,7 @@ from werkzeug.serving import make_server
 from anchorgym.harness import evaluate
 from anchorgym.harness.metrics import summarize
 from anchorgym.leaderboard.server import create_app
-from anchorgym.leaderboard.storage import create_token
+from anchorgym.leaderboard.storage import create_token, open_database
 
 BENCHMARK = "sokoban-6x6-1box/smoke@v1"
 
@@ -84,6 +87,43 @@ def serve(tmp_path: Path, db_url: str | None = None, token_name: str = "tester",
     finally:
         http.shutdown()
         thread.join(5)
+
+
+@contextlib.contextmanager
+def serve_process(tmp_path: Path, *options: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """Run ``anchorgym leaderboard serve --port 0 OPTIONS`` in a subprocess (a fresh process: no caches).
+
+    Args:
+        tmp_path: holds the SQLite database and the episodes files.
+        options: more ``serve`` options.
+        env: the server's environment (default: this one's).
+
+    Yields:
+        The server (``app`` is its ``subprocess.Popen``, whose ``pid`` gives its memory in /proc).
+    """
+    db = f"sqlite:///{tmp_path / 'board.db'}"
+    token = create_token(open_database(db), "tester")
+    command = [sys.executable, "-m", "anchorgym.cli", "leaderboard", "serve", "--db", db, "--port", "0"]
+    command += ["--storage", str(tmp_path / "files"), *options]
+    log = tmp_path / "serve.log"  # a file, not a pipe: a pipe nobody reads would block a chatty server
+    with log.open("w") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        yield Server(_served_url(process, log), token, process)
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _served_url(process: subprocess.Popen, log: Path, timeout_s: float = 120.0) -> str:
+    """The URL ``serve`` prints once its socket listens (generous timeout: the machine may be busy)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        for line in log.read_text().splitlines():
+            if line.startswith("leaderboard on http://127.0.0.1:"):
+                return line.split()[2].rstrip("/")
+        time.sleep(0.1)
+    raise AssertionError(f"the server did not start (exit {process.poll()}):\n{log.read_text()}")
 
 
 @pytest.fixture
