@@ -58,7 +58,17 @@ def register(subparsers: Any) -> None:
     run.add_argument("--seeds", default=None, help="evaluation seeds, e.g. 0,1,2 (default: spec's)")
     run.add_argument("--out", default=None, help="result directory (default runs/eval/BENCHMARK/POLICY)")
     run.add_argument("--num-workers", type=int, default=None, help="env worker processes (process backend when > 1)")
-    run.add_argument("--backend", choices=("sync", "process", "ray"), default=None, help="vector env backend")
+    run.add_argument(
+        "--backend", choices=("sync", "process", "ray", "openenv"), default=None, help="vector env backend"
+    )
+    run.add_argument(
+        "--env-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="openenv backend: an OpenEnv server hosting the envs, started with "
+        "`anchorgym env serve --benchmark BENCHMARK` (repeatable; implies --backend openenv)",
+    )
     run.add_argument("--batch-size", type=int, default=None, help="episodes played at once (default up to 16)")
     run.add_argument(
         "--max-worker-rss-mb",
@@ -153,11 +163,15 @@ def _eval(args: argparse.Namespace) -> int:
         retry_errored=args.retry_errored,
         generation=generation_from_args(args),
         batch_size=args.batch_size,
-        backend=args.backend or ("process" if args.max_worker_rss_mb else None),
+        backend=args.backend or ("openenv" if args.env_url else "process" if args.max_worker_rss_mb else None),
         num_workers=args.num_workers,
         progress=not args.no_progress,
         policy_options=parse_options(args.policy_option),
-        backend_options={"max_worker_rss_mb": args.max_worker_rss_mb} if args.max_worker_rss_mb else None,
+        backend_options={
+            **({"max_worker_rss_mb": args.max_worker_rss_mb} if args.max_worker_rss_mb else {}),
+            **({"urls": args.env_url} if args.env_url else {}),
+        }
+        or None,
     )
     print(format_table([summary_row(result, extras=extra_names([result]))], summary_header([result])))
     print(f"results: {out}  (report: anchorgym report {out})")

@@ -139,3 +139,29 @@ def test_evaluate_through_servers_gives_the_in_process_result(serve, tmp_path):
     episodes = [(tmp_path / run / "episodes.jsonl").read_text().splitlines() for run in ("local", "remote")]
     strip = [[{k: v for k, v in json.loads(line).items() if "time" not in k} for line in run] for run in episodes]
     assert strip[0] == strip[1]
+
+
+def test_anchorgym_eval_with_env_url_plays_on_a_served_benchmark(tmp_path):
+    """`anchorgym env serve --benchmark B` in one process, `anchorgym eval B --env-url URL` in another."""
+    import os
+    import subprocess
+    import sys
+
+    bench = "sokoban-6x6-1box/lm-smoke@v2"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cli = [sys.executable, "-m", "anchorgym.cli"]
+    server = subprocess.Popen(
+        [*cli, "env", "serve", "--benchmark", bench, "--port", "0"], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        url = server.stdout.readline().split(" at ")[1].split()[0]
+        for run, extra in (("remote", ["--env-url", url]), ("local", [])):
+            out = tmp_path / run
+            command = [*cli, "eval", bench, "--policy", "expert", "--out", str(out), "--no-progress", *extra]
+            subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    remote, local = (json.loads((tmp_path / run / "result.json").read_text()) for run in ("remote", "local"))
+    assert remote["metrics"] == local["metrics"]
+    assert remote["metrics"]["success_rate"]["mean"] == 0.5  # the expert solves 2 of the 4 puzzles in 3 steps

@@ -25,7 +25,15 @@ def add_env_parser(subparsers: argparse._SubParsersAction) -> None:
         "connection to /ws; reset takes seed and task_id; observations carry the text, reward, done flags and "
         "the standard info keys (anchor included).",
     )
-    serve.add_argument("env_id", help="registered env id, e.g. anchorgym/Sokoban-v0 (built-in or from a plugin)")
+    serve.add_argument(
+        "env_id", nargs="?", help="registered env id, e.g. anchorgym/Sokoban-v1 (built-in or from a plugin)"
+    )
+    serve.add_argument(
+        "--benchmark",
+        default=None,
+        help="serve the env exactly as this benchmark plays it (its env id, split, max_steps and arguments), "
+        "e.g. sokoban-6x6-1box/test@v2, for `anchorgym eval BENCHMARK --backend openenv --env-url URL`",
+    )
     serve.add_argument("--split", default=None, help="task split (default: the env's first split)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: every interface)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0: a free one; the URL is printed)")
@@ -81,14 +89,31 @@ def serve_command(args: argparse.Namespace) -> int:
         from anchorgym.integrations.openenv.server import bind, build_app, uvicorn_server
     except ModuleNotFoundError as error:
         raise missing_extra(error.name or "openenv", "openenv") from error
-    env_kwargs = parse_env_args(args.env_arg)
-    if args.max_steps is not None:
-        env_kwargs["max_steps"] = args.max_steps
+    env_id, split, env_kwargs = _served_env(args)
     sock = bind(args.host, args.port)
-    app = build_app(args.env_id, args.split, args.max_sessions, args.idle_timeout, env_kwargs)
+    app = build_app(env_id, split, args.max_sessions, args.idle_timeout, env_kwargs)
     server = uvicorn_server(app, args.log_level)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"Serving {args.env_id} over OpenEnv at http://{shown}:{port} (sessions: ws://{shown}:{port}/ws)", flush=True)
+    print(f"Serving {env_id} over OpenEnv at http://{shown}:{port} (sessions: ws://{shown}:{port}/ws)", flush=True)
     server.run(sockets=[sock])
     return 0
+
+
+def _served_env(args: argparse.Namespace) -> tuple[str, str | None, dict[str, Any]]:
+    """Return the env id, split and constructor arguments to serve: the benchmark's, then the options'."""
+    env_id, split, env_kwargs = args.env_id, args.split, {}
+    if args.benchmark:
+        from anchorgym.harness.specs import load_benchmark
+
+        spec = load_benchmark(args.benchmark)
+        if env_id not in (None, spec.env_id):
+            raise ConfigError(f"{args.benchmark} plays {spec.env_id}, not {env_id}; drop ENV_ID or the --benchmark.")
+        env_id, split = spec.env_id, split or spec.split
+        env_kwargs = {**spec.env_kwargs, "max_steps": spec.max_steps}
+    if env_id is None:
+        raise ConfigError("Name the env to serve (anchorgym env serve ENV_ID) or a benchmark (--benchmark ID).")
+    env_kwargs.update(parse_env_args(args.env_arg))
+    if args.max_steps is not None:
+        env_kwargs["max_steps"] = args.max_steps
+    return env_id, split, env_kwargs
