@@ -3,7 +3,7 @@
 The wheel is built once per session from this checkout (``python -m build --no-isolation``: the build
 back-end is already in the dev venv). The slow test installs it with uv into fresh venvs (bare,
 ``[alfworld]``, ``[webshop]``) and runs what a new user runs first: the README's quickstart,
-``anchorgym envs``, a Sokoban evaluation and its report.
+``anchorgym envs``, a Sokoban evaluation and its report (and, bare, the demo).
 """
 
 from __future__ import annotations
@@ -144,3 +144,8 @@ def test_the_wheel_in_a_fresh_venv(dist: Path, tmp_path: Path, extra: str | None
     assert (work / "run" / "report.html").read_text().count("<svg") == 2
     done = run([anchorgym_cli, "train", "--fields"], cwd=work, env=env, timeout=120)
     assert "estimator" in done.stdout
+    if extra is None:  # `make demo`'s evaluations and reports need no extra (the LM part says what it lacks)
+        done = run([python, "-m", "anchorgym.harness.demo", "--out", "demo"], cwd=work, env=env, timeout=600)
+        assert f"Results and reports (report.md, report.html) are under {work / 'demo'}" in done.stdout
+        assert "| expert (demo/test/expert) | 100.0% ± 0.0 |" in done.stdout
+        assert (work / "demo" / "test" / "random" / "report.html").is_file()
