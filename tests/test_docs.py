@@ -252,3 +252,25 @@ def test_rst_docstrings_become_markdown():
         "Keys, see `anchors`:\n\n| key | meaning |\n|---|---|\n| `anchor` | a digest |\n"
         "| `admissible_actions` | list[str] or None |"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", README_BLOCKS, ids=[b.where for b in README_BLOCKS])
+def test_readme_block_runs_in_a_jupyter_kernel(block: Block, tmp_path: Path, request: pytest.FixtureRequest):
+    """Pasted into a notebook cell: the kernel's __main__ is no importable file (spawned workers must cope)."""
+    from jupyter_client.manager import start_new_kernel
+
+    env = _prepare(block, request)
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(tmp_path), env=env)
+    errors: list[str] = []
+
+    def keep_errors(message: dict) -> None:
+        if message["msg_type"] == "error":
+            errors.append("\n".join(message["content"]["traceback"]))
+
+    try:
+        reply = client.execute_interactive(block.code, timeout=600, output_hook=keep_errors)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "ok", f"{block.where}: the block failed in a Jupyter kernel:\n{errors}"
