@@ -45,6 +45,7 @@ class Server:
     url: str
     token: str
     app: object
+    db_url: str = ""
 
     def submit(self, result: dict | bytes, episodes: str | bytes, token: str | None = None) -> httpx.Response:
         """POST a submission; ``result`` may be a dict or raw bytes."""
@@ -83,25 +84,29 @@ def serve(tmp_path: Path, db_url: str | None = None, token_name: str = "tester",
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Server(f"http://127.0.0.1:{http.server_port}", token, app)
+        yield Server(f"http://127.0.0.1:{http.server_port}", token, app, db_url)
     finally:
         http.shutdown()
         thread.join(5)
 
 
 @contextlib.contextmanager
-def serve_process(tmp_path: Path, *options: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+def serve_process(
+    tmp_path: Path, *options: str, env: dict[str, str] | None = None, db_url: str | None = None
+) -> Iterator[Server]:
     """Run ``anchorgym leaderboard serve --port 0 OPTIONS`` in a subprocess (a fresh process: no caches).
 
     Args:
-        tmp_path: holds the SQLite database and the episodes files.
+        tmp_path: holds the episodes files, and the SQLite database unless ``db_url`` names another.
         options: more ``serve`` options.
         env: the server's environment (default: this one's).
+        db_url: the database (default: ``board.db`` in ``tmp_path``).
 
     Yields:
-        The server (``app`` is its ``subprocess.Popen``, whose ``pid`` gives its memory in /proc).
+        The server (``app`` is its ``subprocess.Popen``, whose ``pid`` gives its memory in /proc; ``db_url`` its
+        database).
     """
-    db = f"sqlite:///{tmp_path / 'board.db'}"
+    db = db_url or f"sqlite:///{tmp_path / 'board.db'}"
     token = create_token(open_database(db), "tester")
     command = [sys.executable, "-m", "anchorgym.cli", "leaderboard", "serve", "--db", db, "--port", "0"]
     command += ["--storage", str(tmp_path / "files"), *options]
@@ -109,7 +114,7 @@ def serve_process(tmp_path: Path, *options: str, env: dict[str, str] | None = No
     with log.open("w") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, text=True, env=env)
     try:
-        yield Server(_served_url(process, log), token, process)
+        yield Server(_served_url(process, log), token, process, db)
     finally:
         process.terminate()
         process.wait(30)
