@@ -165,3 +165,18 @@ def test_anchorgym_eval_with_env_url_plays_on_a_served_benchmark(tmp_path):
     remote, local = (json.loads((tmp_path / run / "result.json").read_text()) for run in ("remote", "local"))
     assert remote["metrics"] == local["metrics"]
     assert remote["metrics"]["success_rate"]["mean"] == 0.5  # the expert solves 2 of the 4 puzzles in 3 steps
+
+
+def test_bench_openenv_runs_in_tiny_mode():
+    """benchmarks/bench_openenv.py plays identical episodes both ways and prints its RATIO line (numbers unchecked)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_openenv.py"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "ANCHORGYM_ALFWORLD_TEST_DATA": ""}
+    run = subprocess.run([sys.executable, str(script), "--tiny"], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    ratios = [line.split()[1] for line in run.stdout.splitlines() if line.startswith("RATIO ")]
+    assert ratios == ["sokoban_openenv_vs_inprocess_steps_per_s"]

@@ -41,6 +41,12 @@ def add_env_parser(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--idle-timeout", type=float, default=None, help="close a session idle this many seconds (default: never)"
     )
+    serve.add_argument(
+        "--threaded",
+        action="store_true",
+        help="run each session's env on its own thread (only for thread-safe envs; default: one shared thread, "
+        "since engines such as ALFWorld's are not thread-safe)",
+    )
     serve.add_argument("--max-steps", type=int, default=None, help="episode length limit (default: the env's)")
     serve.add_argument(
         "--env-arg",
@@ -91,7 +97,7 @@ def serve_command(args: argparse.Namespace) -> int:
         raise missing_extra(error.name or "openenv", "openenv") from error
     env_id, split, env_kwargs = _served_env(args)
     sock = bind(args.host, args.port)
-    app = build_app(env_id, split, args.max_sessions, args.idle_timeout, env_kwargs)
+    app = build_app(env_id, split, args.max_sessions, args.idle_timeout, env_kwargs, args.threaded)
     server = uvicorn_server(app, args.log_level)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host

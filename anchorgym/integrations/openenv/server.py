@@ -162,12 +162,23 @@ class AnchorOpenEnv(Environment[AnchorAction, AnchorObservation, AnchorState]):
         return jsonable(list(value) if name == "task_ids" else value)
 
 
+class SerialAnchorOpenEnv(AnchorOpenEnv):
+    """A session whose env calls run on the one thread shared by every session (OpenEnv's single-thread executor).
+
+    The default: env engines need not be thread-safe (textworld's PDDL parser, behind ALFWorld, is not:
+    two sessions loading games at once corrupt it), so sessions take turns, one env call at a time.
+    """
+
+    REQUIRES_SINGLE_THREAD_EXECUTOR = True
+
+
 def build_app(
     env_id: str,
     split: str | None = None,
     max_sessions: int = DEFAULT_MAX_SESSIONS,
     idle_timeout_s: float | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    threaded: bool = False,
 ) -> Any:
     """Build the OpenEnv FastAPI app serving ``env_id``; one env is made first, so a missing data set fails here.
 
@@ -177,6 +188,8 @@ def build_app(
         max_sessions: concurrent sessions (WebSocket connections) at most.
         idle_timeout_s: close a session idle this long (None: never).
         env_kwargs: further env constructor arguments.
+        threaded: run each session's env calls on its own thread (only for thread-safe envs); by default
+            every env call runs on one shared thread (see :class:`SerialAnchorOpenEnv`).
 
     Returns:
         The FastAPI application (serve it with uvicorn).
@@ -193,7 +206,8 @@ def build_app(
         raise ConfigError(f"--max-sessions must be at least 1, got {max_sessions}.")
     if idle_timeout_s is not None and not idle_timeout_s > 0:
         raise ConfigError(f"--idle-timeout must be a positive number of seconds, got {idle_timeout_s}.")
-    factory = functools.partial(AnchorOpenEnv, env_id, split, dict(env_kwargs or {}), idle_timeout_s)
+    session_cls = AnchorOpenEnv if threaded else SerialAnchorOpenEnv
+    factory = functools.partial(session_cls, env_id, split, dict(env_kwargs or {}), idle_timeout_s)
     factory().close()  # fail now, with the env's own message, rather than at the first connection
     config = ConcurrencyConfig(max_concurrent_envs=max_sessions, session_timeout=idle_timeout_s)
     return create_app(
