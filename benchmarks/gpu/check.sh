@@ -7,7 +7,7 @@
 #           text-format training run at GiGPO's Sokoban settings (throughput), and a GRPO / GiGPO /
 #           HGPO learning run with SmolLM2 on Sokoban (choice format).
 # What is worth keeping lands in $OUT (at most 8 files come back): machine.txt, stage1.log,
-# stage2.log, text_metrics.csv, learning.log, learning_sokoban.json and .png.
+# stage2.log, text_metrics.csv, gap.log, learning.log, learning_sokoban.json and .png.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 stage=${1:?usage: check.sh 1|2}
@@ -45,6 +45,8 @@ elif [[ $stage == 2 ]]; then
   cp .gpu/text-run/metrics.csv "$OUT/text_metrics.csv"
   # the sampler's log-probs against the learner's own bf16 re-scoring (PPO's pi_old): the gap per iteration
   "$PY" -c "import csv,sys; [print('LOGP_GAP iteration', r['iteration'], 'mean', r['rollout/logp_gap_mean'], 'max', r['rollout/logp_gap_max'], 'approx_kl/old', r['approx_kl/old']) for r in csv.DictReader(open(sys.argv[1]))]" "$OUT/text_metrics.csv"
+  # the sampler's float32 log-probs against the learner's bf16 re-scoring on one SmolLM2 rollout (GAP line)
+  timeout "${GAP_S:-90}" "$PY" benchmarks/gpu/logp_gap.py ${GAP_ARGS:---device cuda} 2>&1 | grep '^GAP' | tee "$OUT/gap.log"
   # seed-major and saved after every run, so what the time limit cuts off still compares on equal seeds;
   # LEARNING_ARGS and TEXT_ARGS let a CPU machine rehearse with smaller runs (README.md)
   timeout "${LEARNING_S:-200}" "$PY" benchmarks/learning/run.py --task sokoban --set model=smollm2 \
