@@ -9,6 +9,8 @@ An HTML comment on the line before a block says what it needs, sparingly:
 
 * ``<!-- docs: needs alfworld -->``: the ALFWorld games (the tests' unpacked copy, through
   ``$ALFWORLD_DATA``); skipped where the shared archive is absent, like every test that needs data.
+* ``<!-- docs: server anchorgym ... --port N -->``: the block talks to a server: that command is started
+  first (in the block's folder) and the block runs once port N on 127.0.0.1 accepts connections.
 * ``<!-- docs: skip REASON -->``: not run, with the reason shown.
 
 In ``bash`` blocks, the lines that run ``anchorgym envs``, ``benchmarks``, ``compare``, ``report``, and
@@ -18,11 +20,14 @@ file (other lines serve, train, download or hold placeholders). A failure names 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +35,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^```(\w*)\s*$")
-MARKER = re.compile(r"^<!-- docs: (needs|skip) ?(.*?) -->$")
+MARKER = re.compile(r"^<!-- docs: (needs|skip|server) ?(.*?) -->$")
 FILE_NAME = re.compile(r"^# (\w+\.py)\b")
 CHEAP = {"envs", "benchmarks", "compare", "report", "eval"}
 
@@ -43,7 +48,7 @@ class Block:
     line: int  # of its first code line, 1-based
     language: str
     code: str
-    marker: tuple[str, str] | None  # ("needs" | "skip", argument)
+    marker: tuple[str, str] | None  # ("needs" | "skip" | "server", argument)
 
     @property
     def where(self) -> str:
@@ -105,6 +110,37 @@ def _prepare(block: Block, request: pytest.FixtureRequest) -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def _server(block: Block, folder: Path, env: dict[str, str]) -> Iterator[None]:
+    """Run the block's ``server`` command, if it has one, until the block is done."""
+    if not (block.marker and block.marker[0] == "server"):
+        yield
+        return
+    args = shlex.split(block.marker[1])
+    port = int(args[args.index("--port") + 1])
+    log = (folder / "server.log").open("w")
+    server = subprocess.Popen(args, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_port(port, server, folder / "server.log", block.where)
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        log.close()
+
+
+def _wait_for_port(port: int, server: subprocess.Popen, log: Path, where: str) -> None:
+    """Wait until 127.0.0.1:port accepts connections; fail if the server exits first (no time limit of ours)."""
+    while True:
+        if server.poll() is not None:
+            pytest.fail(f"{where}: the server of the block exited ({server.returncode}):\n{log.read_text()[-3000:]}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=0.2)  # a pause that also notices the server exiting
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=[b.where for b in PYTHON_BLOCKS])
 def test_python_block_runs_as_a_script(block: Block, tmp_path: Path, request: pytest.FixtureRequest):
@@ -112,8 +148,9 @@ def test_python_block_runs_as_a_script(block: Block, tmp_path: Path, request: py
     named = FILE_NAME.match(block.code)
     script = tmp_path / (named.group(1) if named else "block.py")
     script.write_text(block.code)
-    done = subprocess.run([sys.executable, script.name], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    with _server(block, tmp_path, env):
+        done = subprocess.run([sys.executable, script.name], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=600)  # fmt: skip
     _check(done, block.where, f"as `python {script.name}`")
 
 
