@@ -18,7 +18,8 @@ from anchorgym.envs.cli import play_episode
 from anchorgym.envs.registry import _REGISTRY, EnvInfo
 
 
-def test_envs_lists_sokoban(capsys):
+def test_envs_lists_sokoban(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # test envs registered by other tests widen the columns; keep cells unwrapped
     assert main(["envs"]) == 0
     out = capsys.readouterr().out
     assert "anchorgym/Sokoban-v0" in out and "train, test" in out and "15" in out
