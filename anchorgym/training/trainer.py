@@ -249,7 +249,14 @@ class Trainer:
             seed=seed,
         )
         rollout_s = time.perf_counter() - start
+        # An episode whose env failed (Episode.error) has no outcome to learn from: it is left out of the
+        # advantages and the update, and counted, so a failing env is visible in the metrics.
+        errored = sum(1 for e in episodes if e.error)
+        episodes = [e for e in episodes if not e.error]
+        if not episodes:
+            raise RuntimeError(f"Every episode of iteration {iteration + 1} errored; nothing to learn from.")
         samples, row = self.make_samples(episodes)
+        row["rollout/errored_episodes"] = errored
         steps = [s for e in episodes for s in e.steps]
         row["rollout/tokens_per_s"] = sum(s.tokens_out or 0 for s in steps) / rollout_s
         row["rollout/prompt_tokens_per_s"] = sum(s.tokens_in or 0 for s in steps) / rollout_s

@@ -51,6 +51,16 @@ def test_tiny_model_learns_the_corridor(tmp_path):
     assert last >= 0.8, success
 
 
+def test_errored_episodes_are_left_out_of_the_update_and_counted(tmp_path):
+    # two tasks x 4: task "b" raises on its first step, so its 4 episodes error and only task "a" trains
+    out = train(
+        config(tmp_path, iterations=1, num_tasks=2, task_ids=["a", "b"], env_kwargs={"fail_task": "b"}, save_every=0)
+    )
+    row = metrics(out)[0]
+    assert float(row["rollout/errored_episodes"]) == 4.0
+    assert math.isfinite(float(row["loss/policy"]))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("action_format", ["choice", "text"])
 def test_recorded_logprobs_match_the_update(tmp_path, action_format):

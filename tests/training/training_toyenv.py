@@ -15,6 +15,10 @@ class CorridorEnv(AnchorEnv):
 
     default_max_steps = 5
 
+    def __init__(self, fail_task: str = "", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fail_task = fail_task  # raise on the first step of this task (the per-env error path)
+
     def task_ids(self) -> list[str]:
         return ["a", "b"]
 
@@ -26,6 +30,8 @@ class CorridorEnv(AnchorEnv):
         return f"cell {self.cell}"
 
     def _apply(self, action: str) -> Transition:
+        if self.task_id == self.fail_task:
+            raise RuntimeError(f"task {self.task_id} fails on purpose")
         self.cell = max(0, self.cell + (1 if action == "right" else -1))
         self.won = self.cell == LENGTH
         return Transition(self._obs(), reward=float(self.won), terminated=self.won)
