@@ -2,11 +2,13 @@
 
 Batch: 2,500 episode groups x 8 trajectories x 50 steps, anchors drawn from 40 states per group
 (so step groups collide as in Sokoban/ALFWorld). The reference runs on a 50k-step slice (it is slow)
-and its per-step time is scaled to 1M steps for the ratio.
+and its per-step time is scaled to 1M steps for the ratio. ``--tiny`` runs 20k steps and a 2k-step
+reference slice (numbers meaningless; it only shows the script runs) into ``results/advantages.tiny.json``.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -25,11 +27,11 @@ GROUPS, SIZE, LENGTH, STATES = 2500, 8, 50, 40
 RESULTS = Path(__file__).parent / "results" / "advantages.json"
 
 
-def make_batch(rng):
-    n = GROUPS * SIZE * LENGTH
-    group = np.repeat(np.arange(GROUPS), SIZE * LENGTH)
-    traj = np.repeat(np.arange(GROUPS * SIZE), LENGTH)
-    step = np.tile(np.arange(LENGTH), GROUPS * SIZE)
+def make_batch(rng, groups=GROUPS):
+    n = groups * SIZE * LENGTH
+    group = np.repeat(np.arange(groups), SIZE * LENGTH)
+    traj = np.repeat(np.arange(groups * SIZE), LENGTH)
+    step = np.tile(np.arange(LENGTH), groups * SIZE)
     reward = np.where(rng.random(n) < 0.02, 1.0, -0.1)
     anchor = group * STATES + rng.integers(STATES, size=n)
     return group, traj, step, reward, anchor
@@ -45,8 +47,11 @@ def timed(fn, repeat=3):
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="a seconds-long run that only checks the script works")
+    tiny = parser.parse_args().tiny
     rng = np.random.default_rng(0)
-    group, traj, step, reward, anchor = make_batch(rng)
+    group, traj, step, reward, anchor = make_batch(rng, groups=50 if tiny else GROUPS)
     n = len(group)
     hex_anchor = np.array(
         [hashlib.blake2b(str(a).encode(), digest_size=16).hexdigest() for a in range(anchor.max() + 1)]
@@ -61,7 +66,7 @@ def main():
     results["gigpo_published"] = timed(
         lambda: compute("gigpo", group, traj, step, reward, anchor, mode="mean_norm", stats="step", penalties=penalties)
     )
-    cut = 50_000
+    cut = 2_000 if tiny else 50_000
     rows = [
         {"group": int(g), "traj": int(t), "step": int(s), "reward": float(r), "anchor": int(a)}
         for g, t, s, r, a in zip(group[:cut], traj[:cut], step[:cut], reward[:cut], anchor[:cut], strict=True)
@@ -70,7 +75,7 @@ def main():
         start = time.perf_counter()
         reference(name, rows, gamma=0.95)
         results[f"reference_{name}_per_1M"] = (time.perf_counter() - start) * n / cut
-    write(results)
+    write(results, RESULTS.with_suffix(".tiny.json") if tiny else RESULTS)
     for name in ("grpo", "rloo", "mc_grpo", "gigpo", "hgpo"):
         print(f"TIME {name}_1M_steps {results[name]:.3f}s (target < 1s)")
     print(f"TIME gigpo_1M_steps_str_anchors {results['gigpo_str_anchors']:.3f}s (hex digests, factorised in the call)")
@@ -79,12 +84,12 @@ def main():
         print(f"RATIO {name}_vs_python_reference {results[f'reference_{name}_per_1M'] / results[name]:.1f}x (measured)")
 
 
-def write(results):
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=RESULTS.parent, suffix=".tmp")
+def write(results, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
         json.dump({"schema_version": 1, **results}, handle, indent=2)
-    os.replace(tmp, RESULTS)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,13 @@ RATIOS = {
     "bench_webshop.py": ["text_mode_warm_vs_cold", "search_latency_lucene_vs_bm25s"],
     "bench_appworld.py": ["appworld_reset_fresh_vs_reused_worker_wall", "appworld_reset_fresh_vs_reused_worker_cpu"],
     "bench_policies.py": ["hf_batched_vs_one_at_a_time", "openai_concurrency8_vs_serial"],
+    "bench_advantages.py": ["grpo_vs_python_reference", "gigpo_vs_python_reference", "hgpo_vs_python_reference"],
+    "bench_update_memory.py": ["full/kept"],
+    "bench_sokoban_distribution.py": [
+        "gym_sokoban_mean_optimal_moves_vs_published",
+        "gym_sokoban_share_solved_within_2_vs_published",
+        "gym_sokoban_share_player_adjacent_vs_published",
+    ],
 }
 
 
@@ -63,7 +70,17 @@ def run_tiny(script: str, *args: str) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("script", ["bench_vector.py", "bench_toolqa.py", "bench_policies.py"])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "bench_vector.py",
+        "bench_toolqa.py",
+        "bench_policies.py",
+        "bench_advantages.py",
+        "bench_update_memory.py",
+        "bench_sokoban_distribution.py",
+    ],
+)
 def test_benchmark_runs_and_prints_every_ratio(script):
     if script == "bench_vector.py":
         pytest.importorskip("ray", reason="needs the ray extra")
@@ -100,6 +117,22 @@ def test_appworld_benchmark_runs_and_prints_every_ratio():
     except AnchorGymError as error:
         pytest.skip(f"AppWorld is not set up here (make appworld-venv): {error}")
     assert run_tiny("bench_appworld.py") == RATIOS["bench_appworld.py"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_contamination_benchmark_finds_no_shared_board():
+    run = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_sokoban_contamination.py"), "--tiny"], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert any(line.startswith("CHECK clean_split_shared_canonical_boards 0 ") for line in run.stdout.splitlines())
+
+
+def test_every_benchmark_script_is_run_by_this_suite():
+    # bench_openenv.py's tiny run lives in tests/integrations/test_openenv_backend.py
+    covered = {*RATIOS, "bench_sokoban_contamination.py", "bench_openenv.py"}
+    assert {path.name for path in BENCHMARKS.glob("bench_*.py")} == covered
 
 
 def test_every_benchmark_script_of_this_suite_exists():
