@@ -108,7 +108,8 @@ def test_backend_options_are_checked():
         make(backend="process", backend_options={"max_worker_rss": 100})
     assert str(caught.value) == (
         "The process backend has no option 'max_worker_rss'. Did you mean 'max_worker_rss_mb'? Options by backend: "
-        "sync: (none); process: max_worker_rss_mb, start_method; ray: actor_per_env."
+        "sync: (none); process: max_worker_rss_mb, start_method; ray: actor_per_env; "
+        "openenv: connect_timeout_s, message_timeout_s, urls."
     )
     with pytest.raises(ConfigError, match="max_worker_rss_mb must be a positive number of MiB, got 0"):
         make(backend="process", backend_options={"max_worker_rss_mb": 0})

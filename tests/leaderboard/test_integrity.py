@@ -322,7 +322,8 @@ def test_long_strings_are_refused_and_long_text_is_clipped_in_the_viewer(server,
 
 
 def test_entry_lists_never_load_the_result_blobs(server, results):
-    server.submit(*load_submission(results["expert"]))
+    # wait for the replay first: the replay worker reads the whole entry, and only page loads are watched here
+    server.wait_for_replay(server.submit(*load_submission(results["expert"])).json()["id"])
     engine = server.app.extensions["anchorgym"]["sessions"].kw["bind"]
     statements = []
     event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))

@@ -136,7 +136,11 @@ class BrowserFrontEnd:
 
         page = self.driver.find_element("tag name", "html")
         element.click()
-        WebDriverWait(self.driver, PAGE_TIMEOUT_S).until(expected_conditions.staleness_of(page))
+        # Chromium answers a query on the old page's node during navigation with either a stale-element
+        # error (which staleness_of expects) or "Node ... does not belong to the document" (a plain
+        # WebDriverException): both mean the old page is gone.
+        wait = WebDriverWait(self.driver, PAGE_TIMEOUT_S, ignored_exceptions=())
+        wait.until(lambda _driver: _page_is_gone(page, expected_conditions))
         WebDriverWait(self.driver, PAGE_TIMEOUT_S).until(
             lambda d: d.execute_script("return document.readyState") == "complete"
         )
@@ -147,3 +151,13 @@ class BrowserFrontEnd:
             self.driver.quit()
         finally:
             self.server.close()
+
+
+def _page_is_gone(page: Any, expected_conditions: Any) -> bool:
+    """Whether the ``html`` element ``page`` left the document (see ``_click_and_wait``)."""
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        return bool(expected_conditions.staleness_of(page)(None))
+    except WebDriverException:
+        return True
