@@ -1,0 +1,305 @@
+"""Evaluate or train on anchorgym envs with verifiers (``vf.MultiTurnEnv``), e.g. from prime-rl.
+
+:func:`load_environment` returns an :class:`AnchorVerifiersEnv`: a verifiers multi-turn
+environment whose rows are anchorgym episodes (task, env seed) and whose rollouts play one
+in-process anchorgym env each. verifiers' ``evaluate`` and prime-rl drive it with any
+OpenAI-compatible client::
+
+    from openai import AsyncOpenAI
+    from verifiers.clients import OpenAIChatCompletionsClient
+    from anchorgym.integrations.verifiers import load_environment
+
+    env = load_environment(benchmark="sokoban-6x6-1box/lm-smoke@v1")
+    client = OpenAIChatCompletionsClient(AsyncOpenAI(base_url="http://127.0.0.1:8000/v1", api_key="none"))
+    results = env.evaluate_sync(client, "smollm2", sampling_args={"temperature": 0.0, "max_tokens": 256})
+
+Every turn is a *fresh* prompt, exactly as ``anchorgym eval`` builds it: the env's versioned
+template (:func:`~anchorgym.policies.prompting.template_for`) renders the system message and
+one user message with the instruction, the current observation, the admissible actions and
+the last ``history_length`` ``(observation, action)`` steps. The model's turns are not
+appended to a growing transcript, so a model sees what it sees under ``anchorgym eval``
+and scores the same. Answers are parsed as :class:`~anchorgym.policies.chat.ChatPolicy`
+parses them. The rollout's reward is the episode's success (``won``) or final score.
+
+With ``benchmark=`` the rows, split, step limit, env kwargs, history and env seeds are the
+benchmark spec's: row ``(seed, task, episode)`` resets its env with
+``derive_seed(seed, task, episode)``, the seed ``anchorgym eval`` gives that episode.
+Needs ``pip install 'anchorgym[verifiers]'`` (tested with verifiers 0.3.1, the classic
+``vf.MultiTurnEnv`` API).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from anchorgym.errors import ConfigError, missing_extra, unknown
+
+try:
+    import verifiers as vf
+except ImportError as error:  # pragma: no cover - depends on the installed extras
+    raise missing_extra("verifiers", "verifiers") from error
+
+REWARDS = ("won", "score")
+
+
+class AnchorVerifiersEnv(vf.MultiTurnEnv):
+    """A verifiers multi-turn environment that plays one anchorgym episode per rollout.
+
+    Each dataset row's ``info`` holds ``task_id``, ``env_seed``, ``seed`` and ``episode``.
+
+    Args:
+        env_id: registered anchorgym env id.
+        rows: one ``{"task_id", "env_seed", "seed", "episode"}`` dict per episode to play.
+        split: task split.
+        max_steps: step limit per episode (the env's own truncation ends the rollout).
+        history_length: past ``(observation, action)`` steps shown in each prompt.
+        reward: ``"won"`` (1.0 when the episode is won) or ``"score"`` (the final ``info["score"]``).
+        repair: snap non-admissible answers to the closest admissible action, as ``repair=true`` policies do.
+        env_kwargs: further env constructor arguments (e.g. Sokoban's ``dim_room``).
+        **kwargs: passed on to ``vf.MultiTurnEnv`` (e.g. ``max_workers``).
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        rows: Sequence[dict[str, Any]],
+        split: str = "test",
+        max_steps: int | None = None,
+        history_length: int = 2,
+        reward: str = "won",
+        repair: bool = False,
+        env_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        from anchorgym.policies.prompting import template_for
+
+        if reward not in REWARDS:
+            raise unknown("reward", reward, REWARDS)
+        if history_length < 0 or (max_steps is not None and max_steps < 1):
+            raise ConfigError(f"history_length must be >= 0 and max_steps >= 1, got {history_length} and {max_steps}.")
+        self.anchor_env_id, self.split, self.max_steps = env_id, split, max_steps
+        self.history_length, self.reward_kind, self.repair = history_length, reward, repair
+        self.env_kwargs = dict(env_kwargs or {})
+        self.template = template_for(env_id)
+        rubric = vf.Rubric(funcs=[self.success, self.score], weights=[float(reward == "won"), float(reward == "score")])
+        super().__init__(eval_dataset=_dataset(self.template.system, rows), rubric=rubric, **kwargs)
+
+    def make_env(self) -> Any:
+        """Make one anchorgym env with the split, step limit and kwargs of this environment."""
+        from anchorgym.envs.registry import make
+
+        limit = {} if self.max_steps is None else {"max_steps": self.max_steps}
+        return make(self.anchor_env_id, split=self.split, **limit, **self.env_kwargs)
+
+    async def setup_state(self, state: vf.State) -> vf.State:
+        """Make and reset the rollout's env (its row's task and env seed); build the first prompt."""
+        info = state["info"]
+        env = self.make_env()
+        state["anchor_env"] = env
+        observation, env_info = env.reset(seed=int(info["env_seed"]), options={"task_id": str(info["task_id"])})
+        state["anchor"] = {"observation": observation, "info": env_info, "history": [], "actions": []}
+        state["prompt"] = self.prompt(state)
+        return state
+
+    def agent_input(self, state: vf.State) -> Any:
+        """Return the :class:`~anchorgym.policies.base.AgentInput` of the rollout's current step."""
+        from anchorgym.policies.base import AgentInput
+
+        anchor, info = state["anchor"], state["anchor"]["info"]
+        history = anchor["history"][-self.history_length :] if self.history_length > 0 else []
+        actions = info.get("admissible_actions")
+        return AgentInput(
+            env_id=self.anchor_env_id,
+            instruction=str(info.get("instruction", "")),
+            observation=anchor["observation"],
+            admissible_actions=None if actions is None else [str(a) for a in actions],
+            history=list(history),
+            step=int(info.get("step", len(anchor["history"]))),
+            task_type=str(info.get("task_type", "")),
+            full_history=list(anchor["history"]),
+            task_id=str(state["info"]["task_id"]),
+        )
+
+    def prompt(self, state: vf.State) -> vf.Messages:
+        """Build the current step's fresh prompt: the template's system and user messages."""
+        messages = self.template.messages(self.agent_input(state), history_length=self.history_length)
+        return [vf.SystemMessage(content=messages[0]["content"]), vf.UserMessage(content=messages[1]["content"])]
+
+    def parse(self, text: str, state: vf.State) -> str:
+        """Return the env action for the model's answer ``text`` (the harness's parsing rules)."""
+        from anchorgym.policies.parsing import parse_action, raw_turn
+
+        tags = self.template.action_tags
+        if self.template.raw_turns:
+            return raw_turn(text, tags).action
+        return parse_action(text, tags, self.agent_input(state).admissible_actions, self.repair).action
+
+    async def env_response(self, messages: vf.Messages, state: vf.State, **kwargs: Any) -> vf.Messages:
+        """Step the env with the action parsed from the last model turn; return the next user message.
+
+        When the episode ends, the final observation is returned as ``state["final_env_response"]``,
+        which ends the rollout.
+        """
+        text = _text(messages[-1]) if messages else ""
+        action = self.parse(text, state)
+        observation, _, terminated, truncated, info = state["anchor_env"].step(action)
+        anchor = state["anchor"]
+        anchor["history"].append((anchor["observation"], action))
+        anchor["actions"].append(action)
+        anchor["observation"], anchor["info"] = observation, {**anchor["info"], **info}
+        if terminated or truncated:
+            final = [vf.UserMessage(content=observation)]
+            state["final_env_response"] = final
+            return final
+        return self.prompt(state)[1:]
+
+    async def get_prompt_messages(self, state: vf.State) -> vf.Messages:
+        """Return the prompt of the next model turn: the first prompt, else a fresh one after the env's step."""
+        if not state["trajectory"]:
+            return state["prompt"]
+        last = state["trajectory"][-1]
+        response = await self.env_response(list(last["completion"]), state)
+        if state.get("final_env_response") is not None:
+            return response
+        return [vf.SystemMessage(content=self.template.system), *response]
+
+    async def render_completion(self, state: vf.State) -> None:
+        """Render the rollout as one transcript: each model turn, then the env's next observation message."""
+        completion: list[Any] = []
+        steps = state["trajectory"]
+        for index, step in enumerate(steps):
+            completion.extend(step["completion"])
+            if index + 1 < len(steps):
+                completion.append(step_prompt_user(steps[index + 1]["prompt"]))
+        completion.extend(state.get("final_env_response") or [])
+        state["completion"] = completion
+
+    @vf.cleanup
+    async def close_anchor_env(self, state: vf.State) -> None:
+        """Close the rollout's env."""
+        env = state.get("anchor_env")
+        if env is not None:
+            env.close()
+            state["anchor_env"] = None
+
+    async def success(self, state: vf.State) -> float:
+        """1.0 when the episode was won (``info["won"]``), else 0.0."""
+        return float(bool(_final_info(state).get("won", False)))
+
+    async def score(self, state: vf.State) -> float:
+        """The episode's final ``info["score"]`` (its success when the env reports no score)."""
+        info = _final_info(state)
+        return float(info.get("score", float(bool(info.get("won", False)))))
+
+
+def step_prompt_user(prompt: vf.Messages) -> Any:
+    """Return the user message of one turn's fresh prompt (its last message)."""
+    return prompt[-1]
+
+
+def _final_info(state: vf.State) -> dict[str, Any]:
+    anchor = state.get("anchor") or {}
+    return anchor.get("info", {})
+
+
+def _text(message: Any) -> str:
+    content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
+    return content if isinstance(content, str) else ""
+
+
+def _dataset(system: str, rows: Sequence[dict[str, Any]]) -> Any:
+    """Build the evaluation dataset: a placeholder ``prompt`` (the first prompt needs the env's reset) and ``info``."""
+    from datasets import Dataset
+
+    if not rows:
+        raise ConfigError("The verifiers environment has no episodes to play. Give at least one task.")
+    return Dataset.from_list([{"prompt": [{"role": "system", "content": system}], "info": dict(row)} for row in rows])
+
+
+def episode_rows(tasks: Sequence[str], seeds: Sequence[int], episodes_per_task: int = 1) -> list[dict[str, Any]]:
+    """Return one row per ``(seed, task, episode)``, in ``anchorgym eval``'s order, with the harness's env seeds.
+
+    >>> from anchorgym.harness.plan import derive_seed
+    >>> [row["env_seed"] for row in episode_rows(["1000000000"], [0])] == [derive_seed(0, "1000000000", 0)]
+    True
+    """
+    from anchorgym.harness.plan import derive_seed
+
+    return [
+        {"task_id": str(task), "env_seed": derive_seed(seed, task, episode), "seed": int(seed), "episode": episode}
+        for seed in seeds
+        for task in tasks
+        for episode in range(episodes_per_task)
+    ]
+
+
+def load_environment(env_id: str | None = None, benchmark: str | None = None, **kwargs: Any) -> AnchorVerifiersEnv:
+    """Return a verifiers environment playing ``env_id``, or the episodes of a benchmark spec.
+
+    Args:
+        env_id: registered anchorgym env id (optional with ``benchmark``; it must then be the spec's).
+        benchmark: a benchmark id (``sokoban-6x6-1box/test@v2``) or ``FILE.json[#ID]``: its tasks, split,
+            seeds, step limit, history length and env kwargs.
+        **kwargs: ``seeds`` (evaluation seeds; default the spec's, else ``[0]``), ``reward``, ``repair`` and
+            any :class:`AnchorVerifiersEnv` argument; without a benchmark also ``split`` (default ``"test"``),
+            ``num_tasks`` (the first this many tasks of the split, default 16) or ``task_ids``,
+            ``episodes_per_task``, ``max_steps``, ``history_length`` and env constructor kwargs.
+
+    Returns:
+        An :class:`AnchorVerifiersEnv` with one evaluation row per episode.
+
+    Raises:
+        ConfigError: neither ``env_id`` nor ``benchmark`` is given, or they disagree.
+        UnknownNameError: an unknown env id, benchmark or reward.
+    """
+    if benchmark is not None:
+        return _from_benchmark(env_id, benchmark, **kwargs)
+    if env_id is None:
+        raise ConfigError("load_environment needs an env id or a benchmark, e.g. benchmark='sokoban-6x6-1box/test@v2'.")
+    return _from_env(env_id, **kwargs)
+
+
+def _from_benchmark(env_id: str | None, benchmark: str, seeds: Sequence[int] | None = None, **kwargs: Any) -> Any:
+    from anchorgym.harness.runner import template_info
+    from anchorgym.harness.specs import load_benchmark
+
+    spec = load_benchmark(benchmark)
+    if env_id is not None and env_id != spec.env_id:
+        raise ConfigError(f"Benchmark {spec.id} plays {spec.env_id}, not {env_id}. Leave env_id out or fix it.")
+    template_info(spec)  # the installed prompt template must be the one the spec pins
+    tasks = spec.resolve_tasks(_task_ids(spec.env_id, spec.split, spec.env_kwargs))
+    rows = episode_rows(tasks, spec.seeds if seeds is None else seeds, spec.episodes_per_task)
+    settings = {"split": spec.split, "max_steps": spec.max_steps, "history_length": spec.history_length}
+    return AnchorVerifiersEnv(spec.env_id, rows, env_kwargs=spec.env_kwargs, **settings, **kwargs)
+
+
+def _from_env(
+    env_id: str,
+    split: str = "test",
+    num_tasks: int | None = 16,
+    task_ids: Sequence[str] | None = None,
+    seeds: Sequence[int] = (0,),
+    episodes_per_task: int = 1,
+    max_steps: int | None = None,
+    history_length: int = 2,
+    reward: str = "won",
+    repair: bool = False,
+    **env_kwargs: Any,
+) -> AnchorVerifiersEnv:
+    if task_ids is None:
+        task_ids = list(_task_ids(env_id, split, env_kwargs)[:num_tasks])
+    rows = episode_rows([str(t) for t in task_ids], seeds, episodes_per_task)
+    settings = {"max_steps": max_steps, "history_length": history_length, "reward": reward, "repair": repair}
+    return AnchorVerifiersEnv(env_id, rows, split=split, env_kwargs=env_kwargs, **settings)
+
+
+def _task_ids(env_id: str, split: str, env_kwargs: dict[str, Any]) -> Sequence[str]:
+    """Return the task ids of ``split`` (read from one env)."""
+    from anchorgym.envs.registry import make
+
+    env = make(env_id, split=split, **env_kwargs)
+    try:
+        return env.task_ids()
+    finally:
+        env.close()
