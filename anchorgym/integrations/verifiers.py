@@ -46,7 +46,9 @@ REWARDS = ("won", "score")
 class AnchorVerifiersEnv(vf.MultiTurnEnv):
     """A verifiers multi-turn environment that plays one anchorgym episode per rollout.
 
-    Each dataset row's ``info`` holds ``task_id``, ``env_seed``, ``seed`` and ``episode``.
+    Each dataset row's ``info`` holds ``task_id``, ``env_seed``, ``seed`` and ``episode``. A rollout's
+    state keeps ``anchorgym_steps``, one ``{"observation", "text", "action"}`` per step (JSON-able; ask
+    for it with ``state_columns=["anchorgym_steps"]``), like the steps of ``anchorgym eval``'s records.
 
     Args:
         env_id: registered anchorgym env id.
@@ -98,7 +100,8 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
         env = self.make_env()
         state["anchor_env"] = env
         observation, env_info = env.reset(seed=int(info["env_seed"]), options={"task_id": str(info["task_id"])})
-        state["anchor"] = {"observation": observation, "info": env_info, "history": [], "actions": []}
+        state["anchor"] = {"observation": observation, "info": env_info, "history": []}
+        state["anchorgym_steps"] = []
         state["prompt"] = self.prompt(state)
         return state
 
@@ -146,7 +149,7 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
         observation, _, terminated, truncated, info = state["anchor_env"].step(action)
         anchor = state["anchor"]
         anchor["history"].append((anchor["observation"], action))
-        anchor["actions"].append(action)
+        state["anchorgym_steps"].append({"observation": anchor["observation"], "text": text, "action": action})
         anchor["observation"], anchor["info"] = observation, {**anchor["info"], **info}
         if terminated or truncated:
             final = [vf.UserMessage(content=observation)]

