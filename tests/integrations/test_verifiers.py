@@ -41,6 +41,15 @@ def test_benchmark_rows_are_anchorgym_evals_episodes():
     )
 
 
+def test_verifiers_own_loader_finds_it_by_module_name():
+    """vf.load_environment (vf-eval, prime-rl) imports the module named by the env id and calls its load_environment."""
+    import verifiers as vf
+
+    env = vf.load_environment("anchorgym.integrations.verifiers", benchmark=BENCHMARK, reward="score")
+    assert isinstance(env, AnchorVerifiersEnv) and len(env.get_eval_dataset()) == 4
+    assert env.env_args == {"benchmark": BENCHMARK, "reward": "score"}
+
+
 def test_env_rows_without_a_benchmark():
     env = load_environment("anchorgym/Sokoban-v1", split="test", num_tasks=2, seeds=[3], max_steps=5)
     assert env.get_eval_dataset()["info"] == [
