@@ -30,7 +30,9 @@ import numpy as np
 import anchorgym
 
 RESULTS = Path(__file__).resolve().parent / "results" / "openenv.json"
-TARGETS = {"sokoban": 0.1, "alfworld": 0.7}
+# Sokoban: the bare protocol cost (a JSON message each way per microsecond step) may cost 10x;
+# ALFWorld: a ~100 ms engine step must dominate, so the protocol may at most double the time.
+TARGETS = {"sokoban": 0.1, "alfworld": 0.5}
 
 
 def play(envs, episodes: int, seed: int) -> tuple[int, float, list]:
