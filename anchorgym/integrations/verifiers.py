@@ -99,7 +99,8 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
         info = state["info"]
         env = self.make_env()
         state["anchor_env"] = env
-        observation, env_info = env.reset(seed=int(info["env_seed"]), options={"task_id": str(info["task_id"])})
+        options = {"task_id": str(info["task_id"])}
+        observation, env_info = _env_call(env.reset, "reset", seed=int(info["env_seed"]), options=options)
         state["anchor"] = {"observation": observation, "info": env_info, "history": []}
         state["anchorgym_steps"] = []
         state["prompt"] = self.prompt(state)
@@ -146,7 +147,7 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
         """
         text = _text(messages[-1]) if messages else ""
         action = self.parse(text, state)
-        observation, _, terminated, truncated, info = state["anchor_env"].step(action)
+        observation, _, terminated, truncated, info = _env_call(state["anchor_env"].step, "step", action)
         anchor = state["anchor"]
         anchor["history"].append((anchor["observation"], action))
         state["anchorgym_steps"].append({"observation": anchor["observation"], "text": text, "action": action})
@@ -194,6 +195,21 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
         """The episode's final ``info["score"]`` (its success when the env reports no score)."""
         info = _final_info(state)
         return float(info.get("score", float(bool(info.get("won", False)))))
+
+
+class AnchorEnvFailure(vf.InfraError):
+    """The rollout's anchorgym env raised in ``reset`` or ``step``; verifiers records it as the rollout's error.
+
+    Like ``anchorgym eval``'s errored episodes, the rollout ends there and the others go on.
+    """
+
+
+def _env_call(method: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """Call the env's ``reset`` or ``step``; turn an exception into :class:`AnchorEnvFailure`."""
+    try:
+        return method(*args, **kwargs)
+    except Exception as error:
+        raise AnchorEnvFailure(f"the env raised in {name}: {type(error).__name__}: {error}") from error
 
 
 def step_prompt_user(prompt: vf.Messages) -> Any:

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 
 pytest.importorskip("verifiers", reason="needs the verifiers extra: pip install 'anchorgym[verifiers]'")
 
-from anchorgym.errors import ConfigError, UnknownNameError  # noqa: E402
+from anchorgym.errors import AnchorGymError, ConfigError, UnknownNameError  # noqa: E402
 from anchorgym.harness.plan import derive_seed  # noqa: E402
 from anchorgym.integrations.verifiers import AnchorVerifiersEnv, load_environment  # noqa: E402
 
@@ -79,7 +80,7 @@ def _model_available(model: str) -> bool:
         from anchorgym.policies.gguf import smollm2_gguf_file
 
         smollm2_gguf_file()
-    except Exception:
+    except AnchorGymError:
         return False
     return True
 
@@ -142,3 +143,58 @@ def test_verifiers_evaluation_matches_anchorgym_eval(served, tmp_path):
         assert output["anchorgym_steps"] == steps
         answers = [m.content for m in output["completion"] if m.role == "assistant"]
         assert answers == [s["text"] for s in steps] and len(steps) == record["length"]
+
+
+# ----------------------------------------------------------------- an env that fails, a server that answers one text
+@pytest.fixture
+def answering_server() -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 answering every chat completion with ``<action>crash</action>``."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            message = {"role": "assistant", "content": "<action>crash</action>"}
+            body = {
+                "id": "c",
+                "object": "chat.completion",
+                "created": 0,
+                "model": request["model"],
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_env_that_raises_ends_its_rollout_with_an_error(answering_server):
+    """The env's exception becomes the rollout's verifiers error (reward 0), as an errored episode of anchorgym eval."""
+    from integrations_envs import CRASHY_ID
+    from openai import AsyncOpenAI
+    from verifiers.clients import OpenAIChatCompletionsClient
+
+    from anchorgym.integrations.verifiers import episode_rows
+    from anchorgym.policies.prompting import register_template, template_for
+
+    register_template(CRASHY_ID, template_for("anchorgym/Sokoban-v1"))
+    env = AnchorVerifiersEnv(CRASHY_ID, episode_rows(["1000000000", "1000000001"], [0]), split="test", max_steps=5)
+    client = OpenAIChatCompletionsClient(AsyncOpenAI(base_url=answering_server, api_key="none", max_retries=0))
+    outputs = env.evaluate_sync(client, "m", sampling_args={"temperature": 0.0})["outputs"]
+    assert len(outputs) == 2
+    for output in outputs:
+        assert "the env raised in step: RuntimeError: the engine fell over" in str(output["error"])
+        assert output["reward"] == 0.0 and output["metrics"]["num_turns"] == 1.0
