@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -191,11 +192,17 @@ def in_product_text(needle: str, product: dict[str, Any]) -> bool:
     return any(needle in text.lower() for text in texts)
 
 
-def attribute_matches(product: dict[str, Any], goal_attributes: list[str]) -> int:
-    """Count goal attributes found among the product's attributes (ratio > 85) or in its text."""
+def attribute_matches(
+    product: dict[str, Any], goal_attributes: list[str], ratio: Callable[[str, str], float] | None = None
+) -> int:
+    """Count goal attributes found among the product's attributes (``ratio`` > 85) or in its text.
+
+    ``ratio`` defaults to thefuzz's :func:`token_set_ratio` (WebShop master); the legacy score passes its own.
+    """
+    ratio = ratio or token_set_ratio
     count = 0
     for wanted in goal_attributes:
-        fuzzy = any(token_set_ratio(have, wanted) > FUZZY_THRESHOLD for have in product["Attributes"])
+        fuzzy = any(ratio(have, wanted) > FUZZY_THRESHOLD for have in product["Attributes"])
         count += fuzzy or in_product_text(wanted, product)
     return count
 

@@ -22,6 +22,7 @@ from typing import Any
 from anchorgym.envs.webshop.reward import (
     FUZZY_THRESHOLD,
     RewardBreakdown,
+    attribute_matches,
     in_product_text,
     normalize_color,
     type_reward,
@@ -43,11 +44,7 @@ def legacy_ratio(a: str, b: str) -> float:
 
 def legacy_attribute_matches(product: dict[str, Any], goal_attributes: list[str]) -> int:
     """Count goal attributes found among the product's attributes (rapidfuzz) or in its text."""
-    count = 0
-    for wanted in goal_attributes:
-        fuzzy = any(legacy_ratio(have, wanted) > FUZZY_THRESHOLD for have in product["Attributes"])
-        count += fuzzy or in_product_text(wanted, product)
-    return count
+    return attribute_matches(product, goal_attributes, ratio=legacy_ratio)
 
 
 def legacy_option_matches(product: dict[str, Any], goal_values: list[str], chosen: dict[str, str]) -> int:
