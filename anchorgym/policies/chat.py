@@ -143,7 +143,10 @@ class ChatPolicy(Policy, abc.ABC):
 
     def _output(self, agent_input: AgentInput, completion: Completion) -> PolicyOutput:
         template = self.template(agent_input.env_id)
-        if template.raw_turns:
+        project = getattr(template, "project", None)  # a protocol template maps text to action as its original
+        if project is not None:
+            result = project(completion.text, agent_input)
+        elif template.raw_turns:
             result = raw_turn(completion.text, template.action_tags)
         else:
             result = parse_action(completion.text, template.action_tags, agent_input.admissible_actions, self.repair)

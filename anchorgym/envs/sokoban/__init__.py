@@ -8,6 +8,9 @@ Two ids (fidelity table and puzzle counts: ``README.md`` beside this file):
   The ``@v2`` benchmarks use it.
 * ``anchorgym/Sokoban-v0``: anchorgym's own generator and seed-range splits,
   kept (anchors included) so that the ``@v1`` benchmarks replay exactly.
+* ``anchorgym/Sokoban-verl-agent-v0``: ``Sokoban-v1`` played under verl-agent's protocol (its prompt,
+  its projection of model text, and its rule that an invalid turn is not a step); the
+  ``sokoban-6x6-1box-verl-agent`` benchmarks.
 
 Both default to 6x6 rooms, one box and 15 steps. Task ids are seeds (see :mod:`.data`).
 """
@@ -18,6 +21,7 @@ from anchorgym.envs.registry import EnvInfo, register
 
 ENV_ID = "anchorgym/Sokoban-v0"
 CLEAN_ENV_ID = "anchorgym/Sokoban-v1"
+VERL_AGENT_ENV_ID = "anchorgym/Sokoban-verl-agent-v0"
 
 register(
     EnvInfo(
@@ -39,13 +43,25 @@ register(
     )
 )
 
+register(
+    EnvInfo(
+        id=VERL_AGENT_ENV_ID,
+        entry_point="anchorgym.envs.sokoban.env:SokobanEnv",
+        splits=("train", "test"),
+        max_steps=15,
+        description="Sokoban-v1 under verl-agent's prompt and projection; invalid turns are not steps.",
+        kwargs={"generator": "gym-sokoban", "clean_split": True, "layout_anchor": True, "count_invalid_steps": False},
+    )
+)
+
 
 def _register_prompt() -> None:
-    from anchorgym.envs.sokoban.prompts import SOKOBAN_TEMPLATE
+    from anchorgym.envs.sokoban.prompts import SOKOBAN_TEMPLATE, SOKOBAN_VERL_AGENT_TEMPLATE
     from anchorgym.policies.prompting import register_template
 
     register_template(ENV_ID, SOKOBAN_TEMPLATE)
     register_template(CLEAN_ENV_ID, SOKOBAN_TEMPLATE)
+    register_template(VERL_AGENT_ENV_ID, SOKOBAN_VERL_AGENT_TEMPLATE)
 
 
 _register_prompt()
