@@ -207,3 +207,64 @@ def test_env_serve_command_serves_until_stopped(tmp_path):
         proc.wait(timeout=60)
     bad = subprocess.run([*command, "--max-sessions", "0", "--port", "0"], capture_output=True, text=True, env=env)
     assert (bad.returncode, bad.stderr) == (2, "error: --max-sessions must be at least 1, got 0.\n")
+
+
+@pytest.mark.parametrize("seed", [-1, "abc", 1.5, True, 2**64])
+def test_a_bad_reset_argument_is_an_error_reply_and_the_session_stays_usable(serve, seed):
+    """reset(seed=-1) used to end the session ("This session has ended..."); now it is refused and play goes on."""
+    with serve("anchorgym/Sokoban-v1", "test") as url, GenericEnvClient(base_url=url).sync() as client:
+        with pytest.raises(RuntimeError, match=r"reset's seed must be an integer from 0 to 2\*\*63-1 \(or left out\)"):
+            client.reset(seed=seed)
+        with pytest.raises(RuntimeError, match=r"reset's task_id must be a string \(or left out\), got 1\.5"):
+            client.reset(task_id=1.5)
+        result = client.reset(seed=3, task_id="1000000002")
+        assert result.observation["info"]["task_id"] == "1000000002"
+        assert client.step({"text": "up"}).observation["info"]["step"] == 1
+        assert client.state()["ended"] is None
+
+
+def test_http_endpoints_answer_bad_requests_with_4xx_and_a_reason(serve):
+    """POST /step used to answer 500; every bad request now gets a 4xx whose body says what was wrong."""
+    import requests
+
+    with serve("anchorgym/Sokoban-v1", "test") as url:
+        step = requests.post(f"{url}/step", json={"action": {"text": "up"}}, timeout=60)
+        assert step.status_code == 409
+        assert step.json()["detail"].startswith("Call reset() before step(). (send a reset message first). OpenEnv's")
+        assert "Play episodes over the WebSocket session at /ws" in step.json()["detail"]
+        reset = requests.post(f"{url}/reset", json={"seed": 0, "task_id": "x"}, timeout=60)
+        assert reset.status_code == 400 and "Sokoban task ids are non-negative integer" in reset.json()["detail"]
+        for bad in ({"seed": -1}, {"seed": "abc"}, {"seed": 1.5}):  # OpenEnv's ResetRequest refuses these
+            assert requests.post(f"{url}/reset", json=bad, timeout=60).status_code == 422
+        assert requests.post(f"{url}/step", data="{not json", timeout=60).status_code == 422
+        assert requests.post(f"{url}/step", json={"action": {"text": 5}}, timeout=60).status_code == 422
+        assert requests.post(f"{url}/step", json={}, timeout=60).status_code == 422
+        query = requests.post(f"{url}/step", json={"action": {"query": "secret"}}, timeout=60)
+        assert query.status_code == 400 and query.json()["detail"].startswith("Unknown query 'secret'.")
+        ok = requests.post(f"{url}/reset", json={"seed": 0, "task_id": "1000000001"}, timeout=60)
+        assert ok.status_code == 200 and ok.json()["observation"]["info"]["task_id"] == "1000000001"
+
+
+def test_the_task_api_is_reachable_with_a_url_safe_env_name(serve):
+    """The Task API puts the env name in the path; anchorgym/Sokoban-v1 held a '/', so /{name}/splits was a 404."""
+    import requests
+
+    env = make("anchorgym/Sokoban-v1", split="test")
+    tasks = env.task_ids()
+    with serve("anchorgym/Sokoban-v1", "test") as url:
+        assert requests.get(f"{url}/list_environments", timeout=60).json() == ["anchorgym__Sokoban-v1"]
+        base = f"{url}/anchorgym__Sokoban-v1"
+        assert requests.get(f"{base}/splits", timeout=60).json() == [{"name": "test", "type": "test"}]
+        assert requests.post(f"{base}/num_tasks", json={"split": "test"}, timeout=60).json() == {
+            "num_tasks": len(tasks)
+        }
+        task = requests.post(f"{base}/task", json={"split": "test", "index": 2}, timeout=60).json()
+        assert task == {"task": {"task_id": tasks[2], "index": 2, "split": "test"}}
+        window = requests.post(f"{base}/task_range", json={"split": "test", "start": 1, "stop": 3}, timeout=60)
+        assert [t["task_id"] for t in window.json()["tasks"]] == list(tasks[1:3])
+        wrong = requests.post(f"{base}/num_tasks", json={"split": "train"}, timeout=60)
+        assert wrong.status_code == 400 and wrong.json()["detail"].startswith("This server plays split 'test'")
+        out = requests.post(f"{base}/task", json={"split": "test", "index": len(tasks)}, timeout=60)
+        assert out.status_code == 400
+        with GenericEnvClient(base_url=url).sync() as client:  # reset to a Task API (split, index)
+            assert client.reset(split="test", index=2, seed=0).observation["info"]["task_id"] == tasks[2]

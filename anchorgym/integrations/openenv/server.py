@@ -35,13 +35,42 @@ from openenv.core.env_server.types import ConcurrencyConfig, EnvironmentMetadata
 from anchorgym import __version__
 from anchorgym.envs.backends import USER_ERRORS
 from anchorgym.envs.registry import env_info, make
-from anchorgym.errors import ConfigError, WorkerError, unknown
+from anchorgym.errors import AnchorGymError, ConfigError, DataNotFoundError, WorkerError, unknown
 from anchorgym.integrations.openenv.types import QUERIES, AnchorAction, AnchorObservation, AnchorState, jsonable
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_SESSIONS = 64
-RESET_ARGUMENTS = ("seed", "episode_id", "task_id")
+RESET_ARGUMENTS = ("seed", "episode_id", "task_id", "split", "index")
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: Any) -> int | None:
+    """Return ``seed`` when it is an env seed (None or an integer in ``[0, 2**63)``), else raise a ConfigError.
+
+    >>> check_seed(3), check_seed(None)
+    (3, None)
+    """
+    if seed is None or (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed <= MAX_SEED):
+        return seed
+    raise ConfigError(f"reset's seed must be an integer from 0 to 2**63-1 (or left out), got {seed!r}.")
+
+
+def check_task_id(task_id: Any) -> str | None:
+    """Return ``task_id`` as the string the env takes (ints are taken too), or raise a ConfigError.
+
+    >>> check_task_id(12), check_task_id("1000000003"), check_task_id(None)
+    ('12', '1000000003', None)
+    """
+    if task_id is None or isinstance(task_id, str):
+        return task_id
+    if isinstance(task_id, int) and not isinstance(task_id, bool):
+        return str(task_id)
+    raise ConfigError(f"reset's task_id must be a string (or left out), got {task_id!r}.")
+
+
+class ResetNeededError(ConfigError):
+    """A step or query came before the session's first reset."""
 
 
 class AnchorOpenEnv(Environment[AnchorAction, AnchorObservation, AnchorState]):
@@ -69,15 +98,26 @@ class AnchorOpenEnv(Environment[AnchorAction, AnchorObservation, AnchorState]):
         self.last_active = time.monotonic()
 
     def reset(
-        self, seed: int | None = None, episode_id: str | None = None, task_id: str | None = None, **kwargs: Any
+        self,
+        seed: int | None = None,
+        episode_id: str | None = None,
+        task_id: str | None = None,
+        split: str | None = None,
+        index: int | None = None,
+        **kwargs: Any,
     ) -> AnchorObservation:
-        """Start an episode on ``task_id``, or on a task drawn with ``seed`` (as ``env.reset`` does)."""
+        """Start an episode on ``task_id`` (or Task API ``split`` and ``index``), or on a task drawn with ``seed``."""
         self._check_usable()
         if kwargs:
             raise ConfigError(
                 f"reset got unknown argument(s) {', '.join(sorted(kwargs))}; it takes {', '.join(RESET_ARGUMENTS)}."
             )
-        options = None if task_id is None else {"task_id": str(task_id)}
+        seed, task_id = check_seed(seed), check_task_id(task_id)  # a caller's mistake must not end the session
+        if index is not None or split is not None:
+            if task_id is not None:
+                raise ConfigError("reset takes a task_id or a Task API (split, index), not both.")
+            task_id = self.get_task(split or self.split, index if index is not None else -1)["task_id"]
+        options = None if task_id is None else {"task_id": task_id}
         obs, info = self._guard("reset", self.env.reset, seed=seed, options=options)
         self.episode_id = episode_id
         return AnchorObservation(text=obs, info=jsonable(info))
@@ -122,6 +162,44 @@ class AnchorOpenEnv(Environment[AnchorAction, AnchorObservation, AnchorState]):
             version=__version__,
         )
 
+    # ------------------------------------------------------------ OpenEnv's Task API (/{name}/splits, ...)
+    def list_splits(self) -> list[dict[str, str]]:
+        """The split this server plays, as the Task API describes splits."""
+        kind = self.split if self.split in ("train", "test") else "validation"
+        return [{"name": self.split, "type": kind}]
+
+    def list_tasks(self, split: str) -> list[dict[str, Any]]:
+        """Every task of ``split`` (the served one): ``{"task_id", "index", "split"}``."""
+        return [self._task(split, index, task) for index, task in enumerate(self._task_ids(split))]
+
+    def num_tasks(self, split: str) -> int:
+        """How many tasks ``split`` (the served one) has."""
+        return len(self._task_ids(split))
+
+    def get_task(self, split: str, index: int) -> dict[str, Any]:
+        """Task ``index`` of ``split``; reset with its ``task_id`` (or with ``split`` and ``index``) to play it."""
+        tasks = self._task_ids(split)
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(tasks):
+            raise ConfigError(
+                f"Task index must be an integer from 0 to {len(tasks) - 1} for split {split}, got {index!r}."
+            )
+        return self._task(split, index, tasks[index])
+
+    def get_task_range(self, split: str, start: int | None = None, stop: int | None = None) -> list[dict[str, Any]]:
+        """Tasks ``[start, stop)`` of ``split`` (Python slice bounds)."""
+        tasks = self._task_ids(split)
+        offset = range(len(tasks))[start:stop]
+        return [self._task(split, index, tasks[index]) for index in offset]
+
+    def _task_ids(self, split: str) -> list[str]:
+        if split != self.split:
+            raise ConfigError(f"This server plays split {self.split!r}, not {split!r} (anchorgym env serve --split).")
+        return [str(task) for task in self.env.task_ids()]
+
+    @staticmethod
+    def _task(split: str, index: int, task_id: str) -> dict[str, Any]:
+        return {"task_id": task_id, "index": index, "split": split}
+
     def close(self) -> None:
         """Close the env (OpenEnv calls this at disconnect, at shutdown and when it reaps an idle session)."""
         if self.ended is None:
@@ -146,7 +224,7 @@ class AnchorOpenEnv(Environment[AnchorAction, AnchorObservation, AnchorState]):
         except USER_ERRORS:
             raise
         except gym.error.ResetNeeded as error:
-            raise ConfigError(f"{error} (send a reset message first).") from error
+            raise ResetNeededError(f"{error} (send a reset message first).") from error
         except Exception as error:  # isolation: only this session ends, with its reason
             logger.exception("session of %s (task %s) crashed in %s", self.env_id, self.env.task_id, method)
             self.ended = f"its env raised in {method}: {type(error).__name__}: {error}"
@@ -210,9 +288,50 @@ def build_app(
     factory = functools.partial(session_cls, env_id, split, dict(env_kwargs or {}), idle_timeout_s)
     factory().close()  # fail now, with the env's own message, rather than at the first connection
     config = ConcurrencyConfig(max_concurrent_envs=max_sessions, session_timeout=idle_timeout_s)
-    return create_app(
-        factory, AnchorAction, AnchorObservation, env_name=env_id, concurrency_config=config, state_cls=AnchorState
+    app = create_app(
+        factory,
+        AnchorAction,
+        AnchorObservation,
+        env_name=openenv_name(env_id),
+        concurrency_config=config,
+        state_cls=AnchorState,
     )
+    add_error_replies(app)
+    return app
+
+
+HTTP_STATUS = (
+    (ResetNeededError, 409),
+    (DataNotFoundError, 503),
+    (WorkerError, 500),
+    (AnchorGymError, 400),
+)
+"""The HTTP status of each error a request can cause (the first that matches); an env's crash stays a 500."""
+STATELESS_HINT = (
+    " OpenEnv's HTTP /reset and /step keep no session: each request plays a fresh env. Play episodes over the "
+    "WebSocket session at /ws (openenv's GenericEnvClient or anchorgym's AnchorEnvClient)."
+)
+
+
+def add_error_replies(app: Any) -> None:
+    """Answer a request that fails on the caller's side with a 4xx and its reason (``{"detail": ...}``), not a 500."""
+    from fastapi.responses import JSONResponse
+
+    async def reply(request: Any, error: Exception) -> Any:
+        status = next(code for kind, code in HTTP_STATUS if isinstance(error, kind))
+        hint = STATELESS_HINT if isinstance(error, ResetNeededError) else ""
+        return JSONResponse({"detail": f"{error}{hint}"}, status_code=status)
+
+    app.add_exception_handler(AnchorGymError, reply)
+
+
+def openenv_name(env_id: str) -> str:
+    """Return the name OpenEnv's routes use for ``env_id``: URL-safe, since the Task API puts it in the path.
+
+    >>> openenv_name("anchorgym/Sokoban-v1")
+    'anchorgym__Sokoban-v1'
+    """
+    return env_id.replace("/", "__")
 
 
 def bind(host: str, port: int) -> socket.socket:
