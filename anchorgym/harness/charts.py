@@ -11,9 +11,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from anchorgym.harness.metrics import success_interval
+
 HEIGHT = 300  # px, both charts
 PLOT_TOP, PLOT_BOTTOM = 40, 220  # y of the 100% line and of the 0 line
 LEFT = 56  # px left of the plot area (axis labels)
+CHAR_WIDTH = 6.6  # px, a generous average glyph width at the charts' 11 px font (labels must not be cut)
+LABEL_ANGLE = 30  # degrees the task type names under the bars are turned
 
 
 def nice_step(span: float, max_ticks: int) -> int:
@@ -35,30 +39,46 @@ def _y(fraction: float) -> float:
     return round(PLOT_BOTTOM - fraction * (PLOT_BOTTOM - PLOT_TOP), 1)
 
 
+def _label_extent(names: Sequence[str]) -> tuple[float, float]:
+    """Return how far (x, y) in px the longest task type name reaches once turned by :data:`LABEL_ANGLE`."""
+    length = CHAR_WIDTH * max((len(name) for name in names), default=0)
+    angle = math.radians(LABEL_ANGLE)
+    return length * math.cos(angle), length * math.sin(angle)
+
+
 def task_type_bars(per_task_type: dict[str, Any]) -> dict[str, Any]:
     """Lay out the success-per-task-type bar chart: bars, value labels, 95% CI whiskers and axis ticks.
+
+    The whisker is the Wilson 95% interval of the type's episodes (:func:`~anchorgym.harness.metrics.
+    success_interval`). Width and height leave room for the turned names under the bars, so no label
+    is cut at the edge of the image.
 
     Args:
         per_task_type: ``result.json``'s ``metrics.per_task_type``.
 
     Returns:
-        ``width``, ``height``, ``bars`` (x, y, w, h, label, value text, episodes, whisker or None) and
-        ``ticks`` ((y, text) of the percentage axis).
+        ``width``, ``height``, ``bars`` (x, y, w, h, label, value text, episodes, whisker or None),
+        ``ticks`` ((y, text) of the percentage axis) and ``angle`` (of the names).
     """
-    width = max(360, LEFT + 96 * len(per_task_type) + 16)  # at least the title's width
-    slot = (width - LEFT - 16) / max(len(per_task_type), 1)
+    reach_x, reach_y = _label_extent(list(per_task_type))
+    plot_width = max(360 - LEFT - 16, 96 * len(per_task_type))  # at least the title's width
+    slot = plot_width / max(len(per_task_type), 1)
     bar = min(60.0, slot - 24)
+    width = round(max(LEFT + plot_width + 16, LEFT + plot_width - slot / 2 + reach_x + 8), 1)
     bars = []
     for index, (name, metrics) in enumerate(per_task_type.items()):
         rate = metrics["success_rate"]
         x = round(LEFT + index * slot + (slot - bar) / 2, 1)
         top = _y(rate["mean"])
-        whisker = [_y(max(rate["ci95"][0], 0.0)), _y(min(rate["ci95"][1], 1.0))] if rate["ci95"] else None
+        interval = success_interval(rate, metrics["episodes"])
+        whisker = [_y(interval["low"]), _y(interval["high"])] if interval else None
         bars.append({"x": x, "y": top, "w": bar, "h": round(PLOT_BOTTOM - top, 1), "name": name,
                      "value": f"{100 * rate['mean']:.1f}%", "episodes": f"(n={metrics['episodes']})",
                      "whisker": whisker, "label_y": min(top, whisker[1] if whisker else top) - 20})  # fmt: skip
     ticks = [(_y(p / 100), f"{p}%") for p in (0, 25, 50, 75, 100)]
-    return {"width": width, "height": HEIGHT, "left": LEFT, "bars": bars, "ticks": ticks, "bottom": PLOT_BOTTOM}
+    height = max(HEIGHT, math.ceil(PLOT_BOTTOM + 14 + reach_y + 12))
+    return {"width": width, "height": height, "left": LEFT, "bars": bars, "ticks": ticks, "bottom": PLOT_BOTTOM,
+            "plot_right": round(LEFT + plot_width, 1), "angle": LABEL_ANGLE}  # fmt: skip
 
 
 def _count_ticks(highest: int) -> tuple[int, list[int]]:

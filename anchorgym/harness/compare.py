@@ -7,25 +7,51 @@ from pathlib import Path
 from typing import Any
 
 from anchorgym.errors import ResultError
+from anchorgym.harness.metrics import success_interval
 from anchorgym.harness.results import load_result
 
 COLUMNS = ("policy", "success", "score", "steps", "invalid", "seeds", "episodes")
 
 
+TITLE_NOTE = "success: Wilson 95% CI over all episodes; others: mean over seeds, 95% t-CI"
+
+
 def fmt_estimate(estimate: dict[str, Any], percent: bool = True) -> str:
-    """Format ``mean ± 95% half-width`` (or the mean alone for a single seed).
+    """Format a mean with its 95% t-interval (the mean alone for a single seed).
+
+    A percentage (a rate or a score in [0, 1]) shows its interval as ``[low, high]`` clipped to
+    [0, 100]: over few seeds ``mean ± half-width`` would leave the range. Other values show
+    ``mean ± half-width``.
 
     >>> fmt_estimate({"mean": 0.5, "ci95": [0.4, 0.6]})
-    '50.0% ± 10.0'
-    >>> fmt_estimate({"mean": 4.0, "ci95": None}, percent=False)
-    '4.00'
+    '50.0% [40.0, 60.0]'
+    >>> fmt_estimate({"mean": 0.5, "ci95": [-2.68, 3.68]})
+    '50.0% [0.0, 100.0]'
+    >>> fmt_estimate({"mean": 4.0, "ci95": [3.0, 5.0]}, percent=False), fmt_estimate({"mean": 4.0, "ci95": None}, False)
+    ('4.00 ± 1.00', '4.00')
     """
-    scale, unit = (100.0, "%") if percent else (1.0, "")
-    text = f"{estimate['mean'] * scale:.1f}{unit}" if percent else f"{estimate['mean']:.2f}"
+    if not percent:
+        text = f"{estimate['mean']:.2f}"
+        if estimate.get("ci95"):
+            text += f" ± {(estimate['ci95'][1] - estimate['ci95'][0]) / 2:.2f}"
+        return text
+    text = f"{estimate['mean'] * 100:.1f}%"
     if estimate.get("ci95"):
-        half = (estimate["ci95"][1] - estimate["ci95"][0]) / 2 * scale
-        text += f" ± {half:.1f}" if percent else f" ± {half:.2f}"
+        low, high = (min(max(bound, 0.0), 1.0) * 100 for bound in estimate["ci95"])
+        text += f" [{low:.1f}, {high:.1f}]"
     return text
+
+
+def fmt_success(rate: dict[str, Any], episodes: int) -> str:
+    """Format a success rate with the Wilson 95% interval of its pooled episodes (any number of seeds).
+
+    >>> fmt_success({"mean": 0.5, "ci95": [-2.68, 3.68], "n_seeds": 2}, 16)
+    '50.0% [28.0, 72.0]'
+    """
+    interval = success_interval(rate, episodes)
+    if interval is None:
+        return fmt_estimate(rate)
+    return f"{rate['mean'] * 100:.1f}% [{interval['low'] * 100:.1f}, {interval['high'] * 100:.1f}]"
 
 
 def extra_names(results: Sequence[dict[str, Any]]) -> list[str]:
@@ -44,7 +70,7 @@ def summary_row(result: dict[str, Any], label: str | None = None, extras: Sequen
     extra = metrics.get("extra", {})
     return [
         label or result["policy"]["spec"] or result["policy"]["class"],
-        fmt_estimate(metrics["success_rate"]),
+        fmt_success(metrics["success_rate"], metrics["episodes"]),
         fmt_estimate(metrics["score"]),
         fmt_estimate(metrics["steps"], percent=False),
         fmt_estimate(metrics["invalid_action_rate"]),
@@ -105,7 +131,7 @@ def compare(paths: Sequence[str | Path]) -> str:
     check_comparable(results, names)
     labels = [f"{r['policy']['spec'] or r['policy']['class']} ({name})" for r, name in zip(results, names, strict=True)]
     benchmark = results[0]["benchmark"]
-    title = f"{benchmark['id']} (spec {benchmark['spec_hash'][:19]}); mean over seeds ± 95% CI half-width"
+    title = f"{benchmark['id']} (spec {benchmark['spec_hash'][:19]}); {TITLE_NOTE}"
     extras = extra_names(results)
     rows = [summary_row(r, label, extras) for r, label in zip(results, labels, strict=True)]
     return title + "\n\n" + format_table(rows, summary_header(results))

@@ -15,6 +15,12 @@ Each evaluation seed is one full pass over a benchmark's tasks. For a metric
 Per task type the same is done on each seed's episodes of that type. The SE
 measures seed-to-seed variation of the whole evaluation (policy sampling and
 env seeds), not task-sampling error: the task list is fixed by the benchmark.
+
+A t-interval over two or three seeds can reach far outside [0, 1] (``50.0% ± 317.7``),
+so tables and charts show a success rate with the Wilson score interval of its pooled
+episodes instead (:func:`success_interval`): ``k`` won of ``N`` episodes over every seed,
+always within [0, 1] and defined for a single seed too. ``result.json`` keeps the
+per-seed estimate above unchanged, so results stay comparable and verifiable.
 """
 
 from __future__ import annotations
@@ -42,6 +48,63 @@ def t_critical(df: int) -> float:
     from scipy.stats import t
 
     return round(float(t.ppf(0.975, df)), 6)
+
+
+def z_critical() -> float:
+    """Return ``z_{0.975}``, the two-sided 95% normal quantile, rounded to 6 decimals like :func:`t_critical`.
+
+    >>> z_critical()
+    1.959964
+    """
+    from scipy.stats import norm
+
+    return round(float(norm.ppf(0.975)), 6)
+
+
+def wilson_interval(successes: int, trials: int) -> list[float]:
+    """Return the 95% Wilson score interval ``[low, high]`` of ``successes`` out of ``trials``.
+
+    With ``p = k / n`` and ``z = z_{0.975}`` it is
+    ``(p + z^2/2n ± z * sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``, which lies within [0, 1]
+    and is not degenerate at ``p = 0`` or ``p = 1`` (Wilson 1927; Brown, Cai & DasGupta 2001).
+
+    Raises:
+        ValueError: ``trials < 1`` or ``successes`` outside ``0..trials``.
+
+    >>> wilson_interval(5, 10), wilson_interval(0, 10)
+    ([0.236593, 0.763407], [0.0, 0.277533])
+    """
+    if trials < 1 or not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials and trials >= 1, got {successes} of {trials}")
+    z, n = z_critical(), trials
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [_round(max(centre - half, 0.0)), _round(min(centre + half, 1.0))]
+
+
+def success_interval(rate: dict[str, Any], episodes: int) -> dict[str, Any] | None:
+    """Return the pooled-episode Wilson interval of a ``success_rate`` estimate from ``result.json``.
+
+    Every seed plays the same task list, so each seed has ``episodes / n_seeds`` episodes and the
+    mean of per-seed rates is the pooled rate: ``k = round(mean * episodes)`` episodes were won
+    (when some episodes errored the seeds differ slightly and ``k`` is the nearest count).
+
+    Args:
+        rate: a :func:`estimate` of success (``mean``, ``n_seeds``).
+        episodes: the episodes it was computed over (``metrics.episodes``, or a task type's).
+
+    Returns:
+        ``low``, ``high``, ``successes``, ``episodes`` and ``seeds``; None when there are no episodes.
+
+    >>> success_interval({"mean": 0.5, "n_seeds": 2}, 10)
+    {'low': 0.236593, 'high': 0.763407, 'successes': 5, 'episodes': 10, 'seeds': 2}
+    """
+    if not episodes or rate.get("mean") is None:
+        return None
+    successes = min(max(round(rate["mean"] * episodes), 0), episodes)
+    low, high = wilson_interval(successes, episodes)
+    return {"low": low, "high": high, "successes": successes, "episodes": episodes, "seeds": rate.get("n_seeds")}
 
 
 def estimate(per_seed: Sequence[float]) -> dict[str, Any]:

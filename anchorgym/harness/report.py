@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from anchorgym.harness import charts, records
-from anchorgym.harness.compare import COLUMNS, fmt_estimate, format_table, summary_row
+from anchorgym.harness.compare import COLUMNS, fmt_estimate, fmt_success, format_table, summary_row
 from anchorgym.harness.results import load_result
 
 MAX_TEXT = 1200  # characters of an observation shown in an example trajectory
@@ -55,7 +55,7 @@ def _clip(text: str) -> str:
 
 def _type_rows(result: dict[str, Any]) -> list[list[str]]:
     return [
-        [name, str(m["episodes"]), fmt_estimate(m["success_rate"]), fmt_estimate(m["score"])]
+        [name, str(m["episodes"]), fmt_success(m["success_rate"], m["episodes"]), fmt_estimate(m["score"])]
         for name, m in result["metrics"]["per_task_type"].items()
     ]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from anchorgym.harness.compare import TITLE_NOTE
 from anchorgym.harness.runner import evaluate
 from anchorgym.policies.prompting import template_for
 
@@ -205,8 +206,9 @@ def test_demo_without_the_lm_prints_the_table_and_where_the_reports_are(tmp_path
     args = [sys.executable, "-m", "anchorgym.harness.demo", "--out", str(tmp_path / "demo"), "--skip-lm"]
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert f"{TEST} (spec sha256:54547a7c3c1e); mean over seeds ± 95% CI half-width" in done.stdout
-    assert "| expert (" in done.stdout and "| 100.0% ± 0.0 |" in done.stdout and "| 300      |" in done.stdout
+    assert f"{TEST} (spec sha256:54547a7c3c1e); {TITLE_NOTE}" in done.stdout
+    # 300 of 300 won: the Wilson 95% interval is [300 / (300 + 1.959964^2), 1] = [98.7%, 100%]
+    assert "| expert (" in done.stdout and "| 100.0% [98.7, 100.0] |" in done.stdout and "| 300      |" in done.stdout
     assert done.stdout.rstrip().endswith(f"Results and reports (report.md, report.html) are under {tmp_path / 'demo'}")
     for policy in ("expert", "random"):
         assert (tmp_path / "demo" / "test" / policy / "report.html").is_file()

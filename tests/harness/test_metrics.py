@@ -84,3 +84,45 @@ def test_mean_of_seed_means_is_not_the_pooled_mean_when_seeds_differ_in_size():
     assert metrics["success_rate"]["mean"] == round((1 / 3 + 1) / 2, 6)
     assert metrics["tokens"] is None
     assert math.isclose(metrics["success_rate"]["per_seed"][0], 1 / 3, abs_tol=1e-6)
+
+
+def test_wilson_interval_matches_the_published_values():
+    from anchorgym.harness.metrics import wilson_interval
+
+    # Brown, Cai & DasGupta (2001) / Newcombe (1998): 5 of 10 -> [0.2366, 0.7634]; 0 of 10 -> [0, 0.2775]
+    assert wilson_interval(5, 10) == [0.236593, 0.763407]
+    assert wilson_interval(0, 10) == [0.0, 0.277533]
+    assert wilson_interval(10, 10) == [0.722467, 1.0]
+    with pytest.raises(ValueError, match="got 3 of 2"):
+        wilson_interval(3, 2)
+
+
+def test_wilson_interval_matches_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    from anchorgym.harness.metrics import wilson_interval
+
+    for k, n in [(0, 1), (1, 2), (7, 13), (40, 50), (300, 300)]:
+        low, high = stats.binomtest(k, n).proportion_ci(method="wilson")
+        assert wilson_interval(k, n) == pytest.approx([low, high], abs=2e-6), (k, n)
+
+
+def test_two_seeds_of_a_rate_stay_within_zero_and_one():
+    from anchorgym.harness.compare import fmt_estimate, summary_row
+    from anchorgym.harness.metrics import success_interval
+
+    # 2 seeds of 8 episodes, 2 and 6 won: the t-interval is 0.5 ± 12.706 * 0.25 = [-2.68, 3.68] (the old "± 317.7")
+    rate = estimate([0.25, 0.75])
+    assert rate["ci95"] == [-2.676551, 3.676551]
+    assert success_interval(rate, 16) == {"low": 0.279996, "high": 0.720004, "successes": 8, "episodes": 16, "seeds": 2}
+    result = {"policy": {"spec": "p", "class": "P"}, "seeds": [0, 1], "metrics": {
+        "episodes": 16, "success_rate": rate, "score": rate, "steps": estimate([3.0, 5.0]),
+        "invalid_action_rate": estimate([0.0, 0.1])}}  # fmt: skip
+    row = summary_row(result)
+    assert row == ["p", "50.0% [28.0, 72.0]", "50.0% [0.0, 100.0]", "4.00 ± 12.71", "5.0% [0.0, 68.5]", "2", "16"]
+    assert "317" not in " ".join(row) and fmt_estimate(estimate([0.25])) == "25.0%"
+
+
+def test_one_seed_of_a_rate_gets_a_wilson_interval():
+    from anchorgym.harness.compare import fmt_success
+
+    assert fmt_success(estimate([0.5]), 10) == "50.0% [23.7, 76.3]"

@@ -30,19 +30,31 @@ def test_nice_step():
 def test_task_type_bars_by_hand():
     per_type = {
         "a": {"episodes": 8, "success_rate": {"mean": 0.5, "ci95": [0.25, 0.75]}},
-        "b": {"episodes": 4, "success_rate": {"mean": 1.0, "ci95": [0.8, 1.2]}},  # whisker clipped at 100%
-        "c": {"episodes": 2, "success_rate": {"mean": 0.0, "ci95": None}},
+        "b": {"episodes": 4, "success_rate": {"mean": 1.0, "ci95": [0.8, 1.2]}},  # the t-interval is not drawn
+        "c": {"episodes": 2, "success_rate": {"mean": 0.0, "ci95": None}},  # one seed: Wilson still has a width
     }
     chart = charts.task_type_bars(per_type)
     # 3 types: 56 + 3 * 96 + 16 = 360 px; slots of 96 px, bars of 60 px centred in them; plot from y=220 (0) to 40
-    assert chart["width"] == 360
+    assert (chart["width"], chart["height"]) == (360, 300)
     a, b, c = chart["bars"]
     assert (a["x"], a["y"], a["w"], a["h"]) == (74.0, 130.0, 60.0, 90.0)
-    assert a["whisker"] == [175.0, 85.0] and a["label_y"] == 65.0
+    # whiskers: Wilson 95% of 4/8 = [0.215216, 0.784784], 4/4 = [0.510109, 1], 0/2 = [0, 0.65762]; y = 220 - 180 p
+    assert a["whisker"] == [181.3, 78.7] and a["label_y"] == 58.7
     assert (a["value"], a["episodes"]) == ("50.0%", "(n=8)")
-    assert (b["x"], b["y"], b["h"], b["whisker"]) == (170.0, 40.0, 180.0, [76.0, 40.0])
-    assert (c["y"], c["h"], c["whisker"], c["value"]) == (220.0, 0.0, None, "0.0%")
+    assert (b["x"], b["y"], b["h"], b["whisker"]) == (170.0, 40.0, 180.0, [128.2, 40.0])
+    assert (c["y"], c["h"], c["whisker"], c["value"]) == (220.0, 0.0, [220.0, 101.6], "0.0%")
     assert chart["ticks"] == [(220.0, "0%"), (175.0, "25%"), (130.0, "50%"), (85.0, "75%"), (40.0, "100%")]
+
+
+def test_long_task_type_names_fit_inside_the_chart():
+    names = ["pick_cool_then_place_in_recep", "pick_two_obj_and_place", "look_at_obj_in_light"]
+    chart = charts.task_type_bars({n: {"episodes": 4, "success_rate": {"mean": 0.5}} for n in names})
+    reach_x, reach_y = charts._label_extent(names)  # 29 characters of 6.6 px turned by 30 degrees: 165.8 x 95.7 px
+    assert (round(reach_x, 1), round(reach_y, 1)) == (165.8, 95.7)
+    last = chart["bars"][-1]
+    assert chart["width"] >= last["x"] + last["w"] / 2 + reach_x  # the last name ends inside the image
+    assert chart["height"] >= chart["bottom"] + 14 + reach_y  # and no name runs below it
+    assert (chart["width"], chart["height"]) == (469.8, 342)  # was 360 x 300: the names ran out of the image
 
 
 def test_steps_histogram_by_hand():
@@ -76,7 +88,7 @@ def test_report_without_matplotlib(tmp_path):
     page = (out / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 2 and "<script" not in page
     texts = re.findall(r"<text[^>]*>(.*?)</text>", page)
-    assert {"Success per task type (mean over seeds, 95% CI)", "Success vs steps", "steps taken"} <= set(texts)
+    assert {"Success per task type (Wilson 95% CI)", "Success vs steps", "steps taken"} <= set(texts)
 
 
 @pytest.mark.parametrize("field", ["observation", "text"])
