@@ -30,6 +30,16 @@ STATUS_LABELS = {
     "timeout": "replay timed out",
     "error": "replay error",
     "rerun-flagged": "re-run flagged",
+    "rerun-failed": "re-run failed",
+}
+TIER_TITLES = {
+    "rerun-verified": "Re-run verified",
+    "replay-verified": "Replay verified",
+}
+TIER_NOTES = {
+    "rerun-verified": "The server re-played a sample of each entry with the declared policy, and it agreed.",
+    "replay-verified": "The environment confirmed every step of each entry; the policy label is the "
+    "submitter's word (no re-run checked it).",
 }
 
 
@@ -39,16 +49,23 @@ def register_pages(app: Flask) -> None:
     sessions, storage = state["sessions"], state["storage"]
     app.jinja_env.globals["status_label"] = lambda status: STATUS_LABELS.get(status, status)
 
+    app.jinja_env.globals["tier_title"] = TIER_TITLES.get
+    app.jinja_env.globals["tier_note"] = TIER_NOTES.get
+
     @app.get("/")
     def index() -> str:
-        return render_template("index.html", benchmarks=benchmark_counts(sessions))
+        landing = "rerun-verified" if state["rerun_tier"] else "replay-verified"
+        counts = benchmark_counts(sessions, state["rerun_tier"])
+        return render_template("index.html", benchmarks=counts, landing=landing)
 
     @app.get("/benchmarks/<path:benchmark>")
     def benchmark_page(benchmark: str) -> str:
-        ranked, unverified = board(sessions, benchmark)
-        if not ranked and not unverified:
+        boards = board(sessions, benchmark, state["rerun_tier"])
+        if not any(boards["tiers"].values()) and not boards["unverified"]:
             abort(404)
-        return render_template("benchmark.html", benchmark=benchmark, ranked=ranked, unverified=unverified)
+        shown = [boards["ranked_tier"]] + [name for name in boards["tiers"] if name != boards["ranked_tier"]]
+        tiers = [(name, boards["tiers"][name]) for name in shown if name == shown[0] or boards["tiers"][name]]
+        return render_template("benchmark.html", benchmark=benchmark, tiers=tiers, unverified=boards["unverified"])
 
     @app.get("/entries/<int:entry_id>")
     def entry_page(entry_id: int) -> str:

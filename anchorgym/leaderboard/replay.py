@@ -40,6 +40,10 @@ REPLAYABLE_ENVS = {
     "anchorgym/ToolQA-v1",
 }
 REWARD_TOLERANCE = 1e-9
+REPLAY_VERSION = 2
+"""The replay rules in force. Bump it when replay checks more (or differently): at its next start the server
+re-queues every verdict given under an earlier version, and those entries leave the ranked boards until their
+replay under the current rules ends. Version 2: replays run in worker processes, one env per process."""
 SCRIPTED_POLICIES = {"RandomPolicy", "ExpertPolicy"}  # their text is their action, always parsed
 
 

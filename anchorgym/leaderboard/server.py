@@ -31,8 +31,9 @@ from typing import Any
 
 from flask import Flask, Response, abort, jsonify, request, send_file
 from flask.json.provider import DefaultJSONProvider
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from anchorgym.errors import ResultError, unknown
 from anchorgym.leaderboard.limits import Limits
@@ -44,6 +45,13 @@ from anchorgym.leaderboard.worker import DEFAULT_BUDGET_S, DEFAULT_WORKERS, Repl
 log = logging.getLogger(__name__)
 DEFAULT_RATE_LIMIT = (20, 60.0)  # submissions per token per window of seconds
 DEFAULT_QUEUE_QUOTA = 4  # entries one token may have waiting for replay
+DEFAULT_STORAGE_QUOTA = 512 * 1024 * 1024  # bytes of episodes files one token may have stored
+UNAUTHORISED = "Missing, unknown or revoked bearer token. Ask the admin for one: anchorgym leaderboard token."
+QUEUE_FULL = "This token has {quota} entries waiting for replay; submit again once they finish."
+STORAGE_FULL = (
+    "This token's entries would take {used} bytes, over its storage quota of {quota} bytes: ask the operator "
+    "to remove old entries or raise the quota."
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
@@ -107,6 +115,8 @@ def create_app(
     replay_budget_s: float = DEFAULT_BUDGET_S,
     queue_quota: int = DEFAULT_QUEUE_QUOTA,
     missing_data: str = "refuse",
+    storage_quota: int = DEFAULT_STORAGE_QUOTA,
+    rerun_tier: bool = False,
 ) -> Flask:
     """Build the leaderboard app.
 
@@ -124,6 +134,9 @@ def create_app(
         missing_data: what to do with a submission for a replayable benchmark whose data (or extra) this
             server lacks: ``refuse`` it (422 with the reason), or ``self-report``: accept it, unranked, as
             self-reported.
+        storage_quota: bytes of episodes files one token may have stored (413 beyond).
+        rerun_tier: the operator re-runs entries (``anchorgym leaderboard rerun``): the landing ranking is then
+            the re-run verified tier; else it is the replay verified tier.
 
     Raises:
         ConfigError: an unknown ``missing_data``.
@@ -141,12 +154,13 @@ def create_app(
     storage = Path(storage_dir)
     storage.mkdir(parents=True, exist_ok=True)
     sessions = open_database(db_url)
-    queue = ReplayQueue(sessions, storage, replay_workers, replay_budget_s) if replay else None
+    queue = ReplayQueue(db_url, sessions, storage, replay_workers, replay_budget_s) if replay else None
     check_plan = _require_replay_data if replay and missing_data == "refuse" else None
     app.extensions["anchorgym"] = {
-        "sessions": sessions, "storage": storage, "replayer": queue, "limits": limits, "check_plan": check_plan
+        "sessions": sessions, "storage": storage, "replayer": queue, "limits": limits, "check_plan": check_plan,
+        "rerun_tier": rerun_tier,
     }  # fmt: skip
-    _register_api(app, RateLimiter(*rate_limit), queue_quota)
+    _register_api(app, RateLimiter(*rate_limit), queue_quota, storage_quota)
     register_pages(app)
     app.after_request(_harden)
     if queue is not None:
@@ -185,7 +199,7 @@ def _lines(stream: Any, limit: int) -> Iterator[bytes]:
         yield line
 
 
-def _register_api(app: Flask, limiter: RateLimiter, queue_quota: int) -> None:
+def _register_api(app: Flask, limiter: RateLimiter, queue_quota: int, storage_quota: int) -> None:
     state = app.extensions["anchorgym"]
     sessions, storage, limits = state["sessions"], state["storage"], state["limits"]
 
@@ -198,27 +212,37 @@ def _register_api(app: Flask, limiter: RateLimiter, queue_quota: int) -> None:
         token = _bearer_token()
         owner = find_token(sessions, token) if token else None
         if owner is None:
-            return _error(
-                401, "Missing, unknown or revoked bearer token. Ask the admin for one: anchorgym leaderboard token."
-            )
+            return _error(401, UNAUTHORISED)
         if not limiter.allow(owner.id):
             return _error(429, "Too many submissions from this token; wait a minute and retry.")
-        if _waiting(sessions, owner.id) >= queue_quota:
-            return _error(
-                429, f"This token has {queue_quota} entries waiting for replay; submit again once they finish."
-            )
+        with sessions() as session:  # a cheap early answer; the atomic check is in _store, under the token's lock
+            waiting, used = _usage(session, owner.id)
+        if waiting >= queue_quota:
+            return _error(429, QUEUE_FULL.format(quota=queue_quota))
+        if used >= storage_quota:
+            return _error(413, STORAGE_FULL.format(used=used, quota=storage_quota))
         files = request.files
         if "result" not in files or "episodes" not in files:
             return _error(400, "Send multipart files 'result' (result.json) and 'episodes' (episodes.jsonl).")
-        return _accept(owner, files["result"].read(limits.max_result_bytes + 1), files["episodes"].stream)
+        return _accept(owner, files["result"].read(limits.max_result_bytes + 1), files["episodes"].stream, used)
 
-    def _accept(owner: Token, result_bytes: bytes, episodes: Any) -> tuple[Any, int]:
+    def _accept(owner: Token, result_bytes: bytes, episodes: Any, used: int) -> tuple[Any, int]:
         partial = storage / f"upload-{uuid.uuid4().hex}.partial"
         try:
             with partial.open("wb") as sink:
+                size = [0]
+
+                def write(line: bytes) -> None:
+                    size[0] += len(line)
+                    if used + size[0] > storage_quota:
+                        raise QuotaExceeded(STORAGE_FULL.format(used=used + size[0], quota=storage_quota))
+                    sink.write(line)
+
                 lines = _lines(episodes, limits.max_line_bytes)
-                result, columns = verify_submission(result_bytes, lines, limits, sink.write, state["check_plan"])
-            return _store(owner, result, columns, partial)
+                result, columns = verify_submission(result_bytes, lines, limits, write, state["check_plan"])
+            return _store(owner, result, {**columns, "stored_bytes": size[0]}, partial)
+        except QuotaExceeded as error:
+            return _error(413, str(error))
         except UnicodeDecodeError as error:
             return _error(400, f"Uploads must be UTF-8 text: {error}")
         except (ValueError, RecursionError) as error:
@@ -232,28 +256,60 @@ def _register_api(app: Flask, limiter: RateLimiter, queue_quota: int) -> None:
         entry = Entry(token_id=owner.id, created=now(), result_json=json.dumps(result), **columns)
         try:
             with sessions.begin() as session:
+                # Lock the token's row first (PostgreSQL: a row lock; SQLite: the database's write lock), so the
+                # revocation check and both quotas below hold atomically against concurrent submissions.
+                locked = session.execute(
+                    update(Token)
+                    .where(Token.id == owner.id, Token.token_hash == owner.token_hash, Token.revoked.is_(None))
+                    .values(name=Token.name)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+                if not locked:
+                    return _error(401, UNAUTHORISED)
+                copy = session.execute(
+                    select(Entry.id, Entry.token_id).where(Entry.canonical == columns["canonical"])
+                ).first()
+                if copy is not None:
+                    return _copy(owner, copy)
+                waiting, used = _usage(session, owner.id)
+                if waiting >= queue_quota:
+                    return _error(429, QUEUE_FULL.format(quota=queue_quota))
+                if used + columns["stored_bytes"] > storage_quota:
+                    return _error(413, STORAGE_FULL.format(used=used + columns["stored_bytes"], quota=storage_quota))
                 session.add(entry)
                 session.flush()
                 partial.replace(episodes_path(storage, entry.id))
                 audit(session, owner.name, "submit", entry.id, f"{entry.benchmark} {entry.policy} {entry.digest}")
-        except IntegrityError:  # the same episodes from the same submitter: keep the first entry
+        except IntegrityError:  # a concurrent request stored the same run first
             with sessions() as session:
-                first = session.scalar(
-                    select(Entry.id).where(Entry.token_id == owner.id, Entry.digest == columns["digest"])
-                )
-            return jsonify({**entry_json(_get_entry(sessions, first)), "duplicate": True}), 200
+                copy = session.execute(
+                    select(Entry.id, Entry.token_id).where(Entry.canonical == columns["canonical"])
+                ).first()
+            if copy is None:
+                raise
+            return _copy(owner, copy)
         if state["replayer"] is not None:
-            state["replayer"].submit(entry.id)
+            state["replayer"].submit(entry.id, owner.id)
         return jsonify(entry_json(_get_entry(sessions, entry.id))), 201
+
+    def _copy(owner: Token, first: Any) -> tuple[Any, int]:
+        """Answer a run stored before: this submitter's own (200, the entry) or another's (409, a link to it)."""
+        original = _get_entry(sessions, first.id)
+        if first.token_id == owner.id:
+            return jsonify({**entry_json(original), "duplicate": True}), 200
+        return _error(
+            409,
+            f"These episodes were already submitted as entry {first.id} by {original['submitter']} "
+            f"(/entries/{first.id}): a copy of another submitter's run cannot be ranked.",
+        )
 
     @app.get("/api/benchmarks")
     def benchmarks() -> Any:
-        return jsonify(benchmark_counts(sessions))
+        return jsonify(benchmark_counts(sessions, state["rerun_tier"]))
 
     @app.get("/api/benchmarks/<path:benchmark>/entries")
     def board_api(benchmark: str) -> Any:
-        ranked, unverified = board(sessions, benchmark)
-        return jsonify({"benchmark": benchmark, "ranked": ranked, "unverified": unverified})
+        return jsonify({"benchmark": benchmark, **board(sessions, benchmark, state["rerun_tier"])})
 
     @app.get("/api/entries/<int:entry_id>")
     def entry_detail(entry_id: int) -> Any:
@@ -283,40 +339,65 @@ def read_line(path: Path, number: int) -> bytes | None:
     return None
 
 
-def _waiting(sessions, token_id: int) -> int:  # noqa: ANN001
-    query = select(func.count(Entry.id)).where(Entry.token_id == token_id, Entry.replay_status == "pending")
-    with sessions() as session:
-        return int(session.scalar(query) or 0)
+class QuotaExceeded(Exception):
+    """The upload would take its token past its storage quota."""
+
+
+def _usage(session: Session, token_id: int) -> tuple[int, int]:
+    """A token's entries waiting for replay, and the bytes its stored episodes files take."""
+    waiting = func.sum(case((Entry.replay_status == "pending", 1), else_=0))
+    query = select(waiting, func.coalesce(func.sum(Entry.stored_bytes), 0)).where(Entry.token_id == token_id)
+    count, used = session.execute(query).one()
+    return int(count or 0), int(used or 0)
 
 
 def trust(row: dict[str, Any]) -> str:
-    """An entry's status: ``verified`` (it ranks), or why not (pending, self-reported, failed, ...)."""
+    """An entry's status: ``verified`` (replay verified), or why not (pending, self-reported, failed, ...)."""
     if row["rerun_status"] == "flagged":
         return "rerun-flagged"
+    if row["rerun_status"] == "failed":
+        return "rerun-failed"
     if row["replay_status"] == "not-replayable":
         return "self-reported"
     return row["replay_status"]
 
 
+def tier(row: dict[str, Any]) -> str:
+    """An entry's trust tier: what was checked.
+
+    ``rerun-verified``: replay verified, and the server re-ran a sample with the declared policy and it agreed;
+    ``replay-verified``: the env confirmed every step, the policy label is the submitter's word; else ``unranked``.
+    """
+    if trust(row) != "verified":
+        return "unranked"
+    return "rerun-verified" if row["rerun_status"] == "verified" else "replay-verified"
+
+
 def entry_json(row: dict[str, Any], full: bool = False) -> dict[str, Any]:
     """The API form of an entry row (a dict of its columns and ``submitter``)."""
+    seeds = [seed for seed in row["seeds"].split(",") if seed]
     data = {
         "id": row["id"],
         "benchmark": row["benchmark"],
         "spec_hash": row["spec_hash"],
         "policy": row["policy"],
+        # replay cannot tell which policy chose the actions: only a re-run checks the label
+        "policy_checked": row["rerun_status"] == "verified",
         "submitter": row["submitter"],
         "status": trust(row),
+        "tier": tier(row),
         "success": row["success"],
         # one seed has no interval (the harness reports ci95 = None); the columns then hold the mean
-        "success_ci95": [row["success_low"], row["success_high"]] if "," in row["seeds"] else None,
+        "success_ci95": [row["success_low"], row["success_high"]] if len(seeds) > 1 else None,
         "score": row["score"],
         "seeds": row["seeds"],
+        "seed_count": len(seeds),
         "episodes": row["episodes"],
         "tokens": row["tokens"],
         "created": row["created"],
         "replay_status": row["replay_status"],
         "replay_detail": row["replay_detail"],
+        "replay_version": row["replay_version"],
         "rerun_status": row["rerun_status"],
         "rerun_detail": row["rerun_detail"],
     }
@@ -338,8 +419,17 @@ def _get_entry(sessions, entry_id: int) -> dict[str, Any]:  # noqa: ANN001
     return dict(row)
 
 
-def board(sessions, benchmark: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # noqa: ANN001
-    """Return a benchmark's ranked (verified) entries, with their rank, and its unverified ones (newest first)."""
+TIERS = ("rerun-verified", "replay-verified")  # strongest first
+
+
+def board(sessions, benchmark: str, rerun_tier: bool = False) -> dict[str, Any]:  # noqa: ANN001
+    """A benchmark's boards: one ranked list per trust tier, the landing ranking, and the unranked entries.
+
+    Returns:
+        ``{"tiers": {tier: [entries with "rank"]}, "ranked_tier": tier, "ranked": [...], "unverified": [...]}``:
+        ``ranked`` is the strongest tier the operator enables (``rerun-verified`` when ``rerun_tier``, else
+        ``replay-verified``, which then also lists the re-run verified entries); ``unverified`` is newest first.
+    """
     order = (Entry.success.desc(), Entry.score.desc(), Entry.created, Entry.id)
     with sessions() as session:
         rows = [
@@ -347,16 +437,43 @@ def board(sessions, benchmark: str) -> tuple[list[dict[str, Any]], list[dict[str
             for r in session.execute(_entry_query().where(Entry.benchmark == benchmark).order_by(*order)).mappings()
         ]
     entries = [entry_json(row) for row in rows]
-    ranked = [entry for entry in entries if entry["status"] == "verified"]
-    for rank, entry in enumerate(ranked, start=1):
-        entry["rank"] = rank
-    unverified = sorted((e for e in entries if e["status"] != "verified"), key=lambda e: -e["id"])
-    return ranked, unverified
+    tiers: dict[str, list[dict[str, Any]]] = {
+        "rerun-verified": [e for e in entries if e["tier"] == "rerun-verified"],
+        "replay-verified": [e for e in entries if e["tier"] in TIERS and (not rerun_tier or e["tier"] != TIERS[0])],
+    }
+    for name, ranked in tiers.items():
+        for rank, entry in enumerate(ranked, start=1):
+            entry.setdefault("ranks", {})[name] = rank
+    landing = "rerun-verified" if rerun_tier else "replay-verified"
+    ranked = [{**entry, "rank": entry["ranks"][landing]} for entry in tiers[landing]]
+    for name in tiers:
+        tiers[name] = [{**entry, "rank": entry["ranks"][name]} for entry in tiers[name]]
+    unverified = sorted((e for e in entries if e["tier"] == "unranked"), key=lambda e: -e["id"])
+    return {"tiers": tiers, "ranked_tier": landing, "ranked": ranked, "unverified": unverified}
 
 
-def benchmark_counts(sessions) -> list[dict[str, Any]]:  # noqa: ANN001
-    """Every benchmark with its number of entries and of verified (ranked) entries."""
-    verified = func.sum(case(((Entry.replay_status == "verified") & (Entry.rerun_status != "flagged"), 1), else_=0))
-    query = select(Entry.benchmark, func.count(Entry.id), verified).group_by(Entry.benchmark).order_by(Entry.benchmark)
+def benchmark_counts(sessions, rerun_tier: bool = False) -> list[dict[str, Any]]:  # noqa: ANN001
+    """Every benchmark with its number of entries, of replay verified and of re-run verified entries."""
+    replayed = (Entry.replay_status == "verified") & Entry.rerun_status.not_in(("flagged", "failed"))
+    rerun = replayed & (Entry.rerun_status == "verified")
+    query = (
+        select(
+            Entry.benchmark,
+            func.count(Entry.id),
+            func.sum(case((replayed, 1), else_=0)),
+            func.sum(case((rerun, 1), else_=0)),
+        )
+        .group_by(Entry.benchmark)
+        .order_by(Entry.benchmark)
+    )
     with sessions() as session:
-        return [{"id": name, "entries": count, "verified": int(ok or 0)} for name, count, ok in session.execute(query)]
+        return [
+            {
+                "id": name,
+                "entries": count,
+                "replay_verified": int(replay or 0),
+                "rerun_verified": int(rerun_ok or 0),
+                "verified": int((rerun_ok if rerun_tier else replay) or 0),  # entries in the landing ranking
+            }
+            for name, count, replay, rerun_ok in session.execute(query)
+        ]

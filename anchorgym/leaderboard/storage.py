@@ -64,7 +64,10 @@ class Entry(Base):
     """One accepted submission."""
 
     __tablename__ = "entries"
-    __table_args__ = (Index("ix_entries_token_digest", "token_id", "digest", unique=True),)
+    __table_args__ = (
+        Index("ix_entries_token_digest", "token_id", "digest", unique=True),
+        Index("ix_entries_canonical", "canonical", unique=True),  # one entry per canonical run, across tokens
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"))
     benchmark: Mapped[str] = mapped_column(String(200), index=True)
@@ -87,6 +90,11 @@ class Entry(Base):
     replay_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # replay time spent so far
     rerun_status: Mapped[str] = mapped_column(String(20), default="")  # "", "verified" or "flagged"
     rerun_detail: Mapped[str] = mapped_column(Text, default="")
+    # version 4
+    replay_version: Mapped[int] = mapped_column(Integer, default=0)  # the replay rules of the verdict (0: none yet)
+    canonical: Mapped[str | None] = mapped_column(String(80), nullable=True, default=None)  # canonical episodes
+    stored_bytes: Mapped[int] = mapped_column(Integer, default=0)  # size of the episodes file kept on disk
+    replay_attempts: Mapped[int] = mapped_column(Integer, default=0)  # server-side failures retried so far
 
 
 class Audit(Base):
@@ -130,13 +138,34 @@ _VERSION_3_COLUMNS = {
 
 def _provenance_and_bounded_replay(connection: Connection) -> None:
     # Revocable tokens, deduplication digests, resumable replays, re-run results and the audit table.
-    for table, columns in _VERSION_3_COLUMNS.items():
+    _add_columns(connection, _VERSION_3_COLUMNS)
+    connection.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS ix_entries_token_digest ON entries (token_id, digest)"))
+    Base.metadata.create_all(connection, tables=[Audit.__table__])
+
+
+_VERSION_4_COLUMNS = {
+    "entries": {
+        # verdicts given before replay versions existed are version 1: the next start re-queues them
+        "replay_version": "INTEGER NOT NULL DEFAULT 1",
+        "canonical": "VARCHAR(80)",
+        "stored_bytes": "INTEGER NOT NULL DEFAULT 0",
+        "replay_attempts": "INTEGER NOT NULL DEFAULT 0",
+    },
+}
+
+
+def _versioned_verdicts_and_canonical_records(connection: Connection) -> None:
+    # Replay versions on verdicts, canonical digests (copies across submitters), stored sizes (quotas).
+    _add_columns(connection, _VERSION_4_COLUMNS)
+    connection.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS ix_entries_canonical ON entries (canonical)"))
+
+
+def _add_columns(connection: Connection, tables: dict[str, dict[str, str]]) -> None:
+    for table, columns in tables.items():
         present = {column["name"] for column in inspect(connection).get_columns(table)}
         for name, kind in columns.items():
             if name not in present:
                 connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
-    connection.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS ix_entries_token_digest ON entries (token_id, digest)"))
-    Base.metadata.create_all(connection, tables=[Audit.__table__])
 
 
 # Append-only: each step upgrades the schema by one version (write later steps as explicit DDL,
@@ -146,6 +175,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _create_tables,
     _widen_hash_and_seeds,
     _provenance_and_bounded_replay,
+    _versioned_verdicts_and_canonical_records,
 ]
 
 

@@ -22,10 +22,11 @@ Each failure raises :class:`~anchorgym.errors.ResultError` with the precise reas
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -35,6 +36,8 @@ from anchorgym.harness.plan import derive_seed
 from anchorgym.leaderboard.limits import Limits, strict_loads
 
 SUMMARY_TOLERANCE = 1e-9
+MAX_BATCH_SIZE = 1024  # episodes a re-run plays at once: far above the harness default (16), bounded memory
+GENERATION_BOUNDS = {"temperature": (0.0, 10.0), "top_p": (1e-9, 1.0), "max_new_tokens": (1, 32768), "seed": (0, 2**53)}
 # The fields of an episode record and of each of its steps that verification, metrics, replay and the
 # pages read, with the JSON types the harness writes ("a|b": either).
 RECORD_FIELDS = {
@@ -61,6 +64,7 @@ OPTIONAL_RECORD_FIELDS = {
     "truncated": "boolean",
     "error": "string|null",
     "metrics": "object",
+    "spec_hash": "string",
 }
 STEP_FIELDS = {
     "observation": "string",
@@ -131,12 +135,33 @@ def parse_record(line: bytes | str, number: int, limits: Limits) -> dict[str, An
     where = f"episodes.jsonl line {number}"
     _check_fields(record, RECORD_FIELDS, where)
     _check_fields(record, OPTIONAL_RECORD_FIELDS, where, required=False)
+    _refuse_unknown(record, RECORD_FIELDS.keys() | OPTIONAL_RECORD_FIELDS.keys(), where)
     for index, step in enumerate(record["steps"]):
         if not isinstance(step, dict):
             raise ResultError(f"{where}, step {index} is not a JSON object.")
         _check_fields(step, STEP_FIELDS, f"{where}, step {index}")
         _check_fields(step, OPTIONAL_STEP_FIELDS, f"{where}, step {index}", required=False)
+        _refuse_unknown(step, STEP_FIELDS.keys() | OPTIONAL_STEP_FIELDS.keys(), f"{where}, step {index}")
     return record
+
+
+def _refuse_unknown(data: dict[str, Any], known: set[str], where: str) -> None:
+    """Raise ResultError for a key the harness never writes (padding would make a copy look new)."""
+    extra = sorted(set(data) - known)
+    if extra:
+        raise ResultError(
+            f"{where} holds the unknown field {extra[0][:80]!r}: submit the file 'anchorgym eval' wrote, unchanged."
+        )
+
+
+def canonical_digest(record: dict[str, Any]) -> bytes:
+    """SHA-256 of a record's canonical form: keys sorted, no spaces, numbers as Python writes them.
+
+    Two files that differ only in line order, whitespace, key order or number spelling (``1`` or ``1.0``
+    aside) give the same canonical records.
+    """
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 def parse_episodes(text: str, limits: Limits | None = None) -> list[dict[str, Any]]:
@@ -231,8 +256,11 @@ def _check_extra_metrics(record: dict[str, Any], names: tuple[str, ...], key: tu
 
 def check_episode_lines(
     lines: Iterable[bytes], plan: Plan, limits: Limits, sink: Callable[[bytes], None] | None = None
-) -> tuple[list[dict[str, Any]], str]:
-    """Check every line of ``episodes.jsonl``; return the records' summaries and the file's ``sha256:`` digest.
+) -> tuple[list[dict[str, Any]], str, str]:
+    """Check every line of ``episodes.jsonl``; return the records' summaries, the file's and the canonical digest.
+
+    The canonical digest hashes each record's canonical form (:func:`canonical_digest`) in plan order
+    (:func:`plan_order`), so a reordered or reformatted copy of a run has the run's canonical digest.
 
     Args:
         lines: the file's lines, each at most ``limits.max_line_bytes + 1`` bytes long (a longer one is refused).
@@ -240,7 +268,7 @@ def check_episode_lines(
         limits: the bounds.
         sink: called with each line's bytes (to store the file while it is read).
     """
-    digest, seen, summaries = hashlib.sha256(), set(), []
+    digest, seen, summaries, canonical = hashlib.sha256(), set(), [], {}
     for number, line in enumerate(lines, start=1):
         digest.update(line)
         if sink is not None:
@@ -253,6 +281,7 @@ def check_episode_lines(
             raise ResultError(f"episodes.jsonl holds more than the benchmark's {plan.size} episodes.")
         record = parse_record(line[:-1], number, limits)
         check_record(record, plan, seen)
+        canonical[(record["seed"], record["task_index"], record["episode"])] = canonical_digest(record)
         summaries.append({key: record.get(key) for key in SUMMARY_KEYS})
     if len(seen) != plan.size:
         wanted = (
@@ -260,7 +289,18 @@ def check_episode_lines(
         )
         first = next(key for key in wanted if key not in seen)
         raise ResultError(f"{plan.size - len(seen)} episodes are missing, e.g. (seed, task_index, episode) = {first}.")
-    return summaries, "sha256:" + digest.hexdigest()
+    whole = hashlib.sha256()
+    for key in plan_order(plan):  # the harness appends episodes as they finish: the plan fixes their order
+        whole.update(canonical[key])
+    return summaries, "sha256:" + digest.hexdigest(), "sha256:" + whole.hexdigest()
+
+
+def plan_order(plan: Plan) -> Iterator[tuple[int, int, int]]:
+    """Every (seed, task_index, episode) of the plan, in the order the harness plans them."""
+    for seed in plan.seeds:
+        for task in range(len(plan.tasks)):
+            for episode in range(plan.spec.episodes_per_task):
+                yield seed, task, episode
 
 
 @lru_cache(maxsize=64)
@@ -319,7 +359,57 @@ def _load_spec(result: dict[str, Any]) -> Any:
     try:
         return load_benchmark(declared["id"])
     except AnchorGymError as error:
-        raise ResultError(f"Unknown benchmark: {error}") from error
+        raise ResultError(
+            f"Unknown benchmark: {declared['id'][:200]!r} is not a built-in benchmark of this server. Custom "
+            "benchmarks (spec files) cannot be submitted: evaluate a built-in id ('anchorgym benchmarks' lists "
+            "them), or run your own leaderboard with a release that ships your benchmark."
+        ) from error
+
+
+def check_policy_config(result: dict[str, Any], plan_size: int) -> None:
+    """Refuse a policy or run config a re-run could not play: unknown generation keys, unbounded values.
+
+    Raises:
+        ResultError: the first key or value out of bounds.
+    """
+    from anchorgym.policies.base import GenerationConfig
+
+    generation = result["policy"].get("generation")
+    if isinstance(generation, dict):
+        known = {field.name for field in dataclasses.fields(GenerationConfig)}
+        extra = sorted(set(generation) - known)
+        if extra:
+            raise ResultError(
+                f"result.json: policy.generation holds the unknown key {extra[0][:80]!r} (known: "
+                f"{', '.join(sorted(known))}): submit the file 'anchorgym eval' wrote."
+            )
+        for name, (low, high) in GENERATION_BOUNDS.items():
+            value = generation.get(name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+                raise ResultError(f"result.json: policy.generation.{name} = {value!r} is outside [{low}, {high}].")
+    batch = result["run"]["batch_size"]
+    if not 1 <= batch <= min(MAX_BATCH_SIZE, plan_size):
+        raise ResultError(
+            f"result.json: run.batch_size = {batch} is outside [1, {min(MAX_BATCH_SIZE, plan_size)}] (at most the "
+            f"benchmark's {plan_size} episodes and {MAX_BATCH_SIZE})."
+        )
+
+
+def check_prompt_template(result: dict[str, Any], spec: Any) -> None:
+    """Refuse a result whose declared prompt template is not the one the benchmark pins (name, version, hash)."""
+    from anchorgym.harness.runner import template_info
+
+    try:
+        pinned = template_info(spec)
+    except AnchorGymError as error:
+        raise ResultError(f"This server cannot check benchmark {spec.id}'s prompt template: {error}") from error
+    declared = result.get("prompt_template")
+    if declared != pinned:
+        shown = {k: declared.get(k) for k in ("name", "version", "hash")} if isinstance(declared, dict) else declared
+        raise ResultError(
+            f"result.json declares prompt template {json.dumps(shown)[:300]}; benchmark {spec.id} pins "
+            f"{json.dumps(pinned)}: evaluate with this release's template."
+        )
 
 
 def check_result(result_bytes: bytes, limits: Limits) -> tuple[dict[str, Any], Plan]:
@@ -352,6 +442,8 @@ def check_result(result_bytes: bytes, limits: Limits) -> tuple[dict[str, Any], P
         raise ResultError(
             f"Benchmark {spec.id} has {_declared_count(spec)} episodes; the limit is {limits.max_episodes}."
         )
+    check_policy_config(result, _declared_count(spec))
+    check_prompt_template(result, spec)
     return result, Plan(spec, expected_tasks(spec), [int(s) for s in seeds])
 
 
@@ -392,11 +484,11 @@ def verify_submission(
     result, plan = check_result(result_bytes, limits)
     if check_plan is not None:
         check_plan(plan)
-    summaries, sha = check_episode_lines(episode_lines, plan, limits, sink)
+    summaries, sha, canonical = check_episode_lines(episode_lines, plan, limits, sink)
     if sha != result["files"]["episodes_sha256"]:
         raise ResultError("episodes.jsonl is not the file result.json describes (SHA-256 differs).")
     check_metrics(result, summaries)
-    return result, entry_columns(result, plan, sha)
+    return result, {**entry_columns(result, plan, sha), "canonical": canonical}
 
 
 def entry_columns(result: dict[str, Any], plan: Plan, episodes_sha: str) -> dict[str, Any]:

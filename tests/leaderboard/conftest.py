@@ -88,6 +88,9 @@ def serve(tmp_path: Path, db_url: str | None = None, token_name: str = "tester",
     finally:
         http.shutdown()
         thread.join(5)
+        replayer = app.extensions["anchorgym"]["replayer"]
+        if replayer is not None:  # its worker processes end with the server
+            replayer.shutdown()
 
 
 @contextlib.contextmanager

@@ -40,14 +40,17 @@ def test_accepts_ranks_and_replay_verifies(board, results):
         assert entry["replay_status"] == "verified", entry["replay_detail"]
     board = server.board()
     ranked = board["ranked"]
-    assert [(e["policy"], e["rank"], e["status"], e["submitter"]) for e in ranked] == [
-        ("expert", 1, "verified", "tester"),
-        ("random", 2, "verified", "tester"),
+    assert [(e["policy"], e["rank"], e["status"], e["tier"], e["submitter"]) for e in ranked] == [
+        ("expert", 1, "verified", "replay-verified", "tester"),
+        ("random", 2, "verified", "replay-verified", "tester"),
     ]
+    assert board["ranked_tier"] == "replay-verified" and board["tiers"]["rerun-verified"] == []
     assert board["unverified"] == []
     assert ranked[0]["success"] == 1.0
-    assert ranked[0]["seeds"] == "0"
-    assert httpx.get(f"{server.url}/api/benchmarks").json() == [{"id": BENCHMARK, "entries": 2, "verified": 2}]
+    assert (ranked[0]["seeds"], ranked[0]["seed_count"], ranked[0]["policy_checked"]) == ("0", 1, False)
+    assert httpx.get(f"{server.url}/api/benchmarks").json() == [
+        {"id": BENCHMARK, "entries": 2, "verified": 2, "replay_verified": 2, "rerun_verified": 0}
+    ]
     download = httpx.get(f"{server.url}/api/entries/{ranked[0]['id']}/episodes")
     assert download.text == (results["expert"] / "episodes.jsonl").read_text()
 
@@ -289,17 +292,27 @@ def test_concurrent_submissions_lose_nothing_and_deduplicate(board, results):
     submissions = [load_submission(results[policy]) for policy in ("random", "expert")]
     with ThreadPoolExecutor(max_workers=8) as pool:
         responses = list(pool.map(lambda n: board.submit(*submissions[n % 2], token=tokens[n // 8]), range(16)))
-    assert sorted(r.status_code for r in responses) == [200] * 12 + [201] * 4
-    ids = [r.json()["id"] for r in responses]
-    assert len(set(ids)) == 4  # one entry per (submitter, run), whichever request came first
-    for number, entry_id in enumerate(ids):
-        assert entry_id == ids[number % 2 + 8 * (number // 8)]
-        assert responses[number].json()["submitter"] == ["tester", "second"][number // 8]
-        assert httpx.get(f"{board.url}/api/entries/{entry_id}/episodes").text == submissions[number % 2][1]
-        assert board.wait_for_replay(entry_id)["replay_status"] == "verified"
+    created = {n % 2: r.json() for n, r in enumerate(responses) if r.status_code == 201}
+    assert sorted(created) == [0, 1] and sum(r.status_code == 201 for r in responses) == 2  # one entry per run
+    for number, response in enumerate(responses):
+        first = created[number % 2]
+        if response.status_code == 201:
+            continue
+        if ["tester", "second"][number // 8] == first["submitter"]:  # sent again by its submitter: the entry
+            body = response.json()
+            assert (response.status_code, body["id"], body["duplicate"]) == (200, first["id"], True)
+        else:  # another submitter's copy is refused, linked to the original
+            assert response.status_code == 409, response.text
+            assert response.json()["error"] == (
+                f"These episodes were already submitted as entry {first['id']} by {first['submitter']} "
+                f"(/entries/{first['id']}): a copy of another submitter's run cannot be ranked."
+            )
+    for number, entry in created.items():
+        assert httpx.get(f"{board.url}/api/entries/{entry['id']}/episodes").text == submissions[number][1]
+        assert board.wait_for_replay(entry["id"])["replay_status"] == "verified"
     ranked = board.board()["ranked"]
-    assert sorted(e["id"] for e in ranked) == sorted(set(ids))
-    assert [e["policy"] for e in ranked] == ["expert"] * 2 + ["random"] * 2
+    assert sorted(e["id"] for e in ranked) == sorted(e["id"] for e in created.values())
+    assert [e["policy"] for e in ranked] == ["expert", "random"]
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
@@ -362,7 +375,7 @@ def test_single_seed_has_no_interval_and_viewer_pages(server, results, monkeypat
     result["seeds"] = [0]
     entry_id = server.submit(result, text_).json()["id"]
     assert server.wait_for_replay(entry_id)["success_ci95"] is None
-    assert "1.000 <small" in httpx.get(f"{server.url}/benchmarks/{BENCHMARK}").text
+    assert "100.0% <small" in httpx.get(f"{server.url}/benchmarks/{BENCHMARK}").text
     monkeypatch.setattr(pages_module, "EPISODES_PER_PAGE", 3)  # 8 episodes: pages 1-3, 4-6, 7-8
     shown = {}
     for page in ("1", "3", "99", "-1", "x"):
