@@ -16,7 +16,7 @@ def registered_ids() -> list[str]:
 
 
 # Data fixtures of envs whose data lives outside the default location during tests.
-DATA_FIXTURES = {"anchorgym/ALFWorld-v0": "alfworld_dir"}
+DATA_FIXTURES = {"anchorgym/ALFWorld-v0": "alfworld_dir", "anchorgym/ALFWorld-verl-agent-v0": "alfworld_dir"}
 
 
 def make_any_split(env_id: str, **kwargs):

@@ -12,7 +12,12 @@ from anchorgym.envs.registry import list_envs
 from anchorgym.policies.base import AgentInput
 from anchorgym.policies.prompting import DEFAULT_HISTORY_LENGTH, PromptTemplate, template_for
 
-ENV_IDS = sorted(info.id for info in list_envs() if not info.id.startswith("anchorgym-test/"))
+# Protocol templates (a published framework's own prompt, one user message) are tested in tests/protocols.
+ENV_IDS = sorted(
+    info.id
+    for info in list_envs()
+    if not info.id.startswith("anchorgym-test/") and not hasattr(template_for(info.id), "project")
+)
 ANSWER_TAGS = {
     "anchorgym/ToolQA-v0": ("search", "answer"),
     "anchorgym/ToolQA-v1": ("search", "answer"),
@@ -97,3 +102,64 @@ def test_hash_is_stable_and_covers_every_text_field(env_id):
     for name in ("system", "first_step", "later_steps", "history_step", "version"):
         assert replace(template, **{name: getattr(template, name) + " "}).content_hash() != digest, name
     assert replace(template, action_tags=(*template.action_tags, "x")).content_hash() != digest
+
+
+@pytest.fixture
+def plugin_env_id():
+    """A text env registered the way a plugin does it, with no prompt template of its own."""
+    import gymnasium as gym
+
+    from anchorgym.envs.registry import _REGISTRY, EnvInfo, register
+
+    env_id = "mine/Boxes-v0"
+    register(EnvInfo(env_id, "anchorgym.envs.sokoban.env:SokobanEnv", ("test",), 9))
+    yield env_id
+    _REGISTRY.pop(env_id, None)
+    gym.registry.pop(env_id, None)
+
+
+def test_an_env_without_a_template_gets_the_default_one(plugin_env_id):
+    from anchorgym.policies.prompting import DEFAULT_TEMPLATE
+
+    template = template_for(plugin_env_id)
+    assert template is DEFAULT_TEMPLATE and template.action_tags == ("action",)
+    system, user = template.messages(_input(plugin_env_id, []))
+    assert "<action>" in system["content"] and "<think>" in system["content"]
+    assert user["content"] == (
+        "INSTRUCTION-X\n\nCurrent observation (step 1):\nOBS-NOW\n\nAdmissible actions:\n- ACT-1\n- ACT-2\n\n"
+        "Reason in <think> </think>, then answer like <action>your action</action>."
+    )
+    open_space = AgentInput(plugin_env_id, "I", "O", None, [], step=0)
+    assert "Admissible actions:\n(any action)\n" in template.messages(open_space)[1]["content"]
+
+
+def test_an_unknown_env_still_has_no_template():
+    from anchorgym.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="Unknown environment 'mine/Nothing-v0'"):
+        template_for("mine/Nothing-v0")
+
+
+def test_a_plugin_env_plays_with_a_chat_policy(plugin_env_id):
+    from anchorgym.envs.registry import make
+    from anchorgym.policies.chat import ChatPolicy, Completion
+
+    class FirstListedAction(ChatPolicy):
+        """A stand-in model that answers with the first action its prompt lists (prompting and parsing are real)."""
+
+        name = "first-listed"
+
+        def complete(self, prompts):
+            answers = []
+            for messages in prompts:
+                first = messages[-1]["content"].split("Admissible actions:\n- ", 1)[1].split("\n", 1)[0]
+                answers.append(Completion(f"<think>try it</think><action>{first}</action>"))
+            return answers
+
+    env = make(plugin_env_id, split="test")
+    obs, info = env.reset(seed=0)
+    [output] = FirstListedAction().act(
+        [AgentInput(plugin_env_id, info["instruction"], obs, info["admissible_actions"], [], step=0)]
+    )  # was UnknownNameError: Unknown prompt template for env 'mine/Boxes-v0'
+    assert output.action == info["admissible_actions"][0]
+    assert env.step(output.action)[4]["action_valid"]

@@ -117,3 +117,4 @@ def test_templates_are_registered_for_the_protocol_envs() -> None:
     from anchorgym.policies.prompting import template_for
 
     assert template_for("anchorgym/Sokoban-verl-agent-v0") is SOKOBAN_VERL_AGENT_TEMPLATE
+    assert template_for("anchorgym/ALFWorld-verl-agent-v0") is ALFWORLD_VERL_AGENT_TEMPLATE

@@ -8,9 +8,8 @@ Two ids (fidelity table and puzzle counts: ``README.md`` beside this file):
   The ``@v2`` benchmarks use it.
 * ``anchorgym/Sokoban-v0``: anchorgym's own generator and seed-range splits,
   kept (anchors included) so that the ``@v1`` benchmarks replay exactly.
-* ``anchorgym/Sokoban-verl-agent-v0``: ``Sokoban-v1`` played under verl-agent's protocol (its prompt,
-  its projection of model text, and its rule that an invalid turn is not a step); the
-  ``sokoban-6x6-1box-verl-agent`` benchmarks.
+* ``anchorgym/Sokoban-verl-agent-v0``: ``Sokoban-v1`` played under verl-agent's protocol (its prompt
+  and its projection of model text); the ``sokoban-6x6-1box-verl-agent`` benchmarks.
 
 Both default to 6x6 rooms, one box and 15 steps. Task ids are seeds (see :mod:`.data`).
 """
@@ -49,8 +48,8 @@ register(
         entry_point="anchorgym.envs.sokoban.env:SokobanEnv",
         splits=("train", "test"),
         max_steps=15,
-        description="Sokoban-v1 under verl-agent's prompt and projection; invalid turns are not steps.",
-        kwargs={"generator": "gym-sokoban", "clean_split": True, "layout_anchor": True, "count_invalid_steps": False},
+        description="Sokoban-v1 under verl-agent's prompt and projection (GiGPO's evaluation).",
+        kwargs={"generator": "gym-sokoban", "clean_split": True, "layout_anchor": True},
     )
 )
 

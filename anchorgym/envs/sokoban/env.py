@@ -58,9 +58,6 @@ class SokobanEnv(AnchorEnv):
             test share no board up to rotation and reflection (:mod:`.canonical`).
         layout_anchor: put the room's layout in the anchor state, so equal anchors mean equal
             states across tasks (``Sokoban-v1``); off, the anchor is v0's player and boxes only.
-        count_invalid_steps: an invalid action counts as a step (``info["step"]``). Off (verl-agent's
-            rule), only moves count, as in gym-sokoban's ``num_env_steps``; the episode still ends after
-            ``max_steps`` turns, as verl-agent's rollout loop does.
     """
 
     invalid_action_reward = STEP_REWARD
@@ -79,14 +76,11 @@ class SokobanEnv(AnchorEnv):
         generator: str = "anchorgym",
         clean_split: bool = False,
         layout_anchor: bool = False,
-        count_invalid_steps: bool = True,
     ) -> None:
         super().__init__(split, max_steps, anchor_fn, render_mode)
         self.seeds = data.split_seeds(split)
         self.generator_args = (tuple(int(d) for d in dim_room), int(num_boxes), int(search_depth))
         self.generator, self.clean_split, self.layout_anchor = generator, bool(clean_split), bool(layout_anchor)
-        self.count_invalid_steps = bool(count_invalid_steps)
-        self.turns = 0
         if max_plan is not None:
             self.max_plan: int | None = int(max_plan)
         else:
@@ -107,22 +101,6 @@ class SokobanEnv(AnchorEnv):
         self.puzzle = puzzle_for_seed(seed, self.generator, *self.generator_args, self.max_plan, bucket)
         self.player, self.boxes = self.puzzle.player, frozenset(self.puzzle.boxes)
         return self._observation()
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[str, dict]:
-        """Start an episode (see :meth:`AnchorEnv.reset`)."""
-        self.turns = 0
-        return super().reset(seed=seed, options=options)
-
-    def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
-        """Apply ``action``; with ``count_invalid_steps`` off, an invalid turn is not a step but is a turn."""
-        observation, reward, terminated, truncated, info = super().step(action)
-        self.turns += 1
-        if not self.count_invalid_steps:
-            if not info["action_valid"]:
-                self.steps -= 1
-                info["step"] = self.steps
-            truncated = not terminated and self.turns >= self.max_steps
-        return observation, reward, terminated, truncated, info
 
     def parse_action(self, action: str) -> str | None:
         """Return the one direction named in ``action`` (lower-cased), or None."""
