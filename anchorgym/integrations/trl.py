@@ -34,46 +34,67 @@ from typing import Any
 
 from anchorgym.errors import ConfigError, unknown
 
-REWARDS = ("return", "score")
+REWARDS = ("success", "score", "return")
 ENDED = "The episode has ended; no more actions are taken."
 
 
 class AnchorTRLEnv:
     """One anchorgym episode for TRL's ``environment_factory``: ``reset``, the ``act`` tool and ``get_reward``.
 
+    The rollout's reward is its outcome, so that a rollout that never acts cannot outscore one that tries:
+
+    * ``"success"`` (default): 1.0 when the episode is won, else 0.0;
+    * ``"score"``: the final ``info["score"]`` (0.0 before any action; partial credit where the env gives it);
+    * ``"return"``: the sum of the env's rewards. Beware: with per-step costs (Sokoban's -0.1) a rollout that
+      never calls the tool scores 0 and beats every one that acts without winning, so GRPO learns not to act.
+
+    ``invalid_penalty`` is subtracted once per *invalid action taken* (``info["action_valid"]`` false), so it
+    can only push a model from malformed actions towards valid ones, never towards not acting.
+
     Args:
         env_id: registered anchorgym env id.
-        url: an OpenEnv server playing ``env_id`` (``anchorgym env serve``); None plays in-process.
+        url: an OpenEnv server playing ``env_id`` (``anchorgym env serve``); None plays in-process. Remote play
+            goes through :class:`~anchorgym.integrations.openenv.remote.RemoteEnv`: every call has a deadline,
+            and a lost session (idle timeout, restart) is reopened and the episode resumed, a bounded number of
+            times.
         split: task split (in-process; a server plays its own).
-        reward: ``"return"`` (the sum of the episode's env rewards) or ``"score"`` (the final ``info["score"]``).
+        reward: ``"success"``, ``"score"`` or ``"return"`` (see above).
+        invalid_penalty: subtracted from the reward for each invalid action taken (default 0).
+        remote_options: :class:`RemoteEnv` arguments (``message_timeout_s``, ``retries``...).
         **env_kwargs: further env constructor arguments (in-process).
     """
 
     def __init__(
-        self, env_id: str, url: str | None = None, split: str = "train", reward: str = "return", **env_kwargs: Any
+        self,
+        env_id: str,
+        url: str | None = None,
+        split: str = "train",
+        reward: str = "success",
+        invalid_penalty: float = 0.0,
+        remote_options: dict[str, Any] | None = None,
+        **env_kwargs: Any,
     ) -> None:
         if reward not in REWARDS:
             raise unknown("reward", reward, REWARDS)
+        if invalid_penalty < 0:
+            raise ConfigError(f"invalid_penalty is subtracted per invalid action; give it >= 0, got {invalid_penalty}.")
         self._env_id, self._reward_kind, self._url = env_id, reward, url
+        self._invalid_penalty = float(invalid_penalty)
         if url is None:
             from anchorgym.envs.registry import make
 
-            self._env, self._client = make(env_id, split=split, **env_kwargs), None
+            self._env = make(env_id, split=split, **env_kwargs)
         else:
-            from anchorgym.integrations.openenv.client import AnchorEnvClient
+            from anchorgym.integrations.openenv.remote import RemoteEnv
 
-            self._env, self._client = None, AnchorEnvClient(base_url=url).sync()
-        self._done, self._return, self._info = False, 0.0, {}
+            self._env = RemoteEnv(url, **(remote_options or {}))
+        self._done, self._return, self._invalid, self._info = False, 0.0, 0, {}
 
     def reset(self, task_id: str | None = None, seed: int | None = None, **row: Any) -> str:
         """Start the episode of the dataset row (its ``task_id`` and ``seed``); return the first observation."""
-        if self._client is not None:
-            data = {key: value for key, value in (("seed", seed), ("task_id", task_id)) if value is not None}
-            result = self._client.reset(**data)
-            obs, info = result.observation.text, result.observation.info
-        else:
-            obs, info = self._env.reset(seed=seed, options={"task_id": str(task_id)} if task_id is not None else None)
-        self._done, self._return, self._info = False, 0.0, info
+        options = {"task_id": str(task_id)} if task_id is not None else None
+        obs, info = self._env.reset(seed=seed, options=options)
+        self._done, self._return, self._invalid, self._info = False, 0.0, 0, info
         return _describe(obs, info)
 
     def act(self, action: str) -> str:
@@ -87,28 +108,28 @@ class AnchorTRLEnv:
         """
         if self._done:
             return ENDED
-        if self._client is not None:
-            from anchorgym.integrations.openenv.client import gym_step
-
-            obs, reward, terminated, truncated, info = gym_step(self._client.step(action))
-        else:
-            obs, reward, terminated, truncated, info = self._env.step(action)
+        obs, reward, terminated, truncated, info = self._env.step(str(action))
         self._return += float(reward)
+        self._invalid += not info.get("action_valid", True)
         self._done, self._info = bool(terminated or truncated), info
         return _describe(obs, info) + (f"\n{ENDED}" if self._done else "")
 
     def get_reward(self) -> float:
-        """Return the rollout's reward: the episode return, or its final score (see ``reward``)."""
-        return self._return if self._reward_kind == "return" else float(self._info.get("score", 0.0))
+        """Return the rollout's reward (see the class docs), less ``invalid_penalty`` per invalid action taken."""
+        if self._reward_kind == "success":
+            outcome = float(bool(self._info.get("won", False)))
+        elif self._reward_kind == "score":
+            outcome = float(self._info.get("score", 0.0)) if self._steps else 0.0
+        else:
+            outcome = self._return
+        return outcome - self._invalid_penalty * self._invalid
 
     @property
     def _steps(self) -> int:
         return int(self._info.get("step", 0))
 
     def __del__(self) -> None:
-        if getattr(self, "_client", None) is not None:
-            self._client.close()
-        elif getattr(self, "_env", None) is not None:
+        if getattr(self, "_env", None) is not None:
             self._env.close()
 
 
