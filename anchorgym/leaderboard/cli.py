@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 DEFAULT_DB = "sqlite:///leaderboard.db"
+DEFAULT_PORT = 8080  # not 8000: that is `anchorgym serve`'s (the model server's) default
 TOKEN_ACTIONS = ("create", "list", "revoke", "rotate")
 
 
@@ -27,7 +28,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rerun.add_argument("entry", type=int, help="entry number")
     rerun.add_argument("--db", default=DEFAULT_DB)
     rerun.add_argument("--storage", default="leaderboard-files", help="folder for episodes files")
-    rerun.add_argument("--sample", type=int, default=8, help="(task, seed) pairs to re-evaluate (default 8)")
+    rerun.add_argument(
+        "--sample",
+        type=int,
+        default=None,
+        help="(task, seed) pairs of an exact re-run (default 8); for a sampling policy the size comes from the "
+        "power analysis and --sample caps it",
+    )
+    rerun.add_argument(
+        "--effect-size", type=float, default=0.2, help="smallest inflated success rate to catch (default 0.2)"
+    )
+    rerun.add_argument("--alpha", type=float, default=0.01, help="false-reject rate of an honest entry (default 0.01)")
+    rerun.add_argument("--beta", type=float, default=0.05, help="false-accept rate at the effect size (default 0.05)")
     rerun.add_argument("--seed", type=int, default=None, help="seed of the sample (default: random)")
     rerun.add_argument(
         "--allow-policy",
@@ -38,9 +50,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     rerun.set_defaults(handler=_rerun)
 
-    submit = subparsers.add_parser("submit", help="upload an eval result folder to a leaderboard")
+    submit = subparsers.add_parser(
+        "submit",
+        help="upload an eval result folder to a leaderboard",
+        description="Upload result.json and episodes.jsonl of an 'anchorgym eval' folder. The bearer token is read "
+        "from the ANCHORGYM_LEADERBOARD_TOKEN environment variable (the leaderboard's admin issues it). Only "
+        "built-in benchmarks can be submitted.",
+    )
     submit.add_argument("result_dir")
-    submit.add_argument("--server", required=True, help="leaderboard base URL")
+    submit.add_argument("--server", required=True, help="leaderboard base URL, e.g. http://127.0.0.1:8080")
     submit.set_defaults(handler=_submit)
 
 
@@ -49,7 +67,9 @@ def _add_serve(actions: argparse._SubParsersAction) -> None:
     serve.add_argument("--db", default=DEFAULT_DB, help=f"SQLAlchemy URL (default {DEFAULT_DB})")
     serve.add_argument("--storage", default="leaderboard-files", help="folder for episodes files")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: a free one, printed)")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: a free one, printed)"
+    )
     serve.add_argument("--no-replay", action="store_true", help="skip background replay verification")
     serve.add_argument("--replay-workers", type=int, default=2, help="replays run at once (default 2)")
     serve.add_argument("--replay-budget", type=float, default=900.0, help="seconds one replay may take (default 900)")
@@ -60,15 +80,34 @@ def _add_serve(actions: argparse._SubParsersAction) -> None:
         help="a submission for a benchmark whose replay data this server lacks: refuse it with 422 (default) "
         "or accept it unranked as self-reported",
     )
+    serve.add_argument(
+        "--rerun-tier",
+        action="store_true",
+        help="rank the re-run verified tier on the landing board (you re-run entries with 'leaderboard rerun'); "
+        "default: the replay verified tier",
+    )
+    serve.add_argument(
+        "--storage-quota-mb", type=int, default=512, help="MiB of episodes one token may store (default 512)"
+    )
     serve.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
     serve.add_argument("--timeout", type=int, default=30, help="seconds a silent connection is kept (default 30)")
+    serve.add_argument(
+        "--header-timeout", type=float, default=10.0, help="seconds a request's headers may take (default 10)"
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a body may take, plus its length at 64 KiB/s (default 30)",
+    )
+    serve.add_argument("--per-ip", type=int, default=32, help="connections one client address may hold (default 32)")
+    serve.add_argument("--connection-limit", type=int, default=200, help="open connections in all (default 200)")
     serve.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import waitress
-
     from anchorgym.leaderboard.server import create_app
+    from anchorgym.leaderboard.serving import Deadlines, make_server
     from anchorgym.leaderboard.storage import safe_url
     from anchorgym.ports import check_port_free
 
@@ -80,17 +119,20 @@ def _serve(args: argparse.Namespace) -> int:
         replay_workers=args.replay_workers,
         replay_budget_s=args.replay_budget,
         missing_data=args.missing_data,
+        storage_quota=args.storage_quota_mb * 1024 * 1024,
+        rerun_tier=args.rerun_tier,
     )
     limits = app.extensions["anchorgym"]["limits"]
-    server = waitress.create_server(
+    server = make_server(
         app,
+        Deadlines(header_timeout=args.header_timeout, body_timeout=args.body_timeout, per_ip=args.per_ip),
         host=args.host,
         port=args.port,
         threads=args.threads,
-        channel_timeout=args.timeout,  # a connection silent this long (headers or body) is closed
+        channel_timeout=args.timeout,  # a connection silent this long is closed
         max_request_header_size=64 * 1024,
         max_request_body_size=limits.max_body_bytes,
-        connection_limit=200,
+        connection_limit=args.connection_limit,
         expose_tracebacks=False,
         ident="anchorgym",
     )
@@ -126,7 +168,15 @@ def _rerun(args: argparse.Namespace) -> int:
     from anchorgym.leaderboard.storage import open_database
 
     status, detail = rerun_entry(
-        open_database(args.db), args.storage, args.entry, args.sample, allowed=args.allow_policy, seed=args.seed
+        open_database(args.db),
+        args.storage,
+        args.entry,
+        args.sample,
+        allowed=args.allow_policy,
+        seed=args.seed,
+        effect=args.effect_size,
+        alpha=args.alpha,
+        beta=args.beta,
     )
     print(f"entry {args.entry}: re-run {status}: {detail}")
     return 0 if status == "verified" else 1
