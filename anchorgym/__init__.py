@@ -9,8 +9,9 @@ Quick start::
 Importing this package registers the built-in env ids with gymnasium, so
 ``gymnasium.make("anchorgym/Sokoban-v0")`` works right after ``import anchorgym``.
 It stays light: it does not import torch, ray, flask or any environment engine;
-those load when an env, policy or trainer needs them. Third-party envs
-(:mod:`anchorgym.plugins`) load when envs are first listed or looked up.
+those load when an env, policy or trainer needs them. Installed third-party envs
+(the ``anchorgym.envs`` entry points, :mod:`anchorgym.plugins`) register here too,
+so ``gymnasium.make`` finds their ids as well.
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ def __getattr__(name: str) -> Any:
 
 
 def _register_builtin_envs() -> None:
-    """Register every built-in env id with anchorgym and gymnasium (string entry points: nothing heavy)."""
+    """Register the built-in and the installed plugins' env ids with anchorgym and gymnasium."""
+    from anchorgym import plugins
     from anchorgym.envs.registry import load_builtin
 
-    load_builtin()
+    load_builtin()  # string entry points: nothing heavy
+    plugins.load_entry_points(plugins.ENV_GROUP)
 
 
 _register_builtin_envs()

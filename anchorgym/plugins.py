@@ -13,9 +13,10 @@ Modules named with ``anchorgym --import MODULE`` (repeatable) or in
 directory is searched last, so ``--import my_env`` finds ``./my_env.py``.
 ``--import`` exports the variable, so spawned env workers import the same modules.
 
-Entry points load once per process, the first time envs are listed or looked up
-(``anchorgym.list_envs``, ``make``, ``make_vec``) or a policy spec is parsed;
-``import anchorgym`` itself loads none. A broken entry point is logged and
+Env entry points load once per process, when ``anchorgym`` is imported, so
+``gymnasium.make("mine/Coin-v0")`` finds a plugin's ids right after ``import anchorgym``
+as it finds the built-in ones; policy entry points load the first time a policy
+spec is parsed. A broken entry point is logged and
 skipped, and named in the error for an unknown id; a module named on purpose
 (``--import``) that fails to import is an error.
 """
@@ -46,11 +47,16 @@ failures: dict[str, str] = {}
 
 def load(group: str) -> None:
     """Load every entry point of ``group`` (once per process), then the ``$ANCHORGYM_IMPORT`` modules."""
+    load_entry_points(group)
+    import_modules(imports_from_environment(), export=False)
+
+
+def load_entry_points(group: str) -> None:
+    """Load every entry point of ``group``, once per process; a broken one is logged and skipped."""
     if group not in _loaded_groups:
         _loaded_groups.add(group)
         for entry_point in entry_points(group=group):
             _load_entry_point(group, entry_point)
-    import_modules(imports_from_environment(), export=False)
 
 
 def _load_entry_point(group: str, entry_point: EntryPoint) -> None:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import abc
 import string
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,10 +100,15 @@ class TextSpace(gym.spaces.Text):
     (``gymnasium.make_vec(..., vectorization_mode="async")``) can carry any observation.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, admissible: Callable[[], Sequence[str] | None] | None = None) -> None:
         super().__init__(max_length=MAX_TEXT, min_length=0)
         self._char_set = self._char_list = CodePoints()  # type: ignore[assignment]
         self._char_str = " "  # gymnasium's empty batch repeats its first character min_length (0) times
+        self.admissible = admissible  # an env's admissible_actions: sample() draws from them
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the admissible-actions hook is bound to one live env: copies and pickles (vector workers) drop it
+        return {**self.__dict__, "admissible": None}
 
     def character_index(self, char: str) -> np.int32:
         """Return the code point of ``char`` (its index in the charset)."""
@@ -114,9 +119,20 @@ class TextSpace(gym.spaces.Text):
         return isinstance(x, str) and len(x) <= MAX_TEXT
 
     def sample(self, mask: Any = None, probability: Any = None) -> str:
-        """Return a random string of :data:`SAMPLE_CHARSET` characters; with a mask, gymnasium's sampling."""
+        """Return a uniformly drawn admissible action when the env lists them, else a random string.
+
+        An env's ``action_space`` knows its current admissible actions (after ``reset``), so
+        ``env.action_space.sample()`` is a legal move, as in gymnasium's discrete spaces. An env with an
+        open action space (``admissible_actions()`` is None, e.g. WebShop's search box or tool-QA's
+        free text) cannot enumerate its actions: sample() then returns a random string of
+        :data:`SAMPLE_CHARSET` characters, which the env treats as an invalid action (a no-op step).
+        With a mask or probability it is gymnasium's ``Text`` sampling.
+        """
         if mask is not None or probability is not None:
             return super().sample(mask=mask, probability=probability)
+        actions = self.admissible() if self.admissible is not None else None
+        if actions:
+            return str(actions[int(self.np_random.integers(len(actions)))])
         length = int(self.np_random.integers(self.min_length, min(self.max_length, 64) + 1))
         return "".join(self.np_random.choice(list(SAMPLE_CHARSET), size=length))
 
@@ -176,7 +192,7 @@ class AnchorEnv(gym.Env[str, str], abc.ABC):
             ``"normalized_observation"`` or a callable ``f(env) -> bytes | str``.
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # fps: what gymnasium's recorders assume for a frame
     invalid_action_reward: float = 0.0
     invalid_action_observation: str | None = None  # None: an invalid action shows the previous observation again
     default_max_steps: int = 50
@@ -189,7 +205,7 @@ class AnchorEnv(gym.Env[str, str], abc.ABC):
         render_mode: str | None = None,
     ) -> None:
         self.observation_space = TextSpace()
-        self.action_space = TextSpace()
+        self.action_space = TextSpace(admissible=self._actions_to_sample)
         self.split = split
         self.max_steps = self.default_max_steps if max_steps is None else int(max_steps)
         if self.max_steps < 1:
@@ -253,6 +269,10 @@ class AnchorEnv(gym.Env[str, str], abc.ABC):
     def expert_action(self) -> str:
         """Return the expert's next action. Envs without an expert raise NotImplementedError."""
         raise NotImplementedError(f"{type(self).__name__} has no expert.")
+
+    def _actions_to_sample(self) -> Sequence[str] | None:
+        """The admissible actions ``action_space.sample()`` draws from (None before the first reset)."""
+        return self.admissible_actions() if self.task_id else None
 
     # ------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:

@@ -100,13 +100,50 @@ _REGISTRY: dict[str, EnvInfo] = {}
 _loaded = False
 
 
+class MatchTimeLimit(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Gives the env the step limit of gymnasium's ``TimeLimit`` (``gymnasium.make(..., max_episode_steps=N)``).
+
+    An :class:`~anchorgym.envs.core.AnchorEnv` truncates its episodes itself at ``max_steps`` (its
+    prompts and experts know the limit). ``gymnasium.make`` adds its ``TimeLimit`` wrapper after making
+    the env, so this wrapper, registered as the id's additional wrapper, runs after it and sets the
+    env's ``max_steps`` to the ``TimeLimit``'s: both then end the episode at the same step.
+    ``max_episode_steps=-1`` (no ``TimeLimit``) leaves the env's own limit.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
+        inner: Any = env
+        while isinstance(inner, gym.Wrapper):
+            if isinstance(inner, gym.wrappers.TimeLimit):
+                self.unwrapped.max_steps = int(inner._max_episode_steps)  # type: ignore[attr-defined]
+                break
+            inner = inner.env
+
+
+_MATCH_TIME_LIMIT = gym.envs.registration.WrapperSpec(
+    name="MatchTimeLimit", entry_point=f"{__name__}:MatchTimeLimit", kwargs={}
+)
+
+
 def register(info: EnvInfo) -> None:
-    """Register an environment with anchorgym and with gymnasium (registering an id again replaces it)."""
+    """Register an environment with anchorgym and with gymnasium (registering an id again replaces it).
+
+    Gymnasium's spec has ``max_episode_steps=info.max_steps``; ``gymnasium.make(id, max_episode_steps=N)``
+    plays episodes of ``N`` steps (see :class:`MatchTimeLimit`).
+    """
     _REGISTRY[info.id] = info
     current = gym.registry.get(info.id)
-    if current is None or (current.entry_point, current.kwargs) != (info.entry_point, dict(info.kwargs)):
+    wanted = (info.entry_point, dict(info.kwargs), info.max_steps)
+    if current is None or (current.entry_point, current.kwargs, current.max_episode_steps) != wanted:
         gym.registry.pop(info.id, None)
-        gym.register(id=info.id, entry_point=info.entry_point, max_episode_steps=None, kwargs=dict(info.kwargs))
+        gym.register(
+            id=info.id,
+            entry_point=info.entry_point,
+            max_episode_steps=info.max_steps,
+            kwargs=dict(info.kwargs),
+            additional_wrappers=(_MATCH_TIME_LIMIT,),
+        )
 
 
 def load_builtin() -> None:

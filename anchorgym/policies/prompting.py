@@ -9,6 +9,11 @@ Templates are ``str.format`` strings over these fields: ``{instruction}``,
 ``{observation}``, ``{admissible_actions}`` (one per line, or a note that the
 action space is open), ``{history}`` (the last ``k`` steps rendered with
 ``history_step``), ``{history_length}``, ``{step}``.
+
+An env without a template of its own (a plugin env, say) gets :data:`DEFAULT_TEMPLATE`: its
+instruction, the observation, the admissible actions when the env lists them, and an
+``<action>`` tag. So every text env meets every model policy and the trainer at once; register
+a better prompt for it with :func:`register_template`.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from anchorgym.errors import unknown
 from anchorgym.policies.base import AgentInput
 
 DEFAULT_HISTORY_LENGTH = 2
@@ -92,6 +96,31 @@ def format_admissible(actions: Sequence[str] | None) -> str:
     return "\n".join(f"- {action}" for action in actions)
 
 
+DEFAULT_SYSTEM = (
+    "You are an agent acting in a text environment. Think step by step inside <think> </think>, then give "
+    "exactly one action inside <action> </action>. When admissible actions are listed, answer with one of "
+    "them exactly as written."
+)
+DEFAULT_FIRST_STEP = (
+    "{instruction}\n\nCurrent observation (step {step}):\n{observation}\n\n"
+    "Admissible actions:\n{admissible_actions}\n\n"
+    "Reason in <think> </think>, then answer like <action>your action</action>."
+)
+DEFAULT_LATER_STEPS = (
+    "{instruction}\n\nYour last {history_length} steps:\n{history}\n\n"
+    "Current observation (step {step}):\n{observation}\n\nAdmissible actions:\n{admissible_actions}\n\n"
+    "Reason in <think> </think>, then answer like <action>your action</action>."
+)
+DEFAULT_TEMPLATE = PromptTemplate(
+    name="default",
+    version="1",
+    system=DEFAULT_SYSTEM,
+    first_step=DEFAULT_FIRST_STEP,
+    later_steps=DEFAULT_LATER_STEPS,
+    action_tags=("action",),
+)
+"""The prompt of any registered env that has no template of its own (see the module docs)."""
+
 _TEMPLATES: dict[str, PromptTemplate] = {}
 
 
@@ -101,14 +130,16 @@ def register_template(env_id: str, template: PromptTemplate) -> None:
 
 
 def template_for(env_id: str) -> PromptTemplate:
-    """Return the registered template for ``env_id``."""
+    """Return the template registered for ``env_id``, else :data:`DEFAULT_TEMPLATE`.
+
+    Raises:
+        UnknownNameError: ``env_id`` is not a registered env.
+    """
     if env_id not in _TEMPLATES:
         from anchorgym.envs.registry import env_info
 
-        env_info(env_id)  # loads the env packages, which register their templates
-    if env_id not in _TEMPLATES:
-        raise unknown("prompt template for env", env_id, _TEMPLATES)
-    return _TEMPLATES[env_id]
+        env_info(env_id)  # loads the env packages, which register their templates; raises for an unknown id
+    return _TEMPLATES.get(env_id, DEFAULT_TEMPLATE)
 
 
 def extract_tag(text: str, tags: Sequence[str]) -> tuple[str, str] | None:
