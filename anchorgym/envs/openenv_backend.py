@@ -18,7 +18,9 @@ says how to start a matching server when it does not.
 
 Failures follow the other backends: a session whose env crashed, whose server went away or
 that did not answer in time yields an :class:`~anchorgym.envs.backends.EnvFailure` for its env
-only, and is connected again at its next reset. A reset that the server refuses for a caller's
+only, and is connected again at its next reset. A reset whose session is gone (the server's
+``--idle-timeout`` closed it, the server restarted) opens a new session and resets there,
+transparently, up to ``retries`` times. A reset that the server refuses for a caller's
 mistake (a bad task id) raises that message as a :class:`~anchorgym.errors.ConfigError`.
 """
 
@@ -81,6 +83,8 @@ class OpenEnvBackend(Backend):
         urls: the servers' base URLs (``http://host:port``); envs are split over them.
         connect_timeout_s: give up connecting to a server after this long.
         message_timeout_s: an env whose server has not answered after this long fails (its episode ends).
+        retries: a reset whose session is gone (the server's idle timeout, a restart) opens a new session and
+            tries again, this many times at most.
     """
 
     def __init__(
@@ -92,6 +96,7 @@ class OpenEnvBackend(Backend):
         urls: Sequence[str] | str = (),
         connect_timeout_s: float = 30.0,
         message_timeout_s: float = 600.0,
+        retries: int = 2,
     ) -> None:
         urls = [urls] if isinstance(urls, str) else list(urls)
         if not urls:
@@ -109,6 +114,7 @@ class OpenEnvBackend(Backend):
         self.urls = [ws_url(url) for url in urls[: len(self.slices)]]
         self.env_kwargs = dict(env_kwargs)
         self.connect_timeout_s, self.message_timeout_s = connect_timeout_s, message_timeout_s
+        self.retries = max(0, int(retries))
         self.sockets: list[Any] = [None] * num_envs
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="openenv-backend", daemon=True)
@@ -208,16 +214,23 @@ class OpenEnvBackend(Backend):
             for key, value in (("seed", seed), ("task_id", (options or {}).get("task_id")))
             if value is not None
         }
-        try:
-            if self.sockets[index] is None:
-                await self._reconnect(index)
-            reply = await self._ask(index, {"type": "reset", "data": data})
-        except RemoteError as error:
-            if str(error).startswith(SESSION_ENDED) or error.code != "EXECUTION_ERROR":
+        for attempt in range(self.retries + 1):
+            try:
+                if self.sockets[index] is None:
+                    await self._reconnect(index)
+                reply = await self._ask(index, {"type": "reset", "data": data})
+                break
+            except RemoteError as error:
+                if not str(error).startswith(SESSION_ENDED) and error.code == "EXECUTION_ERROR":
+                    return EnvFailure(f"ConfigError: {error}", user_error=ConfigError(str(error)))
+                last: Exception = error  # the session is gone (idle timeout, crash, capacity): open a new one
+            except asyncio.TimeoutError as error:  # a server that did not answer in time is not asked again
                 return await self._failed(index, error)
-            return EnvFailure(f"ConfigError: {error}", user_error=ConfigError(str(error)))
-        except Exception as error:  # the server is gone or timed out: this env fails, the others go on
-            return await self._failed(index, error)
+            except Exception as error:  # the connection closed (a restarted server): open a new one
+                last = error
+            await self._drop(index)
+            if attempt == self.retries:
+                return await self._failed(index, last)
         observation = reply["observation"]
         return observation["text"], observation["info"]
 

@@ -180,3 +180,31 @@ def test_bench_openenv_runs_in_tiny_mode():
     assert run.returncode == 0, run.stdout + run.stderr
     ratios = [line.split()[1] for line in run.stdout.splitlines() if line.startswith("RATIO ")]
     assert ratios == ["sokoban_openenv_vs_inprocess_steps_per_s"]
+
+
+def test_a_reset_on_an_expired_session_reconnects_transparently(serve):
+    """After the server's --idle-timeout closed the sessions, reset used to fail every env; now it reconnects."""
+    import time
+
+    local = anchorgym.make_vec(SOKOBAN, num_tasks=2, split="test", seed=5)
+    with serve(SOKOBAN, "test", max_sessions=2, idle_timeout_s=0.5) as url:
+        remote = anchorgym.make_vec(
+            SOKOBAN, num_tasks=2, split="test", seed=5, backend="openenv", backend_options={"urls": [url]}
+        )
+        try:
+            remote.reset(seed=3)
+            local.reset(seed=3)
+            deadline = time.monotonic() + 120  # OpenEnv's reaper looks every 5 s
+            backend = remote.backend
+            while time.monotonic() < deadline:
+                states = backend._await(backend._states(range(2)))
+                if all(state["ended"] for state in states):
+                    break
+                time.sleep(0.5)
+            assert all(state["ended"].startswith("the session was idle for ") for state in states)
+            trace = play(remote, steps=3)
+            assert "error" not in trace[0][1]  # the reset reconnected every env: no failure
+            assert trace == play(local, steps=3)
+        finally:
+            remote.close()
+            local.close()
