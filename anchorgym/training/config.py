@@ -67,8 +67,11 @@ class TrainConfig:
     micro_batch_size: int = _doc("samples per forward/backward (gradient accumulation inside a mini-batch)", 8)
     clip_eps: float = _doc("PPO clip epsilon", 0.2)
     clip_ratio_c: float = _doc("dual-clip bound c", 3.0)
+    clip_ratio_low: float | None = _doc("lower clip range (ratio floor 1 - it); null: clip_eps", None)
+    clip_ratio_high: float | None = _doc("upper clip range (ratio cap 1 + it; DAPO: 0.28); null: clip_eps", None)
     loss_aggregation: str = _doc(
-        "`token-mean`, `seq-mean` (= seq-mean-token-mean), `seq-mean-token-sum`, `seq-mean-token-sum-norm`",
+        "`token-mean`, `token-sum`, `seq-mean` (= seq-mean-token-mean), `seq-mean-token-sum`, "
+        "`seq-mean-token-sum-norm` (verl-agent's), `seq-mean-token-sum-norm-verl` (verl 0.9's)",
         "token-mean",
     )
     kl_coef: float = _doc("KL weight to the frozen initial model; 0 disables it", 0.01)

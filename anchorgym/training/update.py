@@ -210,10 +210,15 @@ class Learner:
 
     def _normalizer(self, mini_batch: list[Sample]) -> float:
         how = self.loss_config.aggregation
+        rows = max(sum(s.weight for s in mini_batch), 1.0)
         if how == "seq-mean-token-sum-norm":
             return float(self.loss_config.norm_length)
+        if how == "seq-mean-token-sum-norm-verl":
+            return rows * self.loss_config.norm_length
+        if how == "token-sum":  # no divisor: micro-batch sums add up by themselves
+            return 1.0
         if how in SEQUENCE_COUNT:
-            return max(sum(s.weight for s in mini_batch), 1.0)
+            return rows
         return max(sum(s.weight * len(s.response_ids) for s in mini_batch), 1.0)
 
     def _reference_logprobs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
