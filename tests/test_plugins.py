@@ -198,7 +198,7 @@ def test_a_broken_entry_point_is_skipped_and_named(site, workdir):
         "to load: ModuleNotFoundError: No module named 'no_such_plugin_module'"
     )
     listing = run("anchorgym envs", workdir, PYTHONPATH=str(site))
-    assert listing.returncode == 0 and "anchorgym/Sokoban-v0" in listing.stdout
+    assert listing.returncode == 0 and "anchorgym/Sokoban-v1" in listing.stdout
     assert warning in listing.stderr
     result = run("anchorgym eval coin.json --policy expert", workdir, PYTHONPATH=str(site))
     assert result.returncode == 2

@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "with whether each one's pip extra and data are installed.",
     )
     envs.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
+    envs.add_argument(
+        "--all", action="store_true", help="also list legacy versions in the table (kept for old results)"
+    )
     envs.set_defaults(handler=list_command)
 
     play = subparsers.add_parser("play", help="play an environment in the terminal (actions from stdin)")
@@ -42,8 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     play.add_argument("--max-steps", type=int, default=None, help="episode length limit")
     play.set_defaults(handler=play_command)
 
-    data = subparsers.add_parser("data", help="install a data set an environment needs")
-    data.add_argument("name", help="data set name (see `anchorgym envs --json`, data.name)")
+    data = subparsers.add_parser(
+        "data",
+        help="install a data set an environment needs",
+        description="Install a data set into the user cache. Data sets: " + _data_sets_text(),
+    )
+    data.add_argument("name", help="data set name: " + _data_sets_text())
     data.add_argument("--from", dest="source", default=None, help="local archive or folder to install from")
     data.add_argument("--data-dir", default=None, help="install here instead of the user cache")
     data.set_defaults(handler=data_command)
@@ -54,25 +61,58 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def list_command(args: argparse.Namespace) -> int:
-    """Print the registered envs as a table sized to the terminal, or as JSON with ``--json``."""
+    """Print the registered envs as a table sized to the terminal, or as JSON with ``--json``.
+
+    The table leaves out legacy versions (an id whose name is also registered with a higher ``-vN``)
+    unless ``--all`` is given, and says how many it hid; the JSON lists every env with ``current``.
+    """
     import json
 
     from anchorgym.envs.registry import list_envs
 
-    rows = [env_row(info) for info in list_envs()]
+    infos = list_envs()
+    current = current_ids([info.id for info in infos])
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([env_row(info, info.id in current) for info in infos], indent=2))
         return 0
+    rows = [env_row(info, info.id in current) for info in infos if args.all or info.id in current]
     _print_table(rows)
+    hidden = len(infos) - len(rows)
+    if hidden:
+        print(f"{hidden} legacy version{'s' if hidden > 1 else ''} hidden (kept for old results): anchorgym envs --all")
     return 0
 
 
-def env_row(info: Any) -> dict[str, Any]:
-    """Describe one env for ``anchorgym envs``: its registry entry and what is installed."""
+def version_key(env_id: str) -> tuple[str, int]:
+    """Split ``ns/Name-vN`` into ``("ns/Name", N)`` (version -1 when the id has no ``-vN``).
+
+    >>> version_key("anchorgym/Sokoban-v1"), version_key("mine/Thing")
+    (('anchorgym/Sokoban', 1), ('mine/Thing', -1))
+    """
+    name, sep, version = env_id.rpartition("-v")
+    return (name, int(version)) if sep and version.isdigit() else (env_id, -1)
+
+
+def current_ids(env_ids: list[str]) -> set[str]:
+    """Return the ids that are the highest version of their name (the others are legacy).
+
+    >>> sorted(current_ids(["a/S-v0", "a/S-v1", "a/S-x-v0", "a/T-v0"]))
+    ['a/S-v1', 'a/S-x-v0', 'a/T-v0']
+    """
+    latest: dict[str, tuple[int, str]] = {}
+    for env_id in env_ids:
+        name, version = version_key(env_id)
+        latest[name] = max(latest.get(name, (version, env_id)), (version, env_id))
+    return {env_id for _, env_id in latest.values()}
+
+
+def env_row(info: Any, current: bool = True) -> dict[str, Any]:
+    """Describe one env for ``anchorgym envs``: its registry entry, whether it is current, what is installed."""
     missing = info.missing_requirements()
     status = info.data_status()
     return {
         "id": info.id,
+        "current": current,
         "splits": list(info.splits),
         "max_steps": info.max_steps,
         "extra": info.extra,
@@ -89,46 +129,62 @@ def env_row(info: Any) -> dict[str, Any]:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    """Print the rows as a table as wide as the terminal, then what to do for each env that is not ready.
+    """Print the rows as a table, then what to do for each env that is not ready.
 
-    The width is the terminal's, else ``$COLUMNS``, else 80. Ids never wrap; the description
-    column is shown from :data:`DESCRIPTION_MIN_WIDTH` columns on (``--json`` always has it).
+    Ids are never cut or wrapped. The splits column wraps between splits; on a narrow terminal the
+    steps column is left out first (``--json`` has everything), and where even that does not fit the
+    table is printed wider than the terminal rather than cutting an id. The description column is
+    shown from :data:`DESCRIPTION_MIN_WIDTH` columns on.
     """
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = Console(highlight=False)
-    wide = console.width >= DESCRIPTION_MIN_WIDTH
+    cells = [_cells(row) for row in rows]
+    widths = {name: max([len(name), *(len(row[name]) for row in cells)]) for name in _COLUMNS}
+    widths["splits"] = max([len("splits"), *(len(split) + 1 for row in rows for split in row["splits"])])
+    columns = [name for name in _COLUMNS if name != "steps" or sum(widths.values()) + 2 * 5 <= console.width]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    table.add_column("id", no_wrap=True)
-    table.add_column("splits", overflow="fold")  # the one column that wraps when the terminal is narrow
-    for name in ("steps", "extra", "deps", "data"):
-        table.add_column(name, no_wrap=True)
+    for name in columns:
+        table.add_column(name, no_wrap=name != "splits", min_width=widths[name])
+    wide = console.width >= DESCRIPTION_MIN_WIDTH
     if wide:
         table.add_column("description")
-    for row in rows:
-        deps = row["dependencies"]
-        cells = [
-            row["id"],
-            ", ".join(row["splits"]),
-            str(row["max_steps"]),
-            row["extra"] or "-",
-            "installed" if deps["installed"] else f"missing {', '.join(deps['missing'])}",
-            row["data"]["state"],
-        ]
-        table.add_row(*cells, *([row["description"]] if wide else []))
-    console.print(table)
+    for row, row_cells in zip(rows, cells, strict=True):
+        table.add_row(*(row_cells[name] for name in columns), *([row["description"]] if wide else []))
+    needed = sum(widths[name] for name in columns) + 2 * (len(columns) - 1)
+    Console(highlight=False, width=max(console.width, needed)).print(table)
     for row in rows:
         for note in _fixes(row):
             console.print(f"{row['id']}: {note}", markup=False, soft_wrap=True)  # commands stay pasteable
+
+
+_COLUMNS = ("id", "splits", "steps", "extra", "ready")
+
+
+def _cells(row: dict[str, Any]) -> dict[str, str]:
+    """The table's cells of one row; ``ready`` says what is missing (the notes below the table say how to fix it)."""
+    missing = [part for part, ok in (("deps", row["dependencies"]["installed"]), ("data", _data_ok(row))) if not ok]
+    return {
+        "id": row["id"] + ("" if row.get("current", True) else " (legacy)"),
+        "splits": ", ".join(row["splits"]),
+        "steps": str(row["max_steps"]),
+        "extra": row["extra"] or "-",
+        "ready": f"no ({', '.join(missing)})" if missing else "yes",
+    }
+
+
+def _data_ok(row: dict[str, Any]) -> bool:
+    return row["data"]["state"] != "not installed"
 
 
 def _fixes(row: dict[str, Any]) -> list[str]:
     """Return what to do for each part of an env that is not installed."""
     notes = []
     if row["dependencies"]["fix"]:
-        notes.append(f"dependencies missing; install them with: {row['dependencies']['fix']}")
+        missing = ", ".join(row["dependencies"]["missing"])
+        notes.append(f"dependencies missing ({missing}); install them with: {row['dependencies']['fix']}")
     if row["data"]["state"] == "not installed":
         notes.append(row["data"]["detail"])
     return notes
@@ -195,3 +251,11 @@ def data_command(args: argparse.Namespace) -> int:
     folder = load_entry_point(installers[args.name])(args.source, args.data_dir)
     print(f"Installed {args.name} data into {folder}")
     return 0
+
+
+def _data_sets_text() -> str:
+    """The data sets ``anchorgym data`` installs, for its help (read from the registry, nothing is imported)."""
+    from anchorgym.envs.registry import list_envs
+
+    names = sorted({info.data for info in list_envs() if info.data and info.data_installer})
+    return ", ".join(names) if names else "(none registered)"

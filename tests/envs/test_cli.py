@@ -22,7 +22,7 @@ def test_envs_lists_sokoban(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")  # test envs registered by other tests widen the columns; keep cells unwrapped
     assert main(["envs"]) == 0
     out = capsys.readouterr().out
-    assert "anchorgym/Sokoban-v0" in out and "train, test" in out and "15" in out
+    assert "anchorgym/Sokoban-v1" in out and "train, test" in out and "15" in out
 
 
 @pytest.fixture
@@ -44,6 +44,7 @@ def test_envs_json_describes_each_env(capsys):
     sokoban = _rows(capsys)["anchorgym/Sokoban-v0"]
     assert sokoban == {
         "id": "anchorgym/Sokoban-v0",
+        "current": False,
         "splits": ["train", "test"],
         "max_steps": 15,
         "extra": None,
@@ -75,7 +76,7 @@ def test_appworld_reads_not_installed_exactly_when_make_raises(no_data, capsys):
     assert main(["envs"]) == 0
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.strip().startswith("anchorgym/AppWorld-v0"))
-    assert "not installed" in row
+    assert row.split()[-2:] == ["no", "(data)"]
     assert f"anchorgym/AppWorld-v0: The AppWorld venv is not built at {no_data / 'appworld-venv'}." in out
 
 
@@ -87,15 +88,46 @@ def test_envs_data_installed_from_a_real_folder(shared_file, monkeypatch, capsys
         assert rows[env_id]["data"] == {"name": "webshop", "state": "installed", "detail": str(folder)}
 
 
-@pytest.mark.parametrize("columns", [72, 100, 180])
+@pytest.mark.parametrize("columns", [72, 80, 100, 120, 180])
 def test_envs_table_fits_the_terminal_width(columns, monkeypatch, capsys):
     monkeypatch.setenv("COLUMNS", str(columns))
     assert main(["envs"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    table = [line for line in lines if not line.startswith("anchorgym/")]  # notes below it start at column 0
-    assert max(len(line) for line in table) == columns  # rich pads the table to the full width
-    assert any("anchorgym/ALFWorld-v0" in line for line in table)  # ids never wrap
-    assert ("description" in table[1]) == (columns >= 140)
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert "…" not in out  # no id (nor anything else) is cut with an ellipsis
+    for env_id in ("anchorgym/ALFWorld-v0", "anchorgym/Sokoban-v1", "anchorgym/WebShop-v1", "anchorgym/ToolQA-v1"):
+        assert any(line.split()[:1] == [env_id] for line in lines), env_id  # whole, on one line
+    assert all(len(line) <= columns for line in lines[:3])  # the built-in ids fit: the table is no wider
+    assert ("description" in lines[1]) == (columns >= 140)
+
+
+def test_envs_hides_legacy_versions_unless_all(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "120")
+    assert main(["envs"]) == 0
+    out = capsys.readouterr().out
+    ids = [line.split()[0] for line in out.splitlines() if line.strip().startswith("anchorgym/")]
+    assert "anchorgym/Sokoban-v1" in ids and "anchorgym/Sokoban-v0" not in ids and "anchorgym/WebShop-v0" not in ids
+    assert "legacy versions hidden (kept for old results): anchorgym envs --all" in out
+    assert main(["envs", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert any(line.split()[:2] == ["anchorgym/Sokoban-v0", "(legacy)"] for line in out.splitlines())
+    assert "hidden" not in out
+    rows = _rows(capsys)  # the JSON lists every env and says which is current
+    assert (rows["anchorgym/Sokoban-v0"]["current"], rows["anchorgym/Sokoban-v1"]["current"]) == (False, True)
+
+
+def test_current_ids_pick_the_highest_version_of_each_name():
+    from anchorgym.envs.cli import current_ids
+
+    ids = ["a/Env-v0", "a/Env-v2", "a/Env-v10", "a/Env-extra-v0", "b/Other"]
+    assert current_ids(ids) == {"a/Env-v10", "a/Env-extra-v0", "b/Other"}
+
+
+def test_data_help_lists_the_data_sets(capsys):
+    with pytest.raises(SystemExit):
+        main(["data", "--help"])
+    out = " ".join(capsys.readouterr().out.split()).replace("- ", "-")  # argparse wraps after a hyphen
+    assert "Data sets: alfworld, appworld, hotpot-sample, webshop" in out
 
 
 def test_play_reads_actions_from_piped_stdin():
