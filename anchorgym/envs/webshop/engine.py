@@ -13,6 +13,7 @@ pages of ``anchorgym/WebShop-v0``. Two scores: ``reward="webshop"``
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from functools import lru_cache
@@ -40,6 +41,34 @@ from anchorgym.errors import unknown
 
 TEMPLATES = Path(__file__).with_name("templates")
 REWARDS = {"webshop": get_reward, "anchorgym-v0": get_reward_legacy}
+ROUTINGS = ("state", "webshop-url")
+# WebShop's SimServer.get_page_name: the first of these names found anywhere in the current URL.
+WEBSHOP_PAGE_NAMES = ("search_results", "item_page", "item_sub_page", "done")
+
+
+def webshop_page_name(state: PageState) -> str:
+    """Return the page name WebShop's text env reads from the URL it would show for ``state``.
+
+    WebShop routes ``< Prev`` by a substring test on its URL, which holds the query (words joined by ``+``),
+    so a query can change the route: after the query ``item_page shoes`` a sub-page's URL contains
+    ``item_page`` and reads as an item page.
+
+    >>> webshop_page_name(PageState(SUB_PAGE, "item_page shoes", 1, "B01", (), "Features"))
+    'item_page'
+    >>> webshop_page_name(PageState(SUB_PAGE, "shoes", 1, "B01", (), "Features"))
+    'item_sub_page'
+    """
+    keywords = "+".join(state.query.split(" "))
+    chosen = dict(state.options)
+    paths = {  # WebShop writes the options as JSON on item pages, as a Python dict elsewhere
+        SEARCH: "",
+        RESULTS: f"search_results/{keywords}/{state.page}",
+        ITEM: f"item_page/{state.asin}/{keywords}/{state.page}/{json.dumps(chosen)}",
+        SUB_PAGE: f"item_sub_page/{state.asin}/{keywords}/{state.page}/{state.sub_page}/{chosen}",
+        DONE: f"done/{state.asin}/{chosen}",
+    }
+    url = paths[state.kind]
+    return next((name for name in WEBSHOP_PAGE_NAMES if name in url), "")
 
 
 @lru_cache(maxsize=4)
@@ -59,9 +88,11 @@ class WebShopEngine:
         show_attributes: show the Attributes sub-page button (WebShop's text env hides it).
         pages: ``"webshop"`` (WebShop's pages) or ``"anchorgym-v0"``.
         reward: ``"webshop"`` (WebShop's score) or ``"anchorgym-v0"``.
+        routing: where ``< Prev`` leads: ``"state"`` (by the page's kind, WebShop-v0/v1) or
+            ``"webshop-url"`` (WebShop's own rule, by a substring of its URL, see :func:`webshop_page_name`).
 
     Raises:
-        UnknownNameError: an unknown ``pages`` or ``reward``.
+        UnknownNameError: an unknown ``pages``, ``reward`` or ``routing``.
     """
 
     def __init__(
@@ -71,6 +102,7 @@ class WebShopEngine:
         show_attributes: bool = False,
         pages: str = "webshop",
         reward: str = "webshop",
+        routing: str = "state",
     ):
         import jinja2
 
@@ -78,6 +110,9 @@ class WebShopEngine:
             raise unknown("WebShop pages", pages, PAGES)
         if reward not in REWARDS:
             raise unknown("WebShop reward", reward, tuple(REWARDS))
+        if routing not in ROUTINGS:
+            raise unknown("WebShop routing", routing, ROUTINGS)
+        self.routing = routing
         source = None if data_dir is None else str(data_dir)
         self.data, self.goals, self.prices, self.search_engine, self._results = _catalogue(source, search)
         self.show_attributes, self.pages, self.reward = show_attributes, pages, reward
@@ -131,11 +166,15 @@ class WebShopEngine:
             return replace(state, kind=SUB_PAGE, sub_page=sub)
         return state.with_option(*self.option_choice(state.asin, element))
 
-    @staticmethod
-    def _previous(state: PageState) -> PageState:
-        if state.kind == RESULTS:
-            return replace(state, page=state.page - 1)
-        if state.kind == ITEM:
+    def _previous(self, state: PageState) -> PageState:
+        kind = state.kind
+        if self.routing == "webshop-url":
+            kind = {"search_results": RESULTS, "item_page": ITEM, "item_sub_page": SUB_PAGE}.get(
+                webshop_page_name(state), kind
+            )
+        if kind == RESULTS:  # WebShop: the session's page - 1, from wherever the URL reads as results
+            return PageState(RESULTS, state.query, state.page - 1)
+        if kind == ITEM:
             return PageState(RESULTS, state.query, state.page)
         return replace(state, kind=ITEM, sub_page="")
 
@@ -201,6 +240,7 @@ def shared_engine(
     show_attributes: bool = False,
     pages: str = "webshop",
     reward: str = "webshop",
+    routing: str = "state",
 ) -> WebShopEngine:
     """Return one engine per configuration and process (envs in a process share it)."""
-    return WebShopEngine(data_dir, search, show_attributes, pages, reward)
+    return WebShopEngine(data_dir, search, show_attributes, pages, reward, routing)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from anchorgym.envs.core import AnchorEnv, Transition
-from anchorgym.envs.webshop.actions import admissible, check
+from anchorgym.envs.webshop.actions import ACTION_PARSERS, admissible, check, check_webshop
 from anchorgym.envs.webshop.anchor import webshop_anchor_state
 from anchorgym.envs.webshop.engine import shared_engine
 from anchorgym.envs.webshop.goals import split_indices
@@ -41,13 +41,16 @@ class WebShopEnv(AnchorEnv):
         anchor_fn: see :mod:`anchorgym.envs.anchors`.
         render_mode: ``"ansi"`` or None.
         data_dir: the WebShop data folder (default: ``$WEBSHOP_DATA``, the user cache, shared data).
-        search: ``"bm25s"`` (default) or ``"lucene"``.
+        search: ``"bm25s"`` (default), ``"lucene-compat"`` (WebShop's Lucene ranking in Python, WebShop-v2's)
+            or ``"lucene"`` (pyserini).
         mode: ``"text"`` (engine in memory) or ``"browser"`` (the real site in Chromium).
         show_attributes: show the Attributes button on item pages (WebShop's text env hides it).
         pages: ``"webshop"`` (WebShop's text-env pages, the default) or ``"anchorgym-v0"``
             (the pages of ``anchorgym/WebShop-v0``, kept so its results replay).
         reward: ``"webshop"`` (WebShop's published score, the default) or ``"anchorgym-v0"``
             (``anchorgym/WebShop-v0``'s score: v2-branch option matching, see :mod:`.reward_legacy`).
+        actions: ``"anchorgym"`` (WebShop-v0/v1: a lenient parser, ``< Prev`` by page kind) or ``"webshop"``
+            (WebShop-v2: WebShop's ``parse_action`` and its routing of ``< Prev`` by URL substring).
     """
 
     default_max_steps = 15
@@ -64,12 +67,17 @@ class WebShopEnv(AnchorEnv):
         show_attributes: bool = False,
         pages: str = "webshop",
         reward: str = "webshop",
+        actions: str = "anchorgym",
     ) -> None:
         super().__init__(split, max_steps, anchor_fn, render_mode)
         if mode not in MODES:
             raise unknown("WebShop mode", mode, MODES)
+        if actions not in ACTION_PARSERS:
+            raise unknown("WebShop actions", actions, ACTION_PARSERS)
         source = None if data_dir is None else str(data_dir)
-        self.engine = shared_engine(source, search, show_attributes, pages, reward)
+        routing = "webshop-url" if actions == "webshop" else "state"
+        self.actions = actions
+        self.engine = shared_engine(source, search, show_attributes, pages, reward, routing)
         self._tasks = [str(i) for i in split_indices(len(self.engine.goals), split)]
         self.mode = mode
         self.front = self._make_front_end()
@@ -113,7 +121,10 @@ class WebShopEnv(AnchorEnv):
 
     def parse_action(self, action: str) -> str | None:
         """Return ``search[query]``/``click[element]`` in canonical form, or None (reason kept)."""
-        checked = check(action, self.page, self.engine.pages)
+        if self.actions == "webshop":
+            checked = check_webshop(action, self.page)
+        else:
+            checked = check(action, self.page, self.engine.pages)
         self.invalid_reason = checked.reason
         return checked.canonical
 
