@@ -59,6 +59,11 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
         reward: ``"won"`` (1.0 when the episode is won) or ``"score"`` (the final ``info["score"]``).
         repair: snap non-admissible answers to the closest admissible action, as ``repair=true`` policies do.
         env_kwargs: further env constructor arguments (e.g. Sokoban's ``dim_room``).
+        url: play each rollout on this OpenEnv server (``anchorgym env serve ENV_ID --split SPLIT``) instead of
+            in-process, through :class:`~anchorgym.integrations.openenv.remote.RemoteEnv`: every call has a
+            deadline, and a session the server lost (idle timeout, restart) is reopened and the episode resumed
+            by replay, a bounded number of times. The server must play ``env_id``, ``split`` and ``max_steps``.
+        remote_options: :class:`RemoteEnv` arguments (``message_timeout_s``, ``retries``...).
         **kwargs: passed on to ``vf.MultiTurnEnv`` (e.g. ``max_workers``).
     """
 
@@ -72,6 +77,8 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
         reward: str = "won",
         repair: bool = False,
         env_kwargs: dict[str, Any] | None = None,
+        url: str | None = None,
+        remote_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         from anchorgym.policies.prompting import template_for
@@ -83,16 +90,38 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
         self.anchor_env_id, self.split, self.max_steps = env_id, split, max_steps
         self.history_length, self.reward_kind, self.repair = history_length, reward, repair
         self.env_kwargs = dict(env_kwargs or {})
+        self.url, self.remote_options, self._server_checked = url, dict(remote_options or {}), False
         self.template = template_for(env_id)
         rubric = vf.Rubric(funcs=[self.success, self.score], weights=[float(reward == "won"), float(reward == "score")])
         super().__init__(eval_dataset=_dataset(self.template.system, rows), rubric=rubric, **kwargs)
 
     def make_env(self) -> Any:
-        """Make one anchorgym env with the split, step limit and kwargs of this environment."""
+        """Make one anchorgym env with the split, step limit and kwargs of this environment (or a remote one)."""
         from anchorgym.envs.registry import make
+
+        if self.url is not None:
+            return self._remote_env()
 
         limit = {} if self.max_steps is None else {"max_steps": self.max_steps}
         return make(self.anchor_env_id, split=self.split, **limit, **self.env_kwargs)
+
+    def _remote_env(self) -> Any:
+        from anchorgym.integrations.openenv.remote import RemoteEnv
+
+        env = RemoteEnv(self.url, **self.remote_options)
+        if not self._server_checked:  # once: the server must play these episodes
+            state = _env_call(env.state, "state")
+            wanted = (self.anchor_env_id, self.split, self.max_steps or state.get("max_steps"))
+            served = (state.get("env_id"), state.get("split"), state.get("max_steps"))
+            if served != wanted:
+                env.close()
+                raise ConfigError(
+                    f"The OpenEnv server at {self.url} plays {served[0]} (split {served[1]}, max_steps {served[2]}); "
+                    f"these rollouts need {wanted[0]} (split {wanted[1]}, max_steps {wanted[2]}). Serve it with: "
+                    f"anchorgym env serve {wanted[0]} --split {wanted[1]} --max-steps {wanted[2]}"
+                )
+            self._server_checked = True
+        return env
 
     async def setup_state(self, state: vf.State) -> vf.State:
         """Make and reset the rollout's env (its row's task and env seed); build the first prompt."""
@@ -260,7 +289,8 @@ def load_environment(env_id: str | None = None, benchmark: str | None = None, **
         env_id: registered anchorgym env id (optional with ``benchmark``; it must then be the spec's).
         benchmark: a benchmark id (``sokoban-6x6-1box/test@v2``) or ``FILE.json[#ID]``: its tasks, split,
             seeds, step limit, history length and env kwargs.
-        **kwargs: ``seeds`` (evaluation seeds; default the spec's, else ``[0]``), ``reward``, ``repair`` and
+        **kwargs: ``seeds`` (evaluation seeds; default the spec's, else ``[0]``), ``reward``, ``repair``,
+            ``url`` (play on an OpenEnv server; see :class:`AnchorVerifiersEnv`), ``remote_options`` and
             any :class:`AnchorVerifiersEnv` argument; without a benchmark also ``split`` (default ``"test"``),
             ``num_tasks`` (the first this many tasks of the split, default 16) or ``task_ids``,
             ``episodes_per_task``, ``max_steps``, ``history_length`` and env constructor kwargs.
@@ -304,13 +334,16 @@ def _from_env(
     history_length: int = 2,
     reward: str = "won",
     repair: bool = False,
+    url: str | None = None,
+    remote_options: dict[str, Any] | None = None,
     **env_kwargs: Any,
 ) -> AnchorVerifiersEnv:
     if task_ids is None:
         task_ids = list(_task_ids(env_id, split, env_kwargs)[:num_tasks])
     rows = episode_rows([str(t) for t in task_ids], seeds, episodes_per_task)
     settings = {"max_steps": max_steps, "history_length": history_length, "reward": reward, "repair": repair}
-    return AnchorVerifiersEnv(env_id, rows, split=split, env_kwargs=env_kwargs, **settings)
+    remote = {"url": url, "remote_options": remote_options}
+    return AnchorVerifiersEnv(env_id, rows, split=split, env_kwargs=env_kwargs, **settings, **remote)
 
 
 def _task_ids(env_id: str, split: str, env_kwargs: dict[str, Any]) -> Sequence[str]:

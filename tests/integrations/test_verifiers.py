@@ -147,14 +147,19 @@ def test_verifiers_evaluation_matches_anchorgym_eval(served, tmp_path):
 
 # ----------------------------------------------------------------- an env that fails, a server that answers one text
 @pytest.fixture
-def answering_server() -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 answering every chat completion with ``<action>crash</action>``."""
+def answering_server(request) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 answering every chat completion with ``<action>crash</action>``.
+
+    Parametrize indirectly with another action to answer that one instead.
+    """
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answer = f"<action>{getattr(request, 'param', 'crash')}</action>"
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            message = {"role": "assistant", "content": "<action>crash</action>"}
+            message = {"role": "assistant", "content": answer}
             body = {
                 "id": "c",
                 "object": "chat.completion",
@@ -198,3 +203,30 @@ def test_an_env_that_raises_ends_its_rollout_with_an_error(answering_server):
     for output in outputs:
         assert "the env raised in step: RuntimeError: the engine fell over" in str(output["error"])
         assert output["reward"] == 0.0 and output["metrics"]["num_turns"] == 1.0
+
+
+@pytest.mark.parametrize("answering_server", ["up"], indirect=True)
+def test_rollouts_on_an_openenv_server_equal_in_process_ones(answering_server, serve):
+    """With url=, each rollout plays on `anchorgym env serve` through RemoteEnv; the steps are the in-process ones."""
+    from openai import AsyncOpenAI
+    from verifiers.clients import OpenAIChatCompletionsClient
+
+    from anchorgym.integrations.verifiers import episode_rows
+
+    client = OpenAIChatCompletionsClient(AsyncOpenAI(base_url=answering_server, api_key="none", max_retries=0))
+    rows = episode_rows(["1000000000", "1000000001"], [0])
+
+    def evaluate(url=None):
+        env = AnchorVerifiersEnv("anchorgym/Sokoban-v1", rows, split="test", max_steps=3, url=url)
+        results = env.evaluate_sync(client, "m", sampling_args={"temperature": 0.0}, state_columns=["anchorgym_steps"])
+        return [(o["info"]["task_id"], o["error"], o["reward"], o["anchorgym_steps"]) for o in results["outputs"]]
+
+    with serve("anchorgym/Sokoban-v1", "test", env_kwargs={"max_steps": 3}) as url:
+        remote = evaluate(url)
+        with pytest.raises(
+            ConfigError, match=r"plays anchorgym/Sokoban-v1 \(split test, max_steps 3\); these rollouts need"
+        ):
+            AnchorVerifiersEnv("anchorgym/Sokoban-v1", rows, split="test", max_steps=5, url=url).make_env()
+    local = evaluate()
+    assert remote == local and len(local) == 2
+    assert all(error is None and [s["action"] for s in steps] == ["up"] * 3 for _, error, _, steps in remote)
