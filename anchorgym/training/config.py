@@ -20,6 +20,8 @@ ACTION_FORMATS = ("text", "choice")
 PENALTY_MODES = ("reward", "row")  # ours: folded into r_t; verl-agent: off the invalid row, after returns
 KL_ESTIMATORS = ("k1", "k2", "k3")
 ROLLOUT_BACKENDS = ("hf", "vllm")
+PROMPT_TRUNCATIONS = ("error", "left")
+ANCHORS = ("state", "observation")
 
 
 def _doc(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
@@ -44,8 +46,19 @@ class TrainConfig:
     split: str = _doc("env split to train on", "train")
     task_ids: list = _doc("fixed task ids to train on (empty: sample from the split each iteration)", factory=list)
     env_kwargs: dict = _doc("keyword arguments for every env", factory=dict)
-    max_steps: int | None = _doc("cap on steps per episode on top of the env's own limit", None)
+    max_steps: int | None = _doc("steps per episode: the env's limit (verl-agent's env.max_steps); null: its own", None)
     history_length: int = _doc("past (observation, action) pairs in each prompt (GiGPO: 2)", 2)
+    max_prompt_length: int | None = _doc("cap on prompt tokens per step (verl's data.max_prompt_length)", None)
+    prompt_truncation: str = _doc(
+        "a prompt longer than max_prompt_length: `error` stops the run, `left` keeps its last tokens (verl's "
+        "data.truncation)",
+        "error",
+    )
+    anchor: str = _doc(
+        "step-group anchor for gigpo/hgpo: `state` (the env's anchor, its true state by default) or "
+        "`observation` (the observation text the policy saw, as verl-agent's env managers)",
+        "state",
+    )
     action_format: str = _doc("`text`: free generation parsed by the prompt's tags; `choice`: one token", "text")
     choice_size: int = _doc("choice format: the model picks an admissible action by index 0..choice_size-1", 4)
     rollout_backend: str = _doc("`hf`: sample with the trained model; `vllm`: a vLLM engine synced per iteration", "hf")
@@ -61,6 +74,14 @@ class TrainConfig:
     dynamic_sampling: bool = _doc("drop groups whose trajectories all earn the same return (DAPO)", False)
     learning_rate: float = _doc("AdamW learning rate", 1e-6)
     weight_decay: float = _doc("AdamW weight decay", 0.01)
+    lr_warmup_ratio: float = _doc(
+        "linear warm-up over this share of the iterations, then constant (verl's lr_warmup_steps_ratio: "
+        "the learning rate is 0 at the first iteration)",
+        0.0,
+    )
+    shuffle_mini_batches: bool = _doc(
+        "shuffle the samples before each pass's mini-batches (verl-agent: no, they go in rollout order)", True
+    )
     max_grad_norm: float = _doc("gradient clipping norm", 1.0)
     ppo_epochs: int = _doc("passes over each iteration's samples", 1)
     mini_batch_size: int = _doc("samples per optimizer step", 64)
@@ -84,7 +105,9 @@ class TrainConfig:
     gradient_checkpointing: bool = _doc("trade compute for memory on GPU (ignored on CPU)", True)
     seed: int = _doc("seeds tasks, sampling and initialisation", 0)
     eval_every: int = _doc("evaluate every N iterations (0: never)", 0)
-    eval_benchmark: str = _doc("harness benchmark spec evaluated with greedy decoding (`anchorgym benchmarks`)", "")
+    eval_benchmark: str = _doc("harness benchmark spec evaluated during training (`anchorgym benchmarks`)", "")
+    eval_temperature: float = _doc("evaluation sampling temperature; 0: greedy (verl-agent's scripts: 0.4)", 0.0)
+    eval_before_train: bool = _doc("also evaluate once before the first iteration (verl's val_before_train)", False)
     eval_seeds: list = _doc("evaluation seeds (empty: the spec's own)", factory=list)
     save_every: int = _doc("checkpoint every N iterations (0: only at the end)", 10)
     tensorboard: bool = _doc("also log to <output_dir>/tensorboard (pip install 'anchorgym[tensorboard]')", False)
@@ -130,7 +153,26 @@ class TrainConfig:
             raise ConfigError("eval_every > 0 needs eval_benchmark, e.g. 'sokoban-6x6-1box/smoke@v1'.")
         if self.temperature <= 0:
             raise ConfigError("temperature must be > 0 for training rollouts (log-probs of greedy picks are 0).")
+        self._check_schedule_settings()
         self._check_advantage_settings()
+
+    def _check_schedule_settings(self) -> None:
+        if self.eval_temperature < 0:
+            raise ConfigError(f"eval_temperature must be >= 0 (0: greedy), got {self.eval_temperature}.")
+        if self.eval_before_train and not self.eval_benchmark:
+            raise ConfigError("eval_before_train needs eval_benchmark, e.g. 'sokoban-6x6-1box/smoke@v2'.")
+        if not 0 <= self.lr_warmup_ratio < 1:
+            raise ConfigError(f"lr_warmup_ratio must be in [0, 1), got {self.lr_warmup_ratio}.")
+        if self.max_prompt_length is not None and self.max_prompt_length < 1:
+            raise ConfigError(f"max_prompt_length must be >= 1 or null, got {self.max_prompt_length}.")
+        for name, value, allowed in (
+            ("prompt_truncation", self.prompt_truncation, PROMPT_TRUNCATIONS),
+            ("anchor", self.anchor, ANCHORS),
+        ):
+            if value not in allowed:
+                raise ConfigError(f"{name} must be one of {allowed}, got {value!r}.{suggest(value, allowed)}")
+        if self.save_every < 0 or self.eval_every < 0:
+            raise ConfigError("save_every and eval_every must be >= 0 (0: only at the end / never).")
 
     def _check_advantage_settings(self) -> None:
         if self.invalid_action_penalty_mode not in PENALTY_MODES:

@@ -73,6 +73,8 @@ class TrainerPolicy(Policy):
         temperature: sampling temperature; 0 decodes greedily (evaluation).
         max_new_tokens: cap per step in ``text`` format.
         seed: seeds the private sampling generator.
+        max_prompt_length: cap on prompt tokens (None: no cap), as verl's ``data.max_prompt_length``.
+        prompt_truncation: a longer prompt raises (``"error"``) or keeps its last tokens (``"left"``).
     """
 
     def __init__(
@@ -86,11 +88,14 @@ class TrainerPolicy(Policy):
         temperature: float = 1.0,
         max_new_tokens: int = 256,
         seed: int = 0,
+        max_prompt_length: int | None = None,
+        prompt_truncation: str = "error",
     ) -> None:
         self.model, self.tokenizer = model, tokenizer
         self.template = template_for(env_id)
         self.action_format, self.history_length = action_format, history_length
         self.temperature, self.max_new_tokens = temperature, max_new_tokens
+        self.max_prompt_length, self.prompt_truncation = max_prompt_length, prompt_truncation
         self.device = next(model.parameters()).device
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.allowed = None
@@ -116,7 +121,20 @@ class TrainerPolicy(Policy):
         if self.action_format == "choice":
             messages[-1]["content"] += "\n" + self._choice_line(agent_input)
         text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return list(self.tokenizer(text, add_special_tokens=False).input_ids)
+        return self._capped(list(self.tokenizer(text, add_special_tokens=False).input_ids), agent_input)
+
+    def _capped(self, ids: list[int], agent_input: AgentInput) -> list[int]:
+        """Apply ``max_prompt_length`` as verl's ``data.truncation`` does (``error`` or ``left``)."""
+        cap = self.max_prompt_length
+        if cap is None or len(ids) <= cap:
+            return ids
+        if self.prompt_truncation == "left":
+            return ids[-cap:]
+        raise ConfigError(
+            f"The prompt of step {agent_input.step + 1} on task {agent_input.task_id!r} has {len(ids)} tokens, over "
+            f"max_prompt_length ({cap}). Raise max_prompt_length, shorten history_length, or set "
+            "prompt_truncation: left to keep the prompt's last tokens."
+        )
 
     def _choice_line(self, agent_input: AgentInput) -> str:
         actions = agent_input.admissible_actions

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from anchorgym.envs.anchor_diagnostics import diagnose, text_anchor
 from anchorgym.errors import ConfigError, ResultError
 from anchorgym.training import advantages
 from anchorgym.training.batching import episode_columns, nonzero_variance_groups, penalised_rewards
@@ -75,6 +76,22 @@ def step_advantages(config: TrainConfig, cols: dict[str, np.ndarray]) -> tuple[n
         **config.advantage_options(),
     )
     return adv, rewards
+
+
+def warmup_factor(iteration: int, iterations: int, ratio: float) -> float:
+    """The learning-rate multiplier at ``iteration`` (0-based) under verl's constant schedule with warm-up.
+
+    verl sets ``num_warmup_steps = int(ratio * total_steps)`` and scales the rate by
+    ``step / max(1, num_warmup_steps)`` until then, 1 after; its scheduler steps once per training
+    iteration, so the first iteration trains at rate 0.
+
+    >>> [warmup_factor(i, 10, 0.3) for i in range(5)]
+    [0.0, 0.3333333333333333, 0.6666666666666666, 1.0, 1.0]
+    >>> warmup_factor(0, 10, 0.0)
+    1.0
+    """
+    warmup = int(ratio * iterations)
+    return iteration / max(1, warmup) if iteration < warmup else 1.0
 
 
 def resolve_device(name: str) -> torch.device:
@@ -170,6 +187,8 @@ class Trainer:
             temperature,
             c.max_new_tokens,
             c.seed,
+            c.max_prompt_length,
+            c.prompt_truncation,
         )
 
     def _rollout_policy(self) -> Any:
@@ -210,7 +229,10 @@ class Trainer:
         from anchorgym.envs.vector import make_vec
 
         c = self.config
-        return make_vec(c.env_id, c.num_tasks, c.group_size, seed=c.seed, split=c.split, **c.env_kwargs)
+        kwargs = dict(c.env_kwargs)
+        if c.max_steps is not None:  # the env's own limit, as verl-agent's env.max_steps (the rollout caps it too)
+            kwargs.setdefault("max_steps", c.max_steps)
+        return make_vec(c.env_id, c.num_tasks, c.group_size, seed=c.seed, split=c.split, **kwargs)
 
     # ---------------------------------------------------------------- loop
     def run(self) -> None:
@@ -219,6 +241,8 @@ class Trainer:
 
         c = self.config
         # counted by hand, so the count and the metrics shown are those of the same finished iteration
+        if self.start == 0 and c.eval_before_train:  # verl's val_before_train: the starting point of the curve
+            self.logger.log({"iteration": 0, "eval/success": self.evaluate(0)})
         with tqdm(initial=self.start, total=c.iterations, desc="train", disable=not c.progress) as bar:
             for iteration in range(self.start, c.iterations):
                 row = self.iteration(iteration)
@@ -265,7 +289,12 @@ class Trainer:
         update_start = time.perf_counter()
         if samples:
             c = self.config
-            row.update(self.learner.update(samples, c.mini_batch_size, c.micro_batch_size, c.ppo_epochs, seed))
+            row["update/lr"] = self._set_learning_rate(iteration)
+            row.update(
+                self.learner.update(
+                    samples, c.mini_batch_size, c.micro_batch_size, c.ppo_epochs, seed, c.shuffle_mini_batches
+                )
+            )
         tokens = sum(len(s.prompt_ids) + len(s.response_ids) for s in samples) * self.config.ppo_epochs
         row["update/tokens_per_s"] = tokens / max(time.perf_counter() - update_start, 1e-9)
         row["time/iteration_s"] = time.perf_counter() - start
@@ -282,6 +311,14 @@ class Trainer:
         sync_weights(self.rollout_policy, self.model)
         return time.perf_counter() - start
 
+    def _set_learning_rate(self, iteration: int) -> float:
+        """Apply the warm-up schedule for ``iteration``; set from the iteration alone, so a resume repeats it."""
+        c = self.config
+        rate = c.learning_rate * warmup_factor(iteration, c.iterations, c.lr_warmup_ratio)
+        for group in self.optimizer.param_groups:
+            group["lr"] = rate
+        return rate
+
     def _task_ids(self) -> list[str] | None:
         tasks = [str(t) for t in self.config.task_ids]
         return None if not tasks else tasks * (self.config.num_tasks // len(tasks))
@@ -290,26 +327,35 @@ class Trainer:
         """Advantages for every step, then one :class:`Sample` per kept step; also the rollout metrics."""
         c = self.config
         cols = episode_columns(episodes)
+        steps = [s for e in episodes for s in e.steps]
+        texts = np.asarray([text_anchor(s.observation) for s in steps], dtype=object)
+        anchor_metrics = diagnose(cols["group"], cols["anchor"], texts).metrics()
+        if c.anchor == "observation":  # verl-agent's step groups: the observation text the policy saw
+            cols["anchor"] = texts
         adv, rewards = step_advantages(c, cols)
         keep = np.ones(len(adv), dtype=bool)
         if c.dynamic_sampling:
             keep = nonzero_variance_groups(cols["group"], cols["traj"], rewards)
-        steps = [s for e in episodes for s in e.steps]
         samples = [
             Sample(list(s.prompt_token_ids), list(s.response_token_ids), list(s.logprobs), float(a))
             for s, a, k in zip(steps, adv, keep, strict=True)
             if k
         ]
-        return samples, _rollout_metrics(episodes, cols, adv, keep)
+        return samples, {**_rollout_metrics(episodes, cols, adv, keep), **anchor_metrics}
 
     def evaluate(self, iteration: int) -> float:
-        """Evaluate the current model greedily on ``config.eval_benchmark`` through the harness."""
+        """Evaluate the current model on ``config.eval_benchmark`` through the harness, at ``eval_temperature``."""
         from anchorgym.harness.runner import evaluate
 
         out = self.output_dir / "eval" / f"iter_{iteration:06d}"
         seeds = [int(s) for s in self.config.eval_seeds] or None
         result = evaluate(
-            self.config.eval_benchmark, self._policy(0.0), seeds=seeds, out=out, resume=out.exists(), progress=False
+            self.config.eval_benchmark,
+            self._policy(self.config.eval_temperature),
+            seeds=seeds,
+            out=out,
+            resume=out.exists(),
+            progress=False,
         )
         value = result["metrics"]["success_rate"]
         return float(value["mean"] if isinstance(value, dict) else value)

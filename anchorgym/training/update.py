@@ -8,7 +8,7 @@ precision and autocast, and those log-probs are PPO's ``pi_old`` (as verl's
 two run different kernels or precisions (bf16 autocast on a GPU, a vLLM engine),
 and a ratio taken against them is off before any update. The gap is logged as
 ``rollout/logp_gap_mean`` and ``rollout/logp_gap_max``. An update makes
-``ppo_epochs`` passes; each pass shuffles the samples, pads them to a multiple
+``ppo_epochs`` passes; each pass shuffles the samples (unless told not to), pads them to a multiple
 of the mini-batch size with zero-weight copies, and takes one optimizer step
 per mini-batch, accumulating gradients over micro-batches. The token-mean loss
 divides by the token count of the whole mini-batch, so accumulation gives the
@@ -141,15 +141,25 @@ class Learner:
         self.device = next(model.parameters()).device
 
     def update(
-        self, samples: list[Sample], mini_batch_size: int, micro_batch_size: int, epochs: int, seed: int
+        self,
+        samples: list[Sample],
+        mini_batch_size: int,
+        micro_batch_size: int,
+        epochs: int,
+        seed: int,
+        shuffle: bool = True,
     ) -> dict[str, float]:
-        """Score ``samples`` for ``pi_old``, then run ``epochs`` shuffled passes; return mean metrics."""
+        """Score ``samples`` for ``pi_old``, then run ``epochs`` passes; return mean metrics.
+
+        Each pass shuffles the samples first unless ``shuffle`` is False, when the mini-batches take them in
+        rollout order (verl-agent's actor splits its batch in order).
+        """
         rng = np.random.default_rng(seed)
         totals: dict[str, list[float]] = defaultdict(list)
         self.model.train()
         samples, gap = self.recompute_old_logprobs(samples, micro_batch_size)
         for _ in range(epochs):
-            order = rng.permutation(len(samples))
+            order = rng.permutation(len(samples)) if shuffle else np.arange(len(samples))
             index, weight = pad_to_multiple(len(samples), mini_batch_size)
             padded = [_with_weight(samples[order[i]], w) for i, w in zip(index, weight, strict=True)]
             for start in range(0, len(padded), mini_batch_size):

@@ -41,7 +41,9 @@ from anchorgym.training.trainer import train  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 ESTIMATORS = ("grpo", "gigpo", "hgpo")
 TASKS = {  # changes to configs/sokoban-tiny-cpu.yaml per task, and the plot title
-    "sokoban": ({}, "Sokoban 6x6, tiny Qwen2 on CPU"),
+    # the published numbers (README.md) were measured on Sokoban-v0's train seed 11 (a 3-move plan): kept so they
+    # reproduce; the shipped config has since moved to Sokoban-v1 (its seed 8 is a 3-move plan there)
+    "sokoban": (dict(env_id="anchorgym/Sokoban-v0", task_ids=["11"]), "Sokoban 6x6, tiny Qwen2 on CPU"),
     "toolqa": (
         # one 1-hop and one 2-hop synthetic question, 4 turns, 3-item menu (toolqa_choice.py)
         dict(env_kwargs={}, task_ids=["syn-train-00000", "syn-train-00001"], num_tasks=2, choice_size=3),
