@@ -26,6 +26,7 @@ from anchorgym.errors import AnchorGymError
 
 CLI_MODULES = (
     "anchorgym.envs.cli",
+    "anchorgym.envs.anchor_cli",
     "anchorgym.policies.cli",
     "anchorgym.harness.cli",
     "anchorgym.training.cli",
