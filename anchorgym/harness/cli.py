@@ -129,8 +129,8 @@ def _task_count(spec: Any) -> str:
     return f"{stop - start} (split[{start}:{stop}])"
 
 
-def generation_from_args(args: argparse.Namespace) -> Any:
-    """Build the GenerationConfig from the sampling options given (None when none were)."""
+def generation_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> Any:
+    """Build the GenerationConfig from the sampling options given over ``defaults`` (None when none were given)."""
     from anchorgym.policies.base import GenerationConfig
 
     given = {
@@ -142,7 +142,7 @@ def generation_from_args(args: argparse.Namespace) -> Any:
         )
         if value is not None
     }
-    return GenerationConfig(**given) if given else None
+    return GenerationConfig(**{**(defaults or {}), **given}) if given else None
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -161,7 +161,7 @@ def _eval(args: argparse.Namespace) -> int:
         out=out,
         resume=args.resume,
         retry_errored=args.retry_errored,
-        generation=generation_from_args(args),
+        generation=generation_from_args(args, spec.generation),
         batch_size=args.batch_size,
         backend=args.backend or ("openenv" if args.env_url else "process" if args.max_worker_rss_mb else None),
         num_workers=args.num_workers,

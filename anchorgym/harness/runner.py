@@ -248,7 +248,7 @@ def evaluate(
         out: result directory (default ``runs/eval/<benchmark>/<policy>``); locked for the whole run.
         resume: continue an interrupted run in ``out`` instead of refusing to overwrite it.
         retry_errored: with ``resume``, play the errored episodes again.
-        generation: sampling settings for model policies.
+        generation: sampling settings for model policies (default: the spec's ``generation``, else the policy's).
         batch_size: episodes played at once (default min(16, tasks x episodes)); part of the run's identity,
             since sampling policies are reseeded per batch.
         backend: vector env backend (default ``process`` when ``num_workers > 1``, else ``sync``).
@@ -275,7 +275,7 @@ def evaluate(
     out = Path(out) if out is not None else default_out_dir(spec, _policy_label(policy))
     prepare_out_dir(out)
     with RunLock(out):
-        agent = make_run_policy(policy, generation, policy_options or {})
+        agent = make_run_policy(policy, generation or spec.default_generation(), policy_options or {})
         if hasattr(agent, "history_length"):  # prompt policies: show exactly the spec's history
             agent.history_length = spec.history_length
         envs = _make_envs(spec, size, backend, num_workers, backend_options)

@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anchorgym.errors import ConfigError, unknown
+
+if TYPE_CHECKING:
+    from anchorgym.policies.base import GenerationConfig
 
 SPEC_FORMAT = "anchorgym-benchmarks/1"
 
@@ -60,6 +63,8 @@ class BenchmarkSpec:
         prompt_template: ``{"name", "version"}`` of the env's prompt template.
         metrics: which info keys give success (``won``) and score (``score``).
         seeds: default evaluation seeds; each seed is one full pass over the tasks.
+        generation: default sampling settings (``temperature``, ``top_p``, ``max_new_tokens``) of model
+            policies, e.g. a protocol's validation settings; empty: the policy's own defaults.
         description: one line for ``anchorgym benchmarks``.
         source: the file the spec came from (not part of the hash).
         raw: the spec exactly as stored (the hash input).
@@ -76,6 +81,7 @@ class BenchmarkSpec:
     prompt_template: dict[str, str]
     metrics: dict[str, str]
     seeds: tuple[int, ...]
+    generation: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -95,6 +101,7 @@ class BenchmarkSpec:
             prompt_template=dict(raw["prompt_template"]),
             metrics=dict(raw["metrics"]),
             seeds=tuple(int(s) for s in raw["seeds"]),
+            generation=dict(raw.get("generation", {})),
             description=raw.get("description", ""),
             source=source,
             raw=raw,
@@ -103,6 +110,12 @@ class BenchmarkSpec:
     def content_hash(self) -> str:
         """Return the spec's content hash (``sha256:...``) over its stored JSON and the format version."""
         return content_hash({"format": SPEC_FORMAT, "benchmark": self.raw})
+
+    def default_generation(self) -> GenerationConfig | None:
+        """The sampling settings ``anchorgym eval`` uses when none are given (None: the policy's defaults)."""
+        from anchorgym.policies.base import GenerationConfig
+
+        return GenerationConfig(**self.generation) if self.generation else None
 
     @property
     def extra_metrics(self) -> tuple[str, ...]:

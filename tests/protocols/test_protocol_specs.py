@@ -1,0 +1,72 @@
+"""The protocol benchmark specs: they resolve, carry their framework's sampling settings, and run end to end."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from anchorgym.cli import build_parser
+from anchorgym.harness.cli import generation_from_args
+from anchorgym.harness.runner import evaluate
+from anchorgym.harness.specs import BenchmarkSpec, load_benchmark
+from anchorgym.policies.protocols.verl_agent import project_sokoban
+
+VERL_AGENT = {"temperature": 0.4, "top_p": 1.0, "max_new_tokens": 512}
+SPECS = {
+    "alfworld-verl-agent/valid_unseen@v1": ("anchorgym/ALFWorld-verl-agent-v0", "alfworld/valid_unseen@v1"),
+    "alfworld-verl-agent/valid_seen@v1": ("anchorgym/ALFWorld-verl-agent-v0", "alfworld/valid_seen@v1"),
+    "sokoban-6x6-1box-verl-agent/test@v1": ("anchorgym/Sokoban-verl-agent-v0", "sokoban-6x6-1box/test@v2"),
+}
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANCHORGYM_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize("benchmark", sorted(SPECS))
+def test_verl_agent_specs_play_the_published_tasks_at_temperature_0_4(benchmark):
+    spec = load_benchmark(benchmark)
+    env_id, ours = SPECS[benchmark]
+    assert spec.env_id == env_id and spec.source.endswith("protocols.json")
+    assert spec.generation == VERL_AGENT
+    assert spec.default_generation().temperature == 0.4
+    base = load_benchmark(ours)  # the same tasks, steps and history as our own benchmark of that env
+    assert (spec.tasks, spec.max_steps, spec.history_length) == (base.tasks, base.max_steps, base.history_length)
+
+
+def test_cli_sampling_options_override_the_spec_one_by_one():
+    spec = load_benchmark("sokoban-6x6-1box-verl-agent/test@v1")
+    args = build_parser().parse_args(["eval", spec.id, "--policy", "hf:tiny", "--max-new-tokens", "64"])
+    generation = generation_from_args(args, spec.generation)
+    assert (generation.temperature, generation.top_p, generation.max_new_tokens) == (0.4, 1.0, 64)
+    args = build_parser().parse_args(["eval", spec.id, "--policy", "hf:tiny"])
+    assert generation_from_args(args, spec.generation) is None  # the runner then uses spec.default_generation()
+
+
+def test_sokoban_protocol_spec_end_to_end_with_the_expert(tmp_path):
+    result = evaluate("sokoban-6x6-1box-verl-agent/test@v1", "expert", seeds=[0], out=tmp_path, progress=False)
+    assert result["metrics"]["episodes"] == 100 and result["metrics"]["success_rate"]["mean"] == 1.0
+    assert result["prompt_template"]["name"] == "sokoban-verl-agent"
+
+
+def test_sokoban_protocol_with_a_model_policy(tmp_path):
+    """A model plays the protocol spec: sampled at the spec's 0.4, every step sends the projection of its text."""
+    spec = load_benchmark("sokoban-6x6-1box-verl-agent/test@v1")
+    small = BenchmarkSpec.from_json({**spec.raw, "tasks": spec.tasks[:2], "max_steps": 3}, spec.source)
+    result = evaluate(small, "hf:tiny", seeds=[0], out=tmp_path, progress=False)
+    assert result["policy"]["generation"]["temperature"] == 0.4
+    steps = [json.loads(line)["steps"] for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
+    assert sum(map(len, steps)) == 6
+    for step in (s for episode in steps for s in episode):
+        projected = project_sokoban(step["text"])
+        assert (step["action"], step["parsed"]) == (projected.action, projected.parsed)
+
+
+def test_spec_without_generation_keeps_its_hash():
+    """Specs released before ``generation`` existed hash as before (the field is only in the raw entry when set)."""
+    spec = load_benchmark("sokoban-6x6-1box/test@v2")
+    assert "generation" not in spec.raw and spec.generation == {} and spec.default_generation() is None
+    assert replace(spec).content_hash() == spec.content_hash()
