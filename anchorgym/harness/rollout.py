@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from anchorgym.errors import ConfigError, PolicyError
+from anchorgym.harness.plan import step_seed
 from anchorgym.policies.base import AgentInput, EpisodeStart, Policy, PolicyOutput, TokenCounts, as_outputs
 
 
@@ -161,9 +162,17 @@ def env_info_at(infos: dict[str, Any], index: int) -> dict[str, Any]:
 class _Loop:
     """State of one :func:`rollout` call: current infos, histories and episode records."""
 
-    def __init__(self, envs: Any, observations: list[str], infos: dict[str, Any], history_length: int) -> None:
+    def __init__(
+        self,
+        envs: Any,
+        observations: list[str],
+        infos: dict[str, Any],
+        history_length: int,
+        policy_seeds: Sequence[int] | None = None,
+    ) -> None:
         self.envs = envs
         self.history_length = history_length
+        self.policy_seeds = None if policy_seeds is None else [int(s) for s in policy_seeds]
         self.observations = list(observations)
         self.infos = [env_info_at(infos, i) for i in range(envs.num_envs)]
         self.history: list[list[tuple[str, str]]] = [[] for _ in range(envs.num_envs)]
@@ -194,12 +203,22 @@ class _Loop:
             task_type=str(info.get("task_type", "")),
             full_history=list(self.history[index]),
             task_id=self.episodes[index].task_id,
+            seed=self.step_seed(index),
         )
+
+    def step_seed(self, index: int) -> int | None:
+        """Return the seed of sub-env ``index``'s next step (from its episode's policy seed), or None."""
+        if self.policy_seeds is None:
+            return None
+        return step_seed(self.policy_seeds[index], len(self.episodes[index].steps))
 
     def episode_start(self, index: int) -> EpisodeStart:
         """Describe sub-env ``index``'s new episode for :meth:`Policy.on_episode_start`."""
         episode = self.episodes[index]
-        return EpisodeStart(index, episode.task_id, episode.task_type, episode.instruction, self.observations[index])
+        seed = None if self.policy_seeds is None else self.policy_seeds[index]
+        return EpisodeStart(
+            index, episode.task_id, episode.task_type, episode.instruction, self.observations[index], seed
+        )
 
     def fail(self, index: int, error: str) -> Episode:
         """End sub-env ``index``'s episode because its env failed (``error`` from ``infos["error"]``)."""
@@ -262,6 +281,7 @@ def rollout(
     task_ids: Sequence[str] | None = None,
     seeds: Sequence[int] | None = None,
     seed: int | None = None,
+    policy_seeds: Sequence[int] | None = None,
     skip: Sequence[int] = (),
     on_episode: EpisodeCallback | None = None,
     on_step: ProgressCallback | None = None,
@@ -283,6 +303,10 @@ def rollout(
         task_ids: one task per group (``envs.num_tasks`` ids); None lets the env sample tasks.
         seeds: one env seed per group; None lets the env draw them.
         seed: reseeds the vector env's task sampler (see ``AnchorVectorEnv.reset``).
+        policy_seeds: one policy stream seed per sub-env (e.g. :func:`~anchorgym.harness.plan.episode_policy_seed`
+            of its episode): each input then carries ``seed``, :func:`~anchorgym.harness.plan.step_seed` of it
+            and the step, so the policy's draws for an episode do not depend on the rest of the batch.
+            None: inputs carry no seed and the policy uses its own stream.
         skip: sub-env indices not to play (e.g. padding of a last, partial batch); their
             episodes are omitted from the result.
         on_episode: called with each :class:`Episode` as soon as it finishes.
@@ -300,12 +324,14 @@ def rollout(
         raise ConfigError("rollout needs a vector env made with autoreset=False.")
     if history_length < 0 or (max_steps is not None and max_steps < 1):
         raise ConfigError(f"history_length must be >= 0 and max_steps >= 1, got {history_length} and {max_steps}.")
+    if policy_seeds is not None and len(policy_seeds) != envs.num_envs:
+        raise ConfigError(f"policy_seeds needs one seed per sub-env ({envs.num_envs}), got {len(policy_seeds)}.")
     options = {key: list(value) for key, value in (("task_ids", task_ids), ("seeds", seeds)) if value is not None}
     observations, infos = envs.reset(seed=seed, options=options or None)
     for index in skip:
         envs.active[int(index)] = False
     policy.bind(envs)
-    loop = _Loop(envs, observations, infos, history_length)
+    loop = _Loop(envs, observations, infos, history_length, policy_seeds)
     finished: list[Episode] = []
     skipped = {int(i) for i in skip}
     for index in range(envs.num_envs):

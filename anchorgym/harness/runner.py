@@ -22,7 +22,7 @@ from anchorgym.errors import ConfigError, PolicyError, ResultError, UnknownNameE
 from anchorgym.harness import records
 from anchorgym.harness.lock import RunLock, prepare_out_dir
 from anchorgym.harness.metrics import summarize
-from anchorgym.harness.plan import Batch, EpisodeKey, plan_batches
+from anchorgym.harness.plan import BATCH_SCHEME, EPISODE_SCHEME, SEED_SCHEMES, Batch, EpisodeKey, plan_batches
 from anchorgym.harness.progress import Progress
 from anchorgym.harness.results import (
     SCHEMA_VERSION,
@@ -134,9 +134,19 @@ def episode_record(
 
 
 def _play_batch(
-    envs: Any, policy: Policy, spec: BenchmarkSpec, batch: Batch, done: set[EpisodeKey], sink: Any, bar: Progress
+    envs: Any,
+    policy: Policy,
+    spec: BenchmarkSpec,
+    batch: Batch,
+    done: set[EpisodeKey],
+    sink: Any,
+    bar: Progress,
+    seed_scheme: str = EPISODE_SCHEME,
 ) -> None:
     """Play one batch (padded to the vector env's size); record its episodes not already done.
+
+    With seed scheme ``episode-v1`` every episode gets its own policy stream (``Batch.policy_seeds``);
+    with ``batch`` the policy is reseeded once for the whole batch (``Batch.policy_seed``).
 
     Raises:
         PolicyError: the policy raised; the message names the batch, its seed, tasks and step.
@@ -150,7 +160,11 @@ def _play_batch(
         if batch.keys[slot] not in done:
             sink(episode_record(batch, slot, episode, spec_hash, spec.extra_metrics))
 
-    reseed_policy(policy, batch.policy_seed)
+    policy_seeds = None
+    if seed_scheme == BATCH_SCHEME:
+        reseed_policy(policy, batch.policy_seed)
+    else:
+        policy_seeds = list(batch.policy_seeds) + [batch.policy_seeds[0]] * pad
     bar.new_batch()
     try:
         rollout(
@@ -159,6 +173,7 @@ def _play_batch(
             history_length=spec.history_length,
             task_ids=task_ids,
             seeds=seeds,
+            policy_seeds=policy_seeds,
             skip=range(len(batch.keys), envs.num_tasks),
             on_episode=on_episode,
             on_step=bar.step,
@@ -210,14 +225,38 @@ def dataset_hashes(envs: Any) -> dict[str, str]:
     return dict(envs.call_at([0], "dataset_hashes")[0])
 
 
-def _run_header(spec: BenchmarkSpec, policy: Policy, seeds: Sequence[int], batch_size: int) -> dict[str, Any]:
-    return {
+def _run_header(
+    spec: BenchmarkSpec, policy: Policy, seeds: Sequence[int], batch_size: int, seed_scheme: str
+) -> dict[str, Any]:
+    header = {
         "benchmark": spec.id,
         "spec_hash": spec.content_hash(),
         "policy": policy.describe(),
         "seeds": [int(s) for s in seeds],
         "batch_size": int(batch_size),
     }
+    if seed_scheme != BATCH_SCHEME:  # run.json files written before seed schemes existed have no such key
+        header["seed_scheme"] = seed_scheme
+    return header
+
+
+def resolve_seed_scheme(out: Path, resume: bool, seed_scheme: str | None) -> str:
+    """Return the seed scheme to run with: ``seed_scheme``, else the resumed run's, else ``episode-v1``.
+
+    A resumed ``run.json`` without ``seed_scheme`` was written with per-batch policy seeds (``batch``).
+
+    Raises:
+        ConfigError: an unknown scheme.
+    """
+    if seed_scheme is not None and seed_scheme not in SEED_SCHEMES:
+        raise ConfigError(f"Unknown seed scheme {seed_scheme!r}; expected one of {', '.join(SEED_SCHEMES)}.")
+    run_file = out / records.RUN_FILE
+    if seed_scheme is None and resume and run_file.exists():
+        try:
+            return str(records.read_json(run_file).get("seed_scheme", BATCH_SCHEME))
+        except (OSError, ValueError, AttributeError):
+            return EPISODE_SCHEME  # open_run reports the unreadable file
+    return seed_scheme or EPISODE_SCHEME
 
 
 def evaluate(
@@ -235,6 +274,7 @@ def evaluate(
     progress: bool = True,
     policy_options: dict[str, Any] | None = None,
     backend_options: dict[str, Any] | None = None,
+    seed_scheme: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``policy`` on ``benchmark`` and write ``episodes.jsonl`` and ``result.json`` to ``out``.
 
@@ -249,14 +289,17 @@ def evaluate(
         resume: continue an interrupted run in ``out`` instead of refusing to overwrite it.
         retry_errored: with ``resume``, play the errored episodes again.
         generation: sampling settings for model policies (default: the spec's ``generation``, else the policy's).
-        batch_size: episodes played at once (default min(16, tasks x episodes)); part of the run's identity,
-            since sampling policies are reseeded per batch.
+        batch_size: episodes played at once (default min(16, tasks x episodes)); it does not change an
+            episode's record (each episode draws from its own seeds), only speed and memory.
         backend: vector env backend (default ``process`` when ``num_workers > 1``, else ``sync``).
         num_workers: env worker processes.
         progress: show progress (a bar in a terminal, a few lines otherwise).
         policy_options: extra keyword arguments for ``make_policy``.
         backend_options: extra arguments for the vector env backend, e.g. ``{"max_worker_rss_mb": 2048}``
             (``process``: recycle workers past that memory between episodes); they never change results.
+        seed_scheme: how policies are seeded (see :mod:`anchorgym.harness.plan`): ``episode-v1`` (default for
+            a new run: one stream per episode and step) or ``batch`` (one stream per batch, as results without
+            ``run.seed_scheme`` were made; use it to re-run such a result exactly). A resume keeps its run's.
 
     Returns:
         The result dict (also written to ``out/result.json``).
@@ -275,19 +318,21 @@ def evaluate(
     out = Path(out) if out is not None else default_out_dir(spec, _policy_label(policy))
     prepare_out_dir(out)
     with RunLock(out):
+        scheme = resolve_seed_scheme(out, resume, seed_scheme)
         agent = make_run_policy(policy, generation or spec.default_generation(), policy_options or {})
         if hasattr(agent, "history_length"):  # prompt policies: show exactly the spec's history
             agent.history_length = spec.history_length
         envs = _make_envs(spec, size, backend, num_workers, backend_options)
         try:
-            previous, started = open_run(out, _run_header(spec, agent, seeds, size), resume)
+            previous, started = open_run(out, _run_header(spec, agent, seeds, size, scheme), resume)
             tasks = spec.resolve_tasks(envs.call_at([0], "task_ids")[0])
             batches = list(plan_batches(tasks, seeds, spec.episodes_per_task, size))
             check_belongs(previous, batches, spec.content_hash(), out / records.EPISODES_FILE)
             if retry_errored:
                 previous = drop_errored(out / records.EPISODES_FILE, previous)
-            _play_all(spec, envs, agent, batches, out, previous, progress)
+            _play_all(spec, envs, agent, batches, out, previous, progress, scheme)
             context = {"tasks": tasks, "template": template, "datasets": dataset_hashes(envs), "started": started}
+            context["seed_scheme"] = scheme
             return build_result(spec, agent, envs, seeds, out, context, resumed=len(previous))
         finally:
             envs.close()
@@ -359,6 +404,7 @@ def _play_all(
     out: Path,
     previous: list[dict[str, Any]],
     progress: bool,
+    seed_scheme: str = EPISODE_SCHEME,
 ) -> None:
     """Play every batch with an unfinished episode, appending episodes to the log as they finish."""
     done = {record_key(r) for r in previous}
@@ -373,7 +419,7 @@ def _play_all(
         try:
             for batch in batches:
                 if not all(key in done for key in batch.keys):
-                    _play_batch(envs, policy, spec, batch, done, sink, bar)
+                    _play_batch(envs, policy, spec, batch, done, sink, bar, seed_scheme)
         finally:
             bar.close()
 
@@ -423,7 +469,8 @@ def build_result(
             "batch_size": envs.num_tasks,
             "backend": type(envs.backend).__name__,
             "episodes_resumed": resumed,
-            "policy_reseeded_per_batch": can_reseed(policy),
+            "policy_reseeded_per_batch": context["seed_scheme"] == BATCH_SCHEME and can_reseed(policy),
+            "seed_scheme": context["seed_scheme"],
             "started_at": context["started"],
             "finished_at": utc_now(),
         },

@@ -16,6 +16,15 @@ input's ``history`` is the window of the benchmark's ``history_length`` steps
 that prompt policies show the model (part of the benchmark); ``full_history``
 is the whole episode so far, for policies that keep their own memory.
 
+Randomness is per episode, never per batch: in an evaluation every input carries
+``seed``, the seed of that episode's step, derived from the episode's identity
+(evaluation seed, task, episode number) and the step (see
+:mod:`anchorgym.harness.plan`). A sampling policy draws everything it needs for
+that input from it (:func:`step_rng` for numpy; model back-ends pass it on as
+a per-request or per-row seed), so an episode plays the same whatever else
+shares its batch. When ``seed`` is None (a caller without per-episode seeds)
+a policy falls back to its own stream.
+
 The order of calls per batch of episodes, like gymnasium's ``reset``/``step``::
 
     policy.bind(envs)
@@ -29,6 +38,8 @@ import abc
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 from anchorgym.errors import ConfigError, PolicyError
 
@@ -49,6 +60,9 @@ class AgentInput:
         task_type: ``info["task_type"]``.
         full_history: every ``(observation, action)`` pair of this episode so far, oldest first.
         task_id: the task this sub-env plays.
+        seed: this step's random seed (31-bit), derived from the episode's identity and ``step``; every
+            random draw for this input should come from it (:func:`step_rng`). None when the caller gave
+            no per-episode seeds; the policy then uses its own stream.
     """
 
     env_id: str
@@ -61,6 +75,7 @@ class AgentInput:
     task_type: str = ""
     full_history: list[tuple[str, str]] = field(default_factory=list)
     task_id: str = ""
+    seed: int | None = None
 
     @property
     def new_episode(self) -> bool:
@@ -82,6 +97,7 @@ class EpisodeStart:
         task_type: ``info["task_type"]``.
         instruction: the task text.
         observation: the first observation.
+        seed: the episode's policy stream seed (its steps' seeds derive from it), or None.
     """
 
     env_index: int
@@ -89,6 +105,17 @@ class EpisodeStart:
     task_type: str
     instruction: str
     observation: str
+    seed: int | None = None
+
+
+def step_rng(agent_input: AgentInput, fallback: np.random.Generator) -> np.random.Generator:
+    """Return the generator for ``agent_input``'s draws: a fresh one from its ``seed``, else ``fallback``.
+
+    >>> rng = step_rng(AgentInput("e", "i", "o", seed=3), np.random.default_rng(0))
+    >>> int(rng.integers(100)) == int(np.random.default_rng(3).integers(100))
+    True
+    """
+    return fallback if agent_input.seed is None else np.random.default_rng(agent_input.seed)
 
 
 class TokenCounts:

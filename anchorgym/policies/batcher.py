@@ -2,9 +2,10 @@
 
 Requests that arrive within ``window_s`` of each other and share the same
 sampling settings run as one left-padded ``generate`` call (the batching itself is
-:class:`anchorgym.batching.Batcher`, shared with the retrieval server). A batch's sampler
-is seeded with its first request's seed, so a sampled answer is reproducible
-from its seed only when it ran alone (``max_batch=1``, or one request at a time).
+:class:`anchorgym.batching.Batcher`, shared with the retrieval server). Each request
+is sampled from its own generator seeded with its own seed, so a sampled answer is
+reproducible from its seed whatever else shared its batch (up to floating-point batch
+effects on near-ties).
 """
 
 from __future__ import annotations
@@ -57,4 +58,4 @@ class Batcher:
         return self._batcher.submit(Request(prompt, generation, seed))
 
     def _generate(self, batch: list[Request]) -> list[Completion]:
-        return self.engine.generate([r.prompt for r in batch], batch[0].generation, batch[0].seed)
+        return self.engine.generate([r.prompt for r in batch], batch[0].generation, [r.seed for r in batch])

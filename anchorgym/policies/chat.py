@@ -21,7 +21,8 @@ from anchorgym.policies.prompting import DEFAULT_HISTORY_LENGTH, PromptTemplate,
 
 Messages = list[dict[str, str]]
 SEED_STRIDE = 1_000_003
-"""Back-ends that seed each prompt give prompt ``i`` of call ``n`` the seed ``seed + n * SEED_STRIDE + i``."""
+"""Without step seeds, back-ends that seed each prompt give prompt ``i`` of call ``n`` the seed
+``seed + n * SEED_STRIDE + i``."""
 
 
 def require_chat_template(tokenizer: Any, path: Any) -> None:
@@ -63,6 +64,12 @@ class Completion:
 class ChatPolicy(Policy, abc.ABC):
     """A policy that prompts a chat model and parses its tagged answer.
 
+    Seeding: when every input of an :meth:`act` call carries a step seed (``AgentInput.seed``, as in
+    every evaluation), :attr:`step_seeds` holds them during the call and the back-end seeds each
+    prompt with its own (a per-request ``seed`` for OpenAI-compatible servers and vLLM, a per-row
+    generator for the ``hf`` engine), so a prompt's answer does not depend on the others in the call.
+    Otherwise the back-end draws from the policy's stream (:meth:`call_seed`, restarted by :meth:`reseed`).
+
     Args:
         generation: sampling settings.
         history_length: past steps shown in the prompt (k; the template's default is 2).
@@ -86,9 +93,10 @@ class ChatPolicy(Policy, abc.ABC):
         # Set by reseed(); until then the stream follows generation.seed. Kept apart so that
         # ``generation`` stays the settings the user gave, which results record.
         self.reseeded: int | None = None
+        self.step_seeds: list[int] | None = None  # the current act() call's per-input seeds, when all have one
 
     def reseed(self, seed: int) -> None:
-        """Restart the sampling stream at ``seed``, as if freshly built with it (the harness calls this per batch)."""
+        """Restart the sampling stream at ``seed``, as if freshly built with it (used for inputs without step seeds)."""
         self.reseeded = int(seed)
         self.calls = 0
 
@@ -105,6 +113,16 @@ class ChatPolicy(Policy, abc.ABC):
     def complete(self, prompts: Sequence[Messages]) -> list[Completion]:
         """Return one completion per chat prompt, in order."""
 
+    def prompt_seeds(self, count: int, stride: int = 1) -> list[int]:
+        """Return one seed per prompt of the current :meth:`complete` call (``count`` prompts).
+
+        The inputs' step seeds when they carry them, else ``call_seed(stride) + i`` for prompt ``i``.
+        """
+        if self.step_seeds is not None and len(self.step_seeds) == count:
+            return list(self.step_seeds)
+        base = self.call_seed(stride)
+        return [base + i for i in range(count)]
+
     def count_tokens(self, messages: Messages) -> int | None:
         """Return the prompt length in tokens, or None when the back-end cannot count."""
         return None
@@ -119,7 +137,12 @@ class ChatPolicy(Policy, abc.ABC):
         """Prompt the model for every input and parse its answers."""
         if not inputs:
             return []
-        completions = self.complete([self.messages(x) for x in inputs])
+        seeds = [x.seed for x in inputs]
+        self.step_seeds = None if any(seed is None for seed in seeds) else [int(seed) for seed in seeds]
+        try:
+            completions = self.complete([self.messages(x) for x in inputs])
+        finally:
+            self.step_seeds = None
         return [self._output(x, c) for x, c in zip(inputs, completions, strict=True)]
 
     def messages(self, agent_input: AgentInput) -> Messages:

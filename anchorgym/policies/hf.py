@@ -15,7 +15,8 @@ class HFPolicy(ChatPolicy):
 
     Args:
         target: a model directory or an alias (``smollm2``, ``tiny``).
-        generation: sampling settings; ``seed`` seeds batch ``n`` with ``seed + n``.
+        generation: sampling settings. Each prompt samples from its own generator, seeded with its input's
+            step seed (``AgentInput.seed``); inputs without one share a sampler seeded ``seed + n`` for call ``n``.
         device: torch device; default CUDA when available.
         dtype: torch dtype name; default float32 on CPU, bfloat16 on GPU.
         threads: CPU threads for torch (process-wide); None keeps torch's choice.
@@ -52,9 +53,12 @@ class HFPolicy(ChatPolicy):
         """Generate an answer for every prompt, ``batch_size`` at a time."""
         ids = [self.engine.encode_chat(m) for m in prompts]
         size = self.batch_size or len(ids)
+        seeds = self.step_seeds if self.step_seeds is not None and len(self.step_seeds) == len(ids) else None
         completions: list[Completion] = []
         for start in range(0, len(ids), size):
-            completions += self.engine.generate(ids[start : start + size], self.generation, self.call_seed())
+            # per-row seeds (each input's step seed); without them one stream seed per generate call
+            chunk_seeds = seeds[start : start + size] if seeds is not None else self.call_seed()
+            completions += self.engine.generate(ids[start : start + size], self.generation, chunk_seeds)
         return completions
 
     def close(self) -> None:

@@ -1,5 +1,8 @@
 """Batched generation with a local transformers causal LM, returning exact token ids and log-probs.
 
+Each row samples from its own generator, seeded per prompt (:class:`RowSampler`), so a
+prompt's answer does not depend on the batch it ran in.
+
 Log-probs are those of the distribution each token was actually drawn from:
 ``generate``'s processed scores, i.e. ``log_softmax(logits / temperature)``
 restricted to the top-p nucleus and renormalised (top-k is disabled). With
@@ -9,6 +12,7 @@ restricted to the top-p nucleus and renormalised (top-k is disabled). With
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,52 @@ def _import_torch() -> Any:
     except ImportError as error:
         raise missing_extra(error.name or "transformers", "hf") from error
     return torch
+
+
+class RowSampler:
+    """A logits processor that samples each row from its own generator (per-row seeds).
+
+    At each step it turns the model's logits into the sampling distribution (temperature, then top-p,
+    with transformers' own warpers), draws row ``i``'s token by inverting that distribution's CDF at a
+    uniform number from row ``i``'s generator (a CPU ``torch.Generator``, so the draws are the same on
+    every device), records the token's log-prob and returns scores that leave only that token, which
+    ``generate``'s greedy decoding then picks. With temperature 0 the token is the argmax and the
+    log-probs are the plain ``log_softmax(logits)``.
+
+    Args:
+        seeds: one seed per row.
+        generation: temperature and top-p.
+    """
+
+    def __init__(self, seeds: Sequence[int], generation: GenerationConfig) -> None:
+        torch = _import_torch()
+        from transformers import TemperatureLogitsWarper, TopPLogitsWarper
+
+        self.generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
+        self.greedy = generation.temperature == 0
+        self.warpers = [] if self.greedy else [TemperatureLogitsWarper(generation.temperature)]
+        if not self.greedy and generation.top_p < 1.0:
+            self.warpers.append(TopPLogitsWarper(generation.top_p))
+        self.logprobs: list[Any] = []  # one (rows,) tensor per generated step
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        """Sample one token per row; return scores keeping only it (``generate`` calls this each step)."""
+        torch = _import_torch()
+        processed = scores.float()
+        for warper in self.warpers:
+            processed = warper(input_ids, processed)
+        logprobs = processed.log_softmax(-1)
+        if self.greedy:
+            chosen = logprobs.argmax(-1)
+        else:
+            uniform = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in self.generators])
+            cdf = logprobs.double().exp().cumsum(-1)
+            # the first token whose cumulative mass passes u * total: never a token of zero probability
+            targets = (uniform.to(cdf.device) * cdf[:, -1]).unsqueeze(-1)
+            chosen = torch.searchsorted(cdf, targets, right=True)[:, 0].clamp(max=cdf.shape[-1] - 1)
+        self.logprobs.append(logprobs.gather(-1, chosen[:, None])[:, 0].cpu())
+        only = torch.full_like(scores, float("-inf"))
+        return only.scatter_(-1, chosen[:, None], 0.0)
 
 
 def pick_device(device: str | None) -> str:
@@ -79,14 +129,44 @@ class HFEngine:
         """Return the prompt ids of ``messages`` under the model's chat template, ready for the answer."""
         return chat_prompt_ids(self.tokenizer, messages)
 
-    def generate(self, prompts: Sequence[Sequence[int]], generation: GenerationConfig, seed: int) -> list[Completion]:
+    def generate(
+        self, prompts: Sequence[Sequence[int]], generation: GenerationConfig, seed: int | Sequence[int]
+    ) -> list[Completion]:
         """Generate one answer per prompt (a list of ids) in one left-padded batch.
 
         Args:
             prompts: prompt token ids.
             generation: sampling settings.
-            seed: seeds the sampler for this batch (a forked RNG; global state is left alone).
+            seed: one seed per prompt: row ``i`` draws its tokens from its own generator seeded with
+                ``seed[i]``, so its answer does not depend on the other rows (up to floating-point batch
+                effects on near-ties, see docs/evaluation.md). A single int seeds one sampler for the whole
+                batch (the ``batch`` seed scheme: a row's answer then depends on the batch).
         """
+        if isinstance(seed, int):
+            return self._generate_batch_seeded(prompts, generation, seed)
+        torch = _import_torch()
+        from transformers import LogitsProcessorList
+
+        if len(seed) != len(prompts):
+            raise ValueError(f"generate needs one seed per prompt: {len(prompts)} prompts, {len(seed)} seeds.")
+        input_ids, attention = self._left_pad(prompts)
+        sampler = RowSampler(seed, generation)
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=attention,
+                # greedy over the sampler's scores: it leaves only the token it drew
+                generation_config=self._generation_config(replace(generation, temperature=0.0)),
+                logits_processor=LogitsProcessorList([sampler]),
+            )
+        new_ids = out.sequences[:, input_ids.shape[1] :]
+        chosen = torch.stack(sampler.logprobs, dim=1) if sampler.logprobs else torch.zeros((len(prompts), 0))
+        return [self._completion(list(p), new_ids[i].tolist(), chosen[i].tolist()) for i, p in enumerate(prompts)]
+
+    def _generate_batch_seeded(
+        self, prompts: Sequence[Sequence[int]], generation: GenerationConfig, seed: int
+    ) -> list[Completion]:
+        """Generate with one sampler for the whole batch (torch's RNG forked and seeded; global state kept)."""
         torch = _import_torch()
         input_ids, attention = self._left_pad(prompts)
         devices = [torch.device(self.device).index or 0] if self.device.startswith("cuda") else []

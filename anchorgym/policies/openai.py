@@ -130,22 +130,22 @@ class OpenAIPolicy(ChatPolicy):
             )
 
     def complete(self, prompts: Sequence[Messages]) -> list[Completion]:
-        """Send every prompt concurrently; return the completions in order."""
-        seed = self.call_seed(stride=SEED_STRIDE)
+        """Send every prompt concurrently, each with its own ``seed`` (:meth:`prompt_seeds`); return them in order."""
+        seeds = self.prompt_seeds(len(prompts), stride=SEED_STRIDE)
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # the usual case: no event loop in this thread
-            return asyncio.run(self._complete_all(prompts, seed))
+            return asyncio.run(self._complete_all(prompts, seeds))
         with ThreadPoolExecutor(max_workers=1) as pool:  # called from async code (e.g. a notebook)
-            return pool.submit(asyncio.run, self._complete_all(prompts, seed)).result()
+            return pool.submit(asyncio.run, self._complete_all(prompts, seeds)).result()
 
-    async def _complete_all(self, prompts: Sequence[Messages], seed: int) -> list[Completion]:
+    async def _complete_all(self, prompts: Sequence[Messages], seeds: Sequence[int]) -> list[Completion]:
         limit = asyncio.Semaphore(self.concurrency)
         async with httpx.AsyncClient(base_url=self.base_url, headers=self.headers(), timeout=self.timeout_s) as client:
 
             async def one(index: int, messages: Messages) -> Completion:
                 async with limit:
-                    return await self._request(client, self.payload(messages, seed + index))
+                    return await self._request(client, self.payload(messages, seeds[index]))
 
             return list(await asyncio.gather(*(one(i, m) for i, m in enumerate(prompts))))
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from anchorgym.errors import PolicyError
-from anchorgym.policies.base import AgentInput, GenerationConfig, Policy, PolicyOutput
+from anchorgym.policies.base import AgentInput, GenerationConfig, Policy, PolicyOutput, step_rng
 
 
 def env_class(envs: Any) -> type:
@@ -24,10 +24,13 @@ def env_class_has(envs: Any, method: str) -> bool:
 
 
 class RandomPolicy(Policy):
-    """Pick uniformly among the admissible actions, seeded from ``generation.seed``.
+    """Pick uniformly among the admissible actions.
 
-    For an open action space (``admissible_actions is None``) it asks the env for
-    one through its ``random_action()`` method, which needs :meth:`bind`.
+    Each input's draw comes from its own step seed (``AgentInput.seed``, see :func:`step_rng`), so an
+    episode's actions depend only on its identity and step; inputs without one draw from ``rng``
+    (seeded from ``generation.seed``). For an open action space (``admissible_actions is None``) it
+    asks the env for one through its ``random_action()`` method, which needs :meth:`bind`; the env
+    draws it from its own generator, seeded per episode by ``reset(seed=...)``.
 
     Args:
         generation: only ``seed`` is used.
@@ -54,7 +57,7 @@ class RandomPolicy(Policy):
             elif not actions:
                 raise PolicyError(f"Env {agent_input.env_index} offers no admissible actions to choose from.")
             else:
-                action = actions[int(self.rng.integers(len(actions)))]
+                action = actions[int(step_rng(agent_input, self.rng).integers(len(actions)))]
             outputs.append(PolicyOutput(text=action, action=action))
         return outputs
 

@@ -39,7 +39,8 @@ class VLLMPolicy(ChatPolicy):
 
     Args:
         target: a model directory or alias (``smollm2``, ``tiny``).
-        generation: sampling settings; prompt ``i`` of call ``n`` is seeded with ``seed + n * SEED_STRIDE + i``.
+        generation: sampling settings. Each prompt is sampled with its own seed (``SamplingParams.seed``): its
+            input's step seed, else ``seed + n * SEED_STRIDE + i`` for prompt ``i`` of call ``n``.
         dtype: vLLM dtype (``"auto"``, ``"bfloat16"``, ``"float32"``).
         gpu_memory_utilization: fraction of GPU memory vLLM may take.
         history_length: past steps in the prompt.
@@ -90,12 +91,12 @@ class VLLMPolicy(ChatPolicy):
         from vllm.inputs import TokensPrompt
 
         ids = [self.encode_chat(m) for m in prompts]
-        g, base = self.generation, self.call_seed(stride=SEED_STRIDE)
+        g, seeds = self.generation, self.prompt_seeds(len(ids), stride=SEED_STRIDE)
         params = [
             vllm.SamplingParams(
-                temperature=g.temperature, top_p=g.top_p, max_tokens=g.max_new_tokens, seed=base + i, logprobs=0
+                temperature=g.temperature, top_p=g.top_p, max_tokens=g.max_new_tokens, seed=seed, logprobs=0
             )
-            for i in range(len(ids))
+            for seed in seeds
         ]
         outputs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in ids], params, use_tqdm=False)
         return [_completion(prompt, out.outputs[0]) for prompt, out in zip(ids, outputs, strict=True)]

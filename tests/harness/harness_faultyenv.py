@@ -46,17 +46,30 @@ class FaultySokoban(SokobanEnv):
 
 
 def register_faulty_env() -> None:
-    """Register ``FAULTY_ID`` (once per process)."""
+    """Register ``FAULTY_ID`` (once per process) with Sokoban's prompt template (for model policies)."""
     if FAULTY_ID not in list_envs():
         register(EnvInfo(id=FAULTY_ID, entry_point=f"{__name__}:FaultySokoban", splits=("test",), max_steps=15))
+        from anchorgym.envs.sokoban.prompts import SOKOBAN_TEMPLATE
+        from anchorgym.policies.prompting import register_template
+
+        register_template(FAULTY_ID, SOKOBAN_TEMPLATE)
 
 
-def write_spec(path: Path, fail_tasks: list[str], fail_at: int, flag: Path, bench: str = "faulty/test@v1") -> Path:
+def write_spec(
+    path: Path,
+    fail_tasks: list[str],
+    fail_at: int,
+    flag: Path,
+    bench: str = "faulty/test@v1",
+    episodes_per_task: int = 1,
+    max_steps: int = 15,
+) -> Path:
     """Write a benchmark spec file over the first four Sokoban test rooms with the faulty env; return it."""
     benchmark = {
         "id": bench, "env": {"id": FAULTY_ID, "kwargs": {"fail_tasks": fail_tasks, "fail_at": fail_at,
                                                            "flag": str(flag)}},
-        "split": "test", "tasks": HERE_TASKS, "episodes_per_task": 1, "max_steps": 15, "history_length": 2,
+        "split": "test", "tasks": HERE_TASKS, "episodes_per_task": episodes_per_task, "max_steps": max_steps,
+        "history_length": 2,
         "prompt_template": {"name": "sokoban", "version": "1"}, "metrics": {"success": "won", "score": "score"},
         "seeds": [0],
     }  # fmt: skip

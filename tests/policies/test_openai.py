@@ -331,3 +331,16 @@ def test_unreachable_server_fails_at_once_with_default_retries():
     ):
         make_policy(f"openai:http://127.0.0.1:{port}/v1?model=m")
     assert time.monotonic() - start < 5  # not 31 s of retries (1 + 2 + 4 + 8 + 16 s backoff)
+
+
+def test_openai_policy_sends_each_inputs_step_seed(tiny_server):
+    from dataclasses import replace
+
+    url, _ = tiny_server
+    generation = GenerationConfig(temperature=1.0, max_new_tokens=6, seed=2)
+    policy = make_policy(f"openai:{url}?model=tiny", generation, token_ids=True, concurrency=3)
+    seeded = [replace(INPUT, seed=s, env_index=i) for i, s in enumerate([31, 32, 33])]
+    together = policy.act(seeded)
+    alone = policy.act([seeded[1]])[0]  # a different call, alone on the server: the same answer
+    assert alone.response_token_ids == together[1].response_token_ids
+    assert len({tuple(o.response_token_ids) for o in together}) > 1
