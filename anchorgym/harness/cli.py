@@ -50,6 +50,7 @@ def register(subparsers: Any) -> None:
     """Add the harness subcommands."""
     listing = subparsers.add_parser("benchmarks", help="list the versioned benchmarks")
     listing.add_argument("--json", action="store_true", help="print the specs as JSON")
+    listing.add_argument("--all", action="store_true", help="also list legacy versions (kept for old results)")
     listing.set_defaults(handler=_benchmarks)
 
     run = subparsers.add_parser("eval", help="evaluate a policy on a benchmark")
@@ -106,19 +107,32 @@ def register(subparsers: Any) -> None:
 
 
 def _benchmarks(args: argparse.Namespace) -> int:
+    """List the benchmarks; legacy versions (a higher ``@vN`` of the same name/split exists) only with ``--all``."""
     import json
 
+    from anchorgym.envs.cli import current_ids
     from anchorgym.harness.compare import format_table
     from anchorgym.harness.specs import list_benchmarks
 
     specs = list_benchmarks()
+    current = current_ids([s.id.replace("@v", "-v") for s in specs])
+    is_current = {s.id: s.id.replace("@v", "-v") in current for s in specs}
     if args.json:
-        print(json.dumps({s.id: {"spec_hash": s.content_hash(), **s.raw} for s in specs}, indent=2))
+        print(json.dumps({s.id: {"spec_hash": s.content_hash(), "current": is_current[s.id], **s.raw} for s in specs},
+                         indent=2))  # fmt: skip
         return 0
+    shown = [s for s in specs if args.all or is_current[s.id]]
     rows = [
-        [s.id, s.env_id, _task_count(s), str(len(s.seeds)), str(s.max_steps), s.content_hash()[7:19]] for s in specs
-    ]
+        [s.id + ("" if is_current[s.id] else " (legacy)"), s.env_id, _task_count(s), str(len(s.seeds)),
+         str(s.max_steps), s.content_hash()[7:19]]
+        for s in shown
+    ]  # fmt: skip
     print(format_table(rows, ("benchmark", "env", "tasks", "seeds", "max steps", "spec hash")))
+    hidden = len(specs) - len(shown)
+    if hidden:
+        print(f"{hidden} legacy benchmark versions hidden (kept for old results): anchorgym benchmarks --all")
+    print("A benchmark's @vN versions its spec (tasks, env version, prompt, metrics); an env's -vN versions its "
+          "rules. See the docs page 'Versions'.")  # fmt: skip
     return 0
 
 

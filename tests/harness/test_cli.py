@@ -156,9 +156,19 @@ def test_compare_report_and_listing(tmp_path):
     assert {"Success vs steps", "won within k steps", "steps taken", "episodes"} <= set(labels)
     assert not [t for t in labels if re.fullmatch(r"\d+\.5", t)]  # step ticks are whole numbers
     listing = cli("benchmarks", check=True).stdout
-    assert TEST in listing and SMOKE in listing
-    for family in ("alfworld/valid_unseen@v1", "webshop-1k/test@v1", "hotpot-sample/dev@v1", "appworld/test_normal@v2"):
-        assert f"| {family} " in listing
+    full = cli("benchmarks", "--all", check=True).stdout
+    for name in (
+        "alfworld/valid_unseen",
+        "webshop-1k/test",
+        "hotpot-sample/dev",
+        "appworld/test_normal",
+        "sokoban-6x6-1box/test",
+    ):
+        shown = [int(v) for v in re.findall(rf"\| {re.escape(name)}@v(\d+) ", listing)]
+        every = [int(v) for v in re.findall(rf"\| {re.escape(name)}@v(\d+)", full)]
+        assert shown == [max(every)], name  # only the current version, unless --all
+    assert TEST not in listing and f"| {TEST} (legacy) " in full and f"| {SMOKE} (legacy) " in full
+    assert "legacy benchmark versions hidden (kept for old results): anchorgym benchmarks --all" in listing
 
 
 MY_AGENT = '''
@@ -201,12 +211,21 @@ def test_own_policy_from_the_working_directory_via_the_anchorgym_script(tmp_path
     assert_one_line_error(missing, "Cannot import module 'no_such_agent' for policy spec 'no_such_agent:make'")
 
 
+def test_demo_plays_the_current_benchmark_versions():
+    from anchorgym.harness.demo import SMOKE_NAME, TEST_NAME, current_version
+
+    assert (current_version(TEST_NAME), current_version(SMOKE_NAME)) == (
+        "sokoban-6x6-1box/test@v2",
+        "sokoban-6x6-1box/lm-smoke@v2",
+    )  # was @v1, which plays the legacy env anchorgym/Sokoban-v0
+
+
 def test_demo_without_the_lm_prints_the_table_and_where_the_reports_are(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     args = [sys.executable, "-m", "anchorgym.harness.demo", "--out", str(tmp_path / "demo"), "--skip-lm"]
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert f"{TEST} (spec sha256:54547a7c3c1e); {TITLE_NOTE}" in done.stdout
+    assert f"sokoban-6x6-1box/test@v2 (spec sha256:2a088f0e3deb); {TITLE_NOTE}" in done.stdout  # the current version
     # 300 of 300 won: the Wilson 95% interval is [300 / (300 + 1.959964^2), 1] = [98.7%, 100%]
     assert "| expert (" in done.stdout and "| 100.0% [98.7, 100.0] |" in done.stdout and "| 300      |" in done.stdout
     assert done.stdout.rstrip().endswith(f"Results and reports (report.md, report.html) are under {tmp_path / 'demo'}")
