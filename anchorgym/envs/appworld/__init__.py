@@ -17,7 +17,7 @@ register(
     EnvInfo(
         id=ENV_ID,
         entry_point="anchorgym.envs.appworld.env:AppWorldEnv",
-        splits=("offline", "train", "dev", "test_normal", "test_challenge"),  # offline first: the CLI default
+        splits=("offline", "train", "dev", "test_normal", "test_challenge", "test"),  # offline first: the CLI default
         max_steps=50,
         extra="appworld",
         description="AppWorld (real engine, isolated venv): write Python calling app APIs; offline generated tasks.",

@@ -26,10 +26,12 @@ def anchor_apps(task_app: str | None) -> list[str] | None:
 
     >>> anchor_apps("venmo")
     ['supervisor', 'venmo']
+    >>> anchor_apps("phone+venmo")
+    ['phone', 'supervisor', 'venmo']
     >>> anchor_apps(None) is None
     True
     """
-    return None if task_app is None else sorted({task_app, *ANCHOR_SUPPORT_APPS})
+    return None if task_app is None else sorted({*task_app.split("+"), *ANCHOR_SUPPORT_APPS})
 
 
 def anchor_state(task_id: str, db_digest: str) -> dict[str, Any]:

@@ -8,6 +8,10 @@
   into the cache, or under ``$ANCHORGYM_APPWORLD_DATA`` (``anchorgym data
   appworld [--data-dir DIR]``); split ``offline``. The folder name carries a
   digest of the generator's sources, so editing them regenerates.
+* ``suite``: the multi-app scenario families that :mod:`.worker.suite_generate`
+  writes (phone, Venmo, SimpleNote, files; levels 1-3); splits ``train`` and
+  ``test`` (held-out families). ``anchorgym data appworld`` generates and
+  verifies the full set (seed 0, 7 variants per family).
 * ``auto`` (default): ``real`` when ``APPWORLD_ROOT`` holds data, else ``generated``.
 """
 
@@ -31,7 +35,12 @@ INDEX_FILE = "anchorgym_tasks.json"
 REAL_SPLITS = ("train", "dev", "test_normal", "test_challenge")
 OFFLINE_SPLIT = "offline"
 PROGRESS_PREFIX = "anchorgym-progress"  # lines the generator prints on stderr
-SOURCES = ("auto", "real", "generated")
+SOURCES = ("auto", "real", "generated", "suite")
+SUITE_SOURCES = ("generate.py", "suite_generate.py", "suite_tasks.py", "suite_world.py")
+SUITE_SPLITS = ("train", "test")
+SUITE_SEED = 0
+SUITE_VARIANTS = 7
+SUITE_CALLS_FILE = "anchorgym_api_calls.json"
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,52 @@ def ensure_generated(verify: bool = False, build_venv: bool = False, base: str |
     return root
 
 
+def suite_root(
+    base: str | Path | None = None, seed: int = SUITE_SEED, variants: int = SUITE_VARIANTS, families: str = ""
+) -> Path:
+    """Return the folder of the suite generated from ``seed`` with ``variants`` per family.
+
+    Its name carries a digest of the generator's sources and the settings, so editing either regenerates.
+    """
+    digest = hashlib.blake2b(digest_size=6)
+    for name in SUITE_SOURCES:
+        digest.update((WORKER_DIR / name).read_bytes())
+    digest.update(f"{seed}:{variants}:{families}".encode())
+    base = Path(base or os.environ.get("ANCHORGYM_APPWORLD_DATA") or cache_dir())
+    return base / f"appworld-suite-{digest.hexdigest()}"
+
+
+def ensure_suite(
+    verify: bool = False,
+    build_venv: bool = False,
+    base: str | Path | None = None,
+    seed: int = SUITE_SEED,
+    variants: int = SUITE_VARIANTS,
+    families: tuple[str, ...] = (),
+) -> Path:
+    """Generate the suite unless present (and, with ``verify``, check it once); return its root.
+
+    Args:
+        verify: play every task with its expert (must pass; its API calls are recorded in
+            ``anchorgym_api_calls.json``) and with a policy that only completes the task (must fail).
+        build_venv: build the AppWorld venv first if it is missing.
+        base: the folder to generate under (see :func:`suite_root`).
+        seed: the world's and the variants' seed.
+        variants: variants per scenario family.
+        families: only these families (default: all); tests use a few to stay fast.
+    """
+    root = suite_root(base, seed, variants, ",".join(families))
+    root.parent.mkdir(parents=True, exist_ok=True)
+    done = (root / INDEX_FILE).exists() and (not verify or (root / SUITE_CALLS_FILE).exists())
+    if done:
+        return root
+    python = ensure_venv() if build_venv else require_python()
+    command = [str(python), str(WORKER_DIR / "suite_generate.py"), str(root), "--seed", str(seed)]
+    command += ["--variants", str(variants), "--families", ",".join(families), *(["--verify"] if verify else [])]
+    _run_with_progress(command, root.parent)
+    return root
+
+
 def _run_with_progress(command: list[str], cwd: Path) -> None:
     """Run the generator, turning its progress lines into bars; raise with its output's tail on failure."""
     from tqdm import tqdm
@@ -126,8 +181,10 @@ def _split_ids(root: Path, split: str) -> tuple[str, ...]:
     return tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
 
 
-def load_source(source: str = "auto", split: str | None = None) -> TaskSource:
+def load_source(source: str = "auto", split: str | None = None, suite_variants: int = SUITE_VARIANTS) -> TaskSource:
     """Resolve ``source`` and ``split`` to a :class:`TaskSource`.
+
+    ``suite_variants`` picks the suite generated with that many variants per family (``source="suite"``).
 
     Raises:
         UnknownNameError: unknown source or split.
@@ -135,6 +192,11 @@ def load_source(source: str = "auto", split: str | None = None) -> TaskSource:
     """
     if source not in SOURCES:
         raise unknown("AppWorld task source", source, SOURCES)
+    if source == "suite":
+        root = ensure_suite(variants=suite_variants)
+        split = split or SUITE_SPLITS[0]
+        index = json.loads((root / INDEX_FILE).read_text())["tasks"]
+        return TaskSource("suite", root, split, _split_ids(root, split), index)
     root = real_root() if source in ("auto", "real") else None
     if source == "real" and root is None:
         raise DataNotFoundError(
@@ -193,6 +255,8 @@ def install_data(source: str | None = None, target: str | None = None, verify: b
         raise DataNotFoundError(f"{source} holds no data/tasks: point it at the folder `appworld download data` made.")
     ensure_venv()
     root = ensure_generated(verify=verify, build_venv=True, base=target)
+    suite = ensure_suite(verify=verify, build_venv=True, base=target)
+    print(f"AppWorld suite ({SUITE_VARIANTS} variants per family, splits train/test): {suite}")
     if source is not None:
         print(f"AppWorld data found at {source}: export APPWORLD_ROOT={Path(source).resolve()} to play it.")
     if target is not None:
@@ -209,6 +273,6 @@ def dataset_hashes(source: TaskSource) -> dict[str, str]:
     AppWorld's own, versioned by AppWorld).
     """
     files = [source.root / "data" / "datasets" / f"{source.split}.txt"]
-    if source.kind == "generated":
+    if source.kind in ("generated", "suite"):
         files.append(source.root / INDEX_FILE)
     return {f"appworld/{path.name}": hashlib.sha256(path.read_bytes()).hexdigest() for path in files}

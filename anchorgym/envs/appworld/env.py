@@ -22,7 +22,7 @@ from typing import Any
 
 from anchorgym.envs.appworld.anchor import anchor_apps, anchor_state
 from anchorgym.envs.appworld.client import WorldWorker
-from anchorgym.envs.appworld.data import dataset_hashes, load_source
+from anchorgym.envs.appworld.data import SUITE_VARIANTS, dataset_hashes, load_source
 from anchorgym.envs.appworld.expert import expert_code
 from anchorgym.envs.appworld.venv import require_python
 from anchorgym.envs.core import AnchorEnv, AnchorFn, Transition
@@ -39,9 +39,9 @@ class AppWorldEnv(AnchorEnv):
     """AppWorld tasks played through a worker process.
 
     Args:
-        split: ``train``/``dev``/``test_normal``/``test_challenge`` (real data) or
-            ``offline`` (generated tasks); default: the source's first.
-        source: ``auto``, ``real`` or ``generated`` (see :mod:`.data`).
+        split: ``train``/``dev``/``test_normal``/``test_challenge`` (real data), ``offline``
+            (generated tasks) or ``train``/``test`` (the suite); default: the source's first.
+        source: ``auto``, ``real``, ``generated`` or ``suite`` (see :mod:`.data`).
         max_steps: interactions before truncation (AppWorld's usual 50).
         anchor_fn: see :class:`~anchorgym.envs.core.AnchorEnv`.
         render_mode: ``"ansi"`` or None.
@@ -50,6 +50,8 @@ class AppWorldEnv(AnchorEnv):
         max_worker_mb: the worker is restarted between episodes above this RSS.
         worker_memory_cap_mb: the worker's address-space limit (0: none): code that allocates
             past it gets a ``MemoryError`` in its output instead of exhausting the machine.
+        suite_variants: with ``source="suite"``, the suite generated with this many variants per
+            family (the full set has 7; tests generate 1).
     """
 
     def __init__(
@@ -62,8 +64,9 @@ class AppWorldEnv(AnchorEnv):
         code_timeout_s: int = 30,
         max_worker_mb: int = 2048,
         worker_memory_cap_mb: int = 8192,
+        suite_variants: int = SUITE_VARIANTS,
     ) -> None:
-        self.source = load_source(source, split)
+        self.source = load_source(source, split, suite_variants)
         super().__init__(self.source.split, max_steps, anchor_fn, render_mode)
         self.code_timeout_s = int(code_timeout_s)
         self.worker = WorldWorker(
@@ -212,6 +215,6 @@ class AppWorldEnv(AnchorEnv):
     def close(self) -> None:
         """Stop the worker process; drop this env's AppWorld outputs under the generated root."""
         self.worker.close()
-        if self.source.kind == "generated":
+        if self.source.kind in ("generated", "suite"):
             shutil.rmtree(self.source.root / "experiments" / "outputs" / self.experiment, ignore_errors=True)
         super().close()
