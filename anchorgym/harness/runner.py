@@ -194,6 +194,31 @@ def make_run_policy(policy: str | Policy, generation: GenerationConfig | None, o
     return make_policy(policy, generation, **options)
 
 
+OPEN_SPACE_POLICIES = "expert, hf:PATH_OR_ALIAS, openai:URL?model=NAME, vllm:PATH or package.module:callable"
+
+
+def refuse_unfit_policy(policy: Policy, env_id: str) -> None:
+    """Refuse the ``random`` policy on an env whose action space is open (code or free text).
+
+    ``random`` draws from the admissible actions, or from the env's ``random_action()``; an env class that
+    declares ``open_action_space = True`` and has no ``random_action`` offers neither, so the run would
+    only fail at its first step, after every worker started.
+
+    Raises:
+        PolicyError: one line naming the policies that can act there.
+    """
+    from anchorgym.envs.registry import env_info, load_entry_point
+    from anchorgym.policies.scripted import RandomPolicy
+
+    env_cls = load_entry_point(env_info(env_id).entry_point)
+    if isinstance(policy, RandomPolicy) and getattr(env_cls, "open_action_space", False):
+        if not hasattr(env_cls, "random_action"):
+            raise PolicyError(
+                f"The random policy cannot act in {env_id}: its action space is open (no admissible actions "
+                f"to draw from). Use a policy that writes actions: {OPEN_SPACE_POLICIES}."
+            )
+
+
 def template_info(spec: BenchmarkSpec) -> dict[str, str] | None:
     """Return the env's prompt template name, version and hash; check it is the one the spec pins.
 
@@ -322,6 +347,7 @@ def evaluate(
         agent = make_run_policy(policy, generation or spec.default_generation(), policy_options or {})
         if hasattr(agent, "history_length"):  # prompt policies: show exactly the spec's history
             agent.history_length = spec.history_length
+        refuse_unfit_policy(agent, spec.env_id)  # before any env worker starts
         envs = _make_envs(spec, size, backend, num_workers, backend_options)
         try:
             previous, started = open_run(out, _run_header(spec, agent, seeds, size, scheme), resume)

@@ -119,7 +119,7 @@ def test_missing_data_set(tmp_path):
 
 def test_appworld_test_normal_without_appworld_data(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "APPWORLD_ROOT"}
-    args = [sys.executable, "-m", "anchorgym.cli", "eval", "appworld/test_normal@v2", "--policy", "random", "--out",
+    args = [sys.executable, "-m", "anchorgym.cli", "eval", "appworld/test_normal@v2", "--policy", "expert", "--out",
             str(tmp_path)]  # fmt: skip
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
     assert_one_line_error(done, "AppWorld's data was not found: set APPWORLD_ROOT")

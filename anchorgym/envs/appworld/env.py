@@ -54,6 +54,8 @@ class AppWorldEnv(AnchorEnv):
             family (the full set has 7; tests generate 1).
     """
 
+    open_action_space = True  # actions are code: the harness refuses policies that need admissible actions
+
     def __init__(
         self,
         split: str | None = None,
