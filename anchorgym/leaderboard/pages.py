@@ -2,7 +2,8 @@
 
 ``/`` (benchmarks), ``/benchmarks/<id>`` (the ranked, verified entries, then the
 unverified ones with their status and reason) and ``/entries/<n>`` (config, per-task-type breakdown, and a
-trajectory viewer that shows long texts cut, with a link to the raw record). Templates autoescape every
+trajectory viewer that shows long texts cut, with a link to the raw record; its pages are streamed, one
+episode parsed and rendered at a time). Templates autoescape every
 value; pages load nothing from outside the server, and entry lists never load the stored result blobs.
 """
 
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, Response, abort, render_template, request, stream_template
 from markupsafe import Markup, escape
 
 from anchorgym.leaderboard.server import _get_entry, benchmark_counts, board, entry_json
@@ -68,16 +70,19 @@ def register_pages(app: Flask) -> None:
         return render_template("benchmark.html", benchmark=benchmark, tiers=tiers, unverified=boards["unverified"])
 
     @app.get("/entries/<int:entry_id>")
-    def entry_page(entry_id: int) -> str:
+    def entry_page(entry_id: int) -> Response:
         entry = entry_json(_get_entry(sessions, entry_id), full=True)
         entry["per_type"] = per_type(entry["result"])
         config = {key: entry["result"].get(key) for key in CONFIG_KEYS}
         entry["config_text"] = json.dumps(config, indent=2, sort_keys=True)
         pages = page_bounds(entry["result"]["metrics"]["episodes"], request.args.get("page", 1, type=int))
         episodes = read_episodes(episodes_path(storage, entry_id), pages["first"] - 1, EPISODES_PER_PAGE)
-        for number, episode in enumerate(episodes, start=pages["first"]):
-            episode["raw_url"] = f"/api/entries/{entry_id}/episodes/{number}"
-        return render_template("entry.html", entry=entry, episodes=episodes, pages=pages)
+        shown = (
+            {**episode, "raw_url": f"/api/entries/{entry_id}/episodes/{number}"}
+            for number, episode in enumerate(episodes, start=pages["first"])
+        )
+        # streamed: one episode is parsed and rendered at a time, so a page of large episodes never sits in memory
+        return Response(stream_template("entry.html", entry=entry, episodes=shown, pages=pages), mimetype="text/html")
 
     @app.template_filter("clip")
     def clip(text: Any, raw_url: str) -> Markup:
@@ -113,7 +118,8 @@ def page_bounds(total: int, page: int) -> dict[str, int | None]:
     }
 
 
-def read_episodes(path: Path, offset: int, limit: int) -> list[dict[str, Any]]:
-    """Read ``limit`` episode records after skipping ``offset`` (the file is read line by line)."""
+def read_episodes(path: Path, offset: int, limit: int) -> Iterator[dict[str, Any]]:
+    """Yield ``limit`` episode records after skipping ``offset`` (the file is read line by line, lazily)."""
     with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in itertools.islice(handle, offset, offset + limit)]
+        for line in itertools.islice(handle, offset, offset + limit):
+            yield json.loads(line)

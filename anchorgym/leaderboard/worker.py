@@ -21,7 +21,7 @@ import logging
 import multiprocessing
 import queue
 import threading
-from collections import OrderedDict, deque
+from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -29,7 +29,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from anchorgym.leaderboard.replay import REPLAY_VERSION, Outcome, replay_entry
+from anchorgym.leaderboard.replay import REPLAY_VERSION, Outcome, replay_entry, replayable
 from anchorgym.leaderboard.storage import Entry, audit, episodes_path, open_database
 
 log = logging.getLogger(__name__)
@@ -40,25 +40,31 @@ _WORKER_SESSIONS: dict[str, sessionmaker[Session]] = {}  # one database connecti
 
 
 class RoundRobin:
-    """Entries waiting for replay, one FIFO per token, handed out one token after another."""
+    """Entries waiting for replay, one FIFO per token; the next comes from the token served least recently.
+
+    A token never served comes first (ties: the order tokens first queued), so a token that has just had an
+    entry started waits behind every other token with entries waiting, whatever order they arrived in.
+    """
 
     def __init__(self) -> None:
-        self.queues: OrderedDict[int, deque[int]] = OrderedDict()
+        self.queues: dict[int, deque[int]] = {}
+        self.served: dict[int, int] = {}  # token -> when it was last served (a counter)
+        self.clock = 0
 
     def push(self, token_id: int, entry_id: int) -> None:
         """Queue ``entry_id`` behind the earlier entries of ``token_id``."""
         self.queues.setdefault(token_id, deque()).append(entry_id)
 
     def pop(self) -> int | None:
-        """The next entry: the oldest of the token whose turn it is (that token then goes last); None if empty."""
+        """The oldest entry of the token served least recently; None when nothing waits."""
         if not self.queues:
             return None
-        token_id, entries = next(iter(self.queues.items()))
+        token_id = min(self.queues, key=lambda token: self.served.get(token, -1))  # min keeps the first of ties
+        entries = self.queues[token_id]
         entry_id = entries.popleft()
-        if entries:
-            self.queues.move_to_end(token_id)
-        else:
+        if not entries:
             del self.queues[token_id]
+        self.served[token_id], self.clock = self.clock, self.clock + 1
         return entry_id
 
     def __len__(self) -> int:
@@ -148,13 +154,28 @@ class ReplayQueue:
             self.submit(entry_id, token_id)
 
     def submit(self, entry_id: int, token_id: int) -> None:
-        """Queue ``entry_id`` (submitted with token ``token_id``) for replay."""
+        """Queue ``entry_id`` (submitted with token ``token_id``) for replay.
+
+        An entry of a benchmark that is never replayed is labelled ``not-replayable`` at once, without a worker.
+        """
+        reason = self._unreplayable(entry_id)
+        if reason is not None:
+            self._record(entry_id, Outcome("not-replayable", reason))
+            return
         with self.lock:
             if entry_id in self.known:
                 return
             self.known.add(entry_id)
             self.waiting.push(token_id, entry_id)
             self._dispatch()
+
+    def _unreplayable(self, entry_id: int) -> str | None:
+        from anchorgym.harness.specs import load_benchmark
+
+        with self.sessions() as session:
+            benchmark = session.get(Entry, entry_id).benchmark
+        spec = load_benchmark(benchmark)  # a built-in id: checked on submission
+        return replayable(spec.env_id, spec.env_kwargs)
 
     def shutdown(self) -> None:
         """Stop taking replays; wait for the running ones."""
