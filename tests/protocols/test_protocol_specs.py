@@ -70,3 +70,24 @@ def test_spec_without_generation_keeps_its_hash():
     spec = load_benchmark("sokoban-6x6-1box/test@v2")
     assert "generation" not in spec.raw and spec.generation == {} and spec.default_generation() is None
     assert replace(spec).content_hash() == spec.content_hash()
+
+
+@pytest.mark.parametrize(
+    ("benchmark", "ours"),
+    [
+        ("hotpot-sample-search-r1/dev@v1", "hotpot-sample/dev@v2"),
+        ("hotpot-sample-wiki-search-r1/dev@v1", "hotpot-sample-wiki/dev@v2"),
+        ("toolqa-synthetic-search-r1/test@v1", "toolqa-synthetic/test@v2"),
+        ("toolqa-synthetic-search-r1/smoke@v1", "toolqa-synthetic/smoke@v2"),
+    ],
+)
+def test_search_r1_specs_are_greedy_on_toolqa_v2(benchmark, ours):
+    spec, base = load_benchmark(benchmark), load_benchmark(ours)
+    assert spec.env_id == "anchorgym/ToolQA-v2" and spec.prompt_template == {"name": "toolqa-search-r1", "version": "1"}
+    assert spec.generation == {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 500}  # Search-R1's validation
+    assert (spec.tasks, spec.split, spec.max_steps) == (base.tasks, base.split, base.max_steps)
+
+
+def test_search_r1_spec_end_to_end_with_the_expert(tmp_path):
+    result = evaluate("toolqa-synthetic-search-r1/smoke@v1", "expert", out=tmp_path, progress=False)
+    assert result["metrics"]["episodes"] == 9 and result["metrics"]["success_rate"]["mean"] == 1.0

@@ -60,6 +60,7 @@ def test_cases_cover_every_rule() -> None:
 
 def _inputs(env: str, episode: dict, history_length: int) -> list[AgentInput]:
     past = list(zip(episode["observations"], episode["actions"], strict=False))
+    pages = (episode["observations"], episode["admissible"])
     return [
         AgentInput(
             ENV_IDS[env],
@@ -70,7 +71,7 @@ def _inputs(env: str, episode: dict, history_length: int) -> list[AgentInput]:
             step=step,
             full_history=past[:step],
         )
-        for step, (observation, admissible) in enumerate(zip(episode["observations"], episode["admissible"]))
+        for step, (observation, admissible) in enumerate(zip(*pages, strict=True))
     ]
 
 

@@ -2,19 +2,22 @@
 
 Registers ``anchorgym/ToolQA-v0`` (the ``@v1`` benchmarks' turn rules, ``protocol="legacy"``) and
 ``anchorgym/ToolQA-v1`` (Search-R1's turn rules, ``protocol="search-r1"``, with a prompt template whose
-policies send the whole turn); see :mod:`.protocol` for the rules, :mod:`.env` for the env and
+policies send the whole turn) and ``anchorgym/ToolQA-v2`` (Search-R1's evaluation: its prompt and
+trajectory text, turn rules, question data step and whole-text scoring; the ``*-search-r1``
+benchmarks); see :mod:`.protocol` for the rules, :mod:`.env` for the env and
 :mod:`.data` for the data sets (``synthetic`` default, ``hotpot-sample``, or a path).
 """
 
 from anchorgym.envs.registry import EnvInfo, register
-from anchorgym.envs.toolqa.prompts import SEARCH_R1_TEMPLATE, TOOLQA_TEMPLATE
+from anchorgym.envs.toolqa.prompts import SEARCH_R1_PROTOCOL_TEMPLATE, SEARCH_R1_TEMPLATE, TOOLQA_TEMPLATE
 from anchorgym.policies.prompting import register_template
 
 ENV_ID = "anchorgym/ToolQA-v0"
 SEARCH_R1_ENV_ID = "anchorgym/ToolQA-v1"
+SEARCH_R1_PROTOCOL_ENV_ID = "anchorgym/ToolQA-v2"
 
 
-def _register(env_id: str, max_steps: int, description: str, **kwargs: str) -> None:
+def _register(env_id: str, max_steps: int, description: str, **kwargs: str | bool) -> None:
     register(
         EnvInfo(
             id=env_id,
@@ -39,5 +42,14 @@ _register(
     "Multi-hop QA under Search-R1's own turn rules (first closing tag decides).",
     protocol="search-r1",
 )
+_register(
+    SEARCH_R1_PROTOCOL_ENV_ID,
+    5,
+    "Multi-hop QA under Search-R1's evaluation: its prompt, turn rules and whole-text exact-match scoring.",
+    protocol="search-r1",
+    scoring="transcript",
+    question_mark=True,
+)
 register_template(ENV_ID, TOOLQA_TEMPLATE)
 register_template(SEARCH_R1_ENV_ID, SEARCH_R1_TEMPLATE)
+register_template(SEARCH_R1_PROTOCOL_ENV_ID, SEARCH_R1_PROTOCOL_TEMPLATE)

@@ -12,7 +12,10 @@ turn a no-op.
   answer exactly after normalisation (:mod:`.metrics`); ``score`` is the best token F1.
 
 Every ``info`` also holds the submitted answer's ``em``, ``subem`` (Search-R1's sub-string exact
-match) and ``f1`` (all 0.0 before an answer). The episode is truncated after ``max_steps`` turns
+match) and ``f1`` (all 0.0 before an answer). ``scoring="transcript"`` (``ToolQA-v2``) scores instead
+as Search-R1 does, the last ``<answer>`` of the whole text, prompt and passages included, at the
+episode's end (:mod:`.transcript`); ``question_mark`` ends each question with ``?`` as its data step.
+The episode is truncated after ``max_steps`` turns
 (default 4). ``info["retrieved_ids"]`` lists the passages of the last search; the anchor is the
 question plus the set of passages seen.
 """
@@ -39,9 +42,12 @@ from anchorgym.envs.toolqa.protocol import (
 )
 from anchorgym.envs.toolqa.retrieval import DEFAULT_TOPK, Retriever, build_index, check_topk
 from anchorgym.envs.toolqa.tasks import Task
+from anchorgym.envs.toolqa.transcript import search_r1_question, transcript_answer, turn_text
 from anchorgym.errors import ConfigError
 
 _INDEXES: dict[tuple[str, str, str, str], Retriever] = {}  # one index per corpus per process, shared by envs
+ANSWER, TRANSCRIPT = "answer", "transcript"
+SCORINGS = (ANSWER, TRANSCRIPT)
 
 
 def is_url(spec: str) -> bool:
@@ -65,6 +71,9 @@ class ToolQAEnv(AnchorEnv):
         pad_wiki: add ~10k Wikipedia summaries as distractors (hotpot-sample).
         max_steps: turn limit (default 4).
         protocol: ``"legacy"`` (default, the ``@v1`` benchmarks) or ``"search-r1"`` (see :mod:`.protocol`).
+        scoring: ``"answer"`` (default: the submitted answer) or ``"transcript"`` (Search-R1's
+            whole-text scoring at the episode's end, :mod:`.transcript`; needs ``protocol="search-r1"``).
+        question_mark: end every question with ``?`` (Search-R1's data step).
         anchor_fn: see :class:`~anchorgym.envs.core.AnchorEnv`.
         render_mode: ``"ansi"`` or None.
     """
@@ -83,12 +92,15 @@ class ToolQAEnv(AnchorEnv):
         pad_wiki: bool = False,
         max_steps: int | None = None,
         protocol: str = LEGACY,
+        scoring: str = ANSWER,
+        question_mark: bool = False,
         anchor_fn: str | AnchorFn | None = None,
         render_mode: str | None = None,
     ) -> None:
         split = split or data.SPLITS.get(dataset, ("train",))[0]
         super().__init__(split=split, max_steps=max_steps, anchor_fn=anchor_fn, render_mode=render_mode)
         self.protocol = check_protocol(protocol)
+        self.scoring, self.question_mark = _check_scoring(scoring, self.protocol), bool(question_mark)
         self.dataset, self.retriever_spec, self.topk = dataset, retriever, check_topk(topk)
         options = {"synthetic": synthetic, "data_dir": data_dir, "corpus": corpus, "pad_wiki": pad_wiki}
         options["need_corpus"] = not is_url(retriever)
@@ -100,6 +112,8 @@ class ToolQAEnv(AnchorEnv):
         self.task: Task = self.data.tasks[0]
         self.seen: dict[str, Passage] = {}
         self.answer: str | None = None
+        self.question = self.task.question
+        self.transcript = ""  # scoring="transcript": the text Search-R1 scores, grown turn by turn
 
     def _check_turns(self) -> None:
         hops = max((len(task.meta.get("chain", ())) for task in self.data.tasks), default=0)
@@ -131,7 +145,33 @@ class ToolQAEnv(AnchorEnv):
             raise unknown(f"{self.dataset} {self.split} task", task_id, self.data.by_id)
         self.task = self.data.by_id[task_id]
         self.seen, self.answer = {}, None
-        return self.task.question
+        self.question = search_r1_question(self.task.question) if self.question_mark else self.task.question
+        self.transcript = _search_r1_prompt(self.question) if self.scoring == TRANSCRIPT else ""
+        return self.question
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
+        """Play one turn; under ``scoring="transcript"`` the reward and ``won`` come at the episode's end."""
+        observation, reward, terminated, truncated, info = super().step(action)
+        if self.scoring != TRANSCRIPT:
+            return observation, reward, terminated, truncated, info
+        ended = terminated or truncated
+        self.transcript += turn_text(action, observation, info["action_valid"], ended)
+        if not ended:
+            return observation, 0.0, terminated, truncated, info
+        answer = self.scored_answer
+        self.won = answer is not None and exact_match(answer, self.task.answers)
+        info.update(won=self.won, score=self.score, **answer_metrics(self.scored_answer, self.task.answers))
+        return observation, float(self.won), terminated, truncated, info
+
+    @property
+    def scored_answer(self) -> str | None:
+        """The answer the benchmark scores: the submitted one, or Search-R1's read of the whole text."""
+        if self.scoring == ANSWER:
+            return self.answer
+        return transcript_answer(self.transcript) if self.steps and self._ended() else None
+
+    def _ended(self) -> bool:
+        return self.answer is not None or self.steps >= self.max_steps
 
     def parse_action(self, action: str) -> str | None:
         """Return ``<search>q</search>`` / ``<answer>a</answer>`` read from the turn under the protocol, or None."""
@@ -147,7 +187,7 @@ class ToolQAEnv(AnchorEnv):
         tag, content = split_canonical(action)
         if tag == "answer":
             self.answer = content
-            self.won = exact_match(content, self.task.answers)
+            self.won = exact_match(content, self.task.answers) and self.scoring == ANSWER
             return Transition(f"Answer submitted: {content}", float(self.won), True, {"answer": content})
         hits = self.retriever.search([content], self.topk)[0]
         for hit in hits:
@@ -165,8 +205,8 @@ class ToolQAEnv(AnchorEnv):
 
     @property
     def instruction(self) -> str:
-        """The question."""
-        return self.task.question
+        """The question (ending with ``?`` under ``question_mark``)."""
+        return self.question
 
     @property
     def task_type(self) -> str:
@@ -175,13 +215,14 @@ class ToolQAEnv(AnchorEnv):
 
     @property
     def score(self) -> float:
-        """Best token F1 of the submitted answer (0.0 before answering)."""
-        return best_f1(self.answer, self.task.answers) if self.answer is not None else 0.0
+        """Best token F1 of the scored answer (0.0 before answering)."""
+        answer = self.scored_answer
+        return best_f1(answer, self.task.answers) if answer is not None else 0.0
 
     def _info(self, action_valid: bool, extra: dict[str, Any]) -> dict[str, Any]:
         """The standard info plus the answer's ``em``, ``subem`` and ``f1`` (0.0 before an answer)."""
         info = super()._info(action_valid, extra)
-        info.update(answer_metrics(self.answer, self.task.answers))
+        info.update(answer_metrics(self.scored_answer, self.task.answers))
         return info
 
     def expert_action(self) -> str:
@@ -203,3 +244,19 @@ class ToolQAEnv(AnchorEnv):
         """Close the retrieval connection (HTTP retrievers)."""
         if is_url(self.retriever_spec):
             self.retriever.close()
+
+
+def _check_scoring(scoring: str, protocol: str) -> str:
+    if scoring not in SCORINGS:
+        from anchorgym.errors import unknown
+
+        raise unknown("tool-QA scoring", scoring, SCORINGS)
+    if scoring == TRANSCRIPT and protocol != SEARCH_R1:
+        raise ConfigError('scoring="transcript" reads Search-R1\'s whole text; use it with protocol="search-r1".')
+    return scoring
+
+
+def _search_r1_prompt(question: str) -> str:
+    from anchorgym.envs.toolqa.prompts import search_r1_prompt
+
+    return search_r1_prompt(question)
