@@ -29,3 +29,37 @@ def test_results_of_v1_are_refused_against_v2(webshop_dir, tmp_path):
     with pytest.raises(ResultError, match=r"^Cannot compare .*\(webshop-1k/smoke@v1, benchmark spec sha256:"):
         compare([v1, v2])
     assert compare([v2, v2]).startswith("webshop-1k/smoke@v2 (spec sha256:")
+
+
+# Pinned: released specs never change (a change needs a new @vN). @v1/@v2 hashes are those before @v3 was added.
+SPEC_HASHES = {
+    "webshop-1k/test@v1": "sha256:d3237829b021dbfbe4a184e69dbb0a87bd621c6e029d4ae6dcfa90df8f2ac503",
+    "webshop-1k/smoke@v1": "sha256:7d8f53f2f04ba89ec2aa7fc2b8f67c00bb08dadec9e1ab8baac32d9ce5026034",
+    "webshop-1k/test@v2": "sha256:01a1c6717996b489821d4ca9610fad7f4024dfecd1309ed42fce18fe05ec4ad8",
+    "webshop-1k/smoke@v2": "sha256:9e92adc499feaa1ee6be369a483809b377232423c8420da8aa3b18102f3ff88f",
+    "webshop-1k/test@v3": "sha256:44efd51d5affc646a29721b4770d0d7060a408e63a2a8e411c2bb75a1a25f321",
+    "webshop-1k/smoke@v3": "sha256:07e10b325bebdb92062e3e43331dbfad25c2c1e319f9cea5c8d3c8b965469252",
+}
+
+
+@pytest.mark.parametrize("spec_id", SPEC_HASHES)
+def test_webshop_spec_hashes_are_pinned(spec_id):
+    assert load_benchmark(spec_id).content_hash() == SPEC_HASHES[spec_id]
+
+
+@pytest.mark.parametrize("split", ["test", "smoke"])
+def test_v3_plays_webshop_v2_with_webshops_search_parser_and_routing(split):
+    spec = load_benchmark(f"webshop-1k/{split}@v3")
+    assert spec.env_id == "anchorgym/WebShop-v2" and spec.env_kwargs == {"search": "lucene-compat"}
+    assert spec.env_spec()["kwargs"] == {"search": "lucene-compat", "actions": "webshop"}
+    assert spec.max_steps == 15 and spec.raw["tasks"] == load_benchmark(f"webshop-1k/{split}@v2").raw["tasks"]
+
+
+def test_v3_smoke_expert_wins_and_never_compares_with_v2(webshop_dir, tmp_path):
+    v2, v3 = tmp_path / "v2", tmp_path / "v3"
+    evaluate("webshop-1k/smoke@v2", "expert", out=v2, progress=False)
+    evaluate("webshop-1k/smoke@v3", "expert", out=v3, progress=False)
+    scores = [json.loads(line)["score"] for line in (v3 / "episodes.jsonl").read_text().splitlines()]
+    assert scores == [1.0] * 8
+    with pytest.raises(ResultError, match=r"^Cannot compare .*\(webshop-1k/smoke@v2, benchmark spec sha256:"):
+        compare([v2, v3])
