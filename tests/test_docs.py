@@ -311,3 +311,43 @@ def test_readme_block_runs_in_a_jupyter_kernel(block: Block, tmp_path: Path, req
         client.stop_channels()
         manager.shutdown_kernel(now=True)
     assert reply["content"]["status"] == "ok", f"{block.where}: the block failed in a Jupyter kernel:\n{errors}"
+
+
+CURRENT_VERSION_PAGES = [
+    "README.md",
+    "docs/quickstart.md",
+    "docs/own-env.md",
+    "docs/own-policy.md",
+    "docs/evaluation.md",
+    "docs/index.md",
+    "anchorgym/envs/README.md",
+    "anchorgym/harness/README.md",
+]
+"""The pages a new user starts from: they name the current env and benchmark versions (issue #28)."""
+VERSIONED_ID = re.compile(r"\b[\w.-]+/[\w.-]+(?:-v\d+|@v\d+)\b")
+
+
+def _legacy_ids() -> set[str]:
+    from anchorgym.envs.cli import current_ids
+    from anchorgym.envs.registry import list_envs
+    from anchorgym.harness.specs import list_benchmarks
+
+    envs = [info.id for info in list_envs()]
+    benchmarks = {spec.id.replace("@v", "-v"): spec.id for spec in list_benchmarks()}
+    current = current_ids(envs) | {benchmarks[i] for i in current_ids(list(benchmarks))}
+    return (set(envs) | set(benchmarks.values())) - current
+
+
+@pytest.mark.parametrize("page", CURRENT_VERSION_PAGES)
+def test_starting_pages_use_current_versions(page: str):
+    legacy = _legacy_ids()
+    assert {"anchorgym/Sokoban-v0", "sokoban-6x6-1box/test@v1"} <= legacy
+    for number, line in enumerate((ROOT / page).read_text(encoding="utf-8").splitlines(), start=1):
+        named = set(VERSIONED_ID.findall(line)) & legacy
+        assert not named or "legacy" in line, f"{page}:{number} names legacy {sorted(named)} without saying so"
+
+
+def test_the_versions_page_is_in_the_nav():
+    assert "  - Versions: versions.md" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "versions.md").read_text(encoding="utf-8")
+    assert "`sokoban-6x6-1box/test@v2` runs `anchorgym/Sokoban-v1`" in text
