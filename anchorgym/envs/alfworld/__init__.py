@@ -3,8 +3,8 @@
 Splits as published: ``train`` (3,553 games), ``valid_seen`` (140, a.k.a.
 eval in-distribution) and ``valid_unseen`` (134, eval out-of-distribution);
 50 steps. Install the games with ``anchorgym data alfworld --from PATH``.
-``anchorgym/ALFWorld-verl-agent-v0`` is the same env under verl-agent's prompt and projection
-(the ``alfworld-verl-agent`` benchmarks).
+``anchorgym/ALFWorld-verl-agent-v0`` is the same env under verl-agent's prompt and projection, its
+invalid commands answered as alfworld's engine answers them (the ``alfworld-verl-agent`` benchmarks).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ ENV_ID = "anchorgym/ALFWorld-v0"
 VERL_AGENT_ENV_ID = "anchorgym/ALFWorld-verl-agent-v0"
 
 
-def _register(env_id: str, description: str) -> None:
+def _register(env_id: str, description: str, entry_point: str = "anchorgym.envs.alfworld.env:AlfWorldEnv") -> None:
     register(
         EnvInfo(
             id=env_id,
-            entry_point="anchorgym.envs.alfworld.env:AlfWorldEnv",
+            entry_point=entry_point,
             splits=("train", "valid_seen", "valid_unseen"),
             max_steps=50,
             extra="alfworld",
@@ -33,7 +33,11 @@ def _register(env_id: str, description: str) -> None:
 
 
 _register(ENV_ID, "ALFWorld text games (json_2.1.1) on the real engine; handcoded and planner experts.")
-_register(VERL_AGENT_ENV_ID, "ALFWorld-v0 under verl-agent's prompt and projection (GiGPO's evaluation).")
+_register(
+    VERL_AGENT_ENV_ID,
+    "ALFWorld-v0 under verl-agent's prompt and projection (GiGPO's evaluation); invalid commands: Nothing happens.",
+    "anchorgym.envs.alfworld.verl_agent:VerlAgentAlfWorldEnv",
+)
 
 
 def _register_prompt() -> None:
