@@ -9,10 +9,13 @@ WebShop's text server does, and split: goals ``0..499`` are ``test``, the rest
 ``train`` (verl-agent's split). On the shared 1,000-product data this gives
 6,910 goals: 500 test and 6,410 train.
 
-WebShop seeds Python's *global* RNG at import; we use private
-``random.Random(233)`` generators (one for prices and bounds, a fresh one for
-the shuffle), so the list is identical in every process without touching global
-state.
+WebShop's ``SimServer`` draws the prices and price bounds from Python's global
+RNG *before* it seeds it (``random.seed(233)`` comes after ``get_goals``, just
+before the shuffle), so in WebShop they change from run to run while the goal
+order does not. We pin one draw: a private ``random.Random(233)`` draws the
+prices, then the bounds, and a fresh ``random.Random(233)`` shuffles (WebShop's
+permutation), so the list is identical in every run and process without touching
+global state.
 """
 
 from __future__ import annotations

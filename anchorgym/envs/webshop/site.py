@@ -34,7 +34,9 @@ MAX_PAGE = 10**6  # results pages past this are a 404
 def _valid(engine: WebShopEngine, state: PageState) -> bool:
     """Whether ``state`` is a page the shop has (an existing result page, item, offered option, sub-page)."""
     if state.kind == RESULTS:  # WebShop's Next > leads past the last page, to an empty one
-        return 1 <= state.page <= (MAX_PAGE if engine.pages == "webshop" else engine.num_pages(state.query))
+        # and its < Prev, routed by URL (WebShop-v2), from an item of page 1 to an empty page 0
+        first = 0 if engine.routing == "webshop-url" else 1
+        return first <= state.page <= (MAX_PAGE if engine.pages == "webshop" else engine.num_pages(state.query))
     if state.kind == SEARCH:
         return True
     if state.page < 1 or state.asin not in engine.data.by_asin:
