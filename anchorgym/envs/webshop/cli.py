@@ -12,7 +12,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="serve the WebShop site on 127.0.0.1")
     serve.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (0: a free port)")
     serve.add_argument("--data-dir", default=None, help="WebShop data folder (default: $WEBSHOP_DATA or the cache)")
-    serve.add_argument("--search", default="bm25s", help="search back end: bm25s (default) or lucene")
+    serve.add_argument(
+        "--search",
+        default="lucene-compat",
+        choices=("lucene-compat", "lucene", "bm25s"),
+        help="search back end: lucene-compat (default: WebShop's Lucene ranking in Python), lucene (pyserini) or bm25s",
+    )
     serve.add_argument("--hide-attributes", action="store_true", help="hide the Attributes button, as the text env")
     serve.add_argument("--seed", type=int, default=None, help="seed for the goals drawn for new sessions")
     serve.set_defaults(handler=_serve)
