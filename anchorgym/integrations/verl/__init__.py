@@ -1,0 +1,22 @@
+"""Train on anchorgym envs with verl (Ray, multi-GPU and multi-node, FSDP/Megatron, vLLM/SGLang rollouts).
+
+* :mod:`~anchorgym.integrations.verl.rows`: verl dataset rows naming anchorgym episodes (one row is one
+  episode group; verl's ``rollout.n`` copies share its task, env seed and ``uid``).
+* :mod:`~anchorgym.integrations.verl.agent_loop`: :class:`AnchorAgentLoop`, verl's agent loop
+  ``anchorgym_agent``, which plays one episode per trajectory and records each turn's token span,
+  pre-step anchor, reward and validity.
+* :mod:`~anchorgym.integrations.verl.advantage`: the hook that computes anchorgym's advantages
+  (GiGPO, HGPO, ...) inside verl's trainer and spreads each step's over its turn's tokens.
+* :mod:`~anchorgym.integrations.verl.main`: the launcher, ``python -m anchorgym.integrations.verl.main``
+  with verl's Hydra overrides.
+
+Needs verl 0.9.x (``pip install 'verl==0.9.1'``); see ``docs/integrations/verl.md``. Importing this
+package alone imports nothing from verl.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+AGENT_LOOP_CONFIG = Path(__file__).with_name("agent_loop.yaml")
+"""The file for verl's ``actor_rollout_ref.rollout.agent.agent_loop_config_path``: registers ``anchorgym_agent``."""
