@@ -72,3 +72,11 @@ def missing_extra(package: str, extra: str) -> DependencyError:
     return DependencyError(
         f"The optional dependency {package!r} is not installed. Install it with: pip install 'anchorgym[{extra}]'"
     )
+
+
+class EnvTimeout(WorkerError):
+    """An env worker did not finish a ``reset`` or ``step`` within its time limit; it was killed."""
+
+
+class DiskFullError(ResultError):
+    """A result file could not be written: the disk is full or a file-size limit was reached."""

@@ -20,6 +20,11 @@ yields an :class:`EnvFailure` for each env it was asked to run, and is restarted
 with fresh envs, at the next reset that covers any of its envs. Only errors that
 signal a caller's mistake in ``reset`` (:data:`USER_ERRORS`: a bad task id, a
 missing data set) are raised, once every host has answered.
+
+Time limits (``process`` and ``ray``): ``reset_timeout_s`` and ``step_timeout_s`` bound one batched
+``reset`` or ``step`` of a worker. A worker past its limit (a hung env, a stopped process) is killed;
+its envs get an :class:`EnvFailure` whose message starts with ``EnvTimeout`` and names the limit, and
+it restarts at the next reset like any dead worker, so the run goes on.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from anchorgym.errors import (
     ConfigError,
     DataNotFoundError,
     DependencyError,
+    EnvTimeout,
     UnknownNameError,
     WorkerError,
     missing_extra,
@@ -167,6 +173,31 @@ class Backend:
         self.task_ids: list[str] = [""] * num_envs  # kept current by the vector env, for error messages
         self.dead: dict[int, WorkerError] = {}  # hosts that died, until the next reset restarts them
         self.restarts = [0] * len(self.slices)  # restarts of each host after it died
+        self.timeouts: dict[str, float] = {}  # method -> seconds a worker may take (process and ray backends)
+
+    def set_timeouts(self, reset_timeout_s: float | None, step_timeout_s: float | None) -> None:
+        """Bound one batched ``reset`` / ``step`` of a worker (None: no limit).
+
+        Raises:
+            ConfigError: a limit that is not a positive number of seconds.
+        """
+        for name, value in (("reset_timeout_s", reset_timeout_s), ("step_timeout_s", step_timeout_s)):
+            if value is not None and not (isinstance(value, (int, float)) and value > 0):
+                raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}.")
+        limits = {"reset": reset_timeout_s, "step": step_timeout_s}
+        self.timeouts = {method: float(limit) for method, limit in limits.items() if limit is not None}
+
+    def deadline(self, method: str) -> float | None:
+        """Return the ``time.monotonic()`` by which a worker must answer ``method`` now sent, or None."""
+        limit = self.timeouts.get(method)
+        return None if limit is None else time.monotonic() + limit
+
+    def timeout_error(self, worker: int, what: str, method: str) -> EnvTimeout:
+        """Describe a worker killed for running past ``method``'s limit (``what``: "Worker process 0 (pid 12)")."""
+        return EnvTimeout(
+            f"{what} hosting {self.envs_of(worker)} did not finish {method} within {self.timeouts[method]:g} s "
+            f"(timeout, {method}_timeout_s) and was killed. Its episodes end here; it restarts at the next reset."
+        )
 
     def envs_of(self, worker: int) -> str:
         """Describe the envs (and their current tasks) that ``worker`` hosts."""
@@ -198,7 +229,7 @@ class Backend:
         for worker, indices in batches.items():
             reply = replies[worker]
             if isinstance(reply, WorkerError):
-                reply = [EnvFailure(f"WorkerError: {reply}")] * len(indices)
+                reply = [EnvFailure(f"{type(reply).__name__}: {reply}")] * len(indices)
             results.update(zip(indices, reply, strict=True))
         return results
 
@@ -396,6 +427,9 @@ class ProcessBackend(Backend):
             the same as without recycling. A reset of only some of its envs (autoreset of one
             group) waits, so recycling needs all of a worker's envs to reset together: a full
             :meth:`reset`, or, with autoreset, one group per worker. None (default) never recycles.
+        reset_timeout_s: seconds a worker may take for one batched reset (None: no limit); past it the
+            worker is killed and its envs fail with an ``EnvTimeout`` (see the module docs).
+        step_timeout_s: the same for one batched step.
     """
 
     def __init__(
@@ -406,8 +440,11 @@ class ProcessBackend(Backend):
         num_workers: int,
         start_method: str = "spawn",
         max_worker_rss_mb: float | None = None,
+        reset_timeout_s: float | None = None,
+        step_timeout_s: float | None = None,
     ) -> None:
         super().__init__(env_id, env_kwargs, num_envs, num_workers)
+        self.set_timeouts(reset_timeout_s, step_timeout_s)
         if max_worker_rss_mb is not None:
             if not max_worker_rss_mb > 0:
                 raise ConfigError(f"max_worker_rss_mb must be a positive number of MiB, got {max_worker_rss_mb!r}.")
@@ -428,7 +465,12 @@ class ProcessBackend(Backend):
             raise
 
     def _start(self, workers: Sequence[int], method: str) -> None:
-        """Start the processes of ``workers`` together, then wait until each has built its envs."""
+        """Start the processes of ``workers`` together, then wait until each has built its envs.
+
+        Raises:
+            WorkerError: at ``start``, a worker died or failed while building its envs. At ``restart`` such
+                a worker is marked dead instead (its envs fail until a later reset starts it).
+        """
         with _main_hidden(not self.reimport_main):
             for worker in workers:
                 parent, child = self.context.Pipe()
@@ -437,8 +479,16 @@ class ProcessBackend(Backend):
                 proc.start()
                 child.close()
                 self.conns[worker], self.procs[worker] = parent, proc
-        for worker in workers:
-            self.pids[worker] = self._receive(worker, method)
+        failures = {}
+        for worker in workers:  # read every worker's answer, so none is left in a pipe
+            try:
+                self.pids[worker] = self._receive(worker, method)
+            except WorkerError as error:
+                failures[worker] = error
+        if failures and method == "start":
+            raise next(iter(failures.values()))
+        for worker, error in failures.items():  # a restart: its envs fail, the next reset tries again
+            self.dead[worker] = WorkerError(f"{error} Its episodes end here; it restarts at the next reset.")
 
     def _restart(self, workers: Sequence[int]) -> None:
         self._stop(workers)
@@ -486,10 +536,10 @@ class ProcessBackend(Backend):
                 sent.append(worker)
             except (BrokenPipeError, OSError):
                 replies[worker] = self._died(worker, method)
-        failure = None
+        failure, deadline = None, self.deadline(method)
         for worker in sent:  # read every reply before raising, so no stale reply stays in a pipe
             try:
-                replies[worker] = self._receive(worker, method)
+                replies[worker] = self._receive(worker, method, deadline)
             except WorkerError as error:
                 if worker not in self.dead:
                     failure = failure or error
@@ -500,11 +550,14 @@ class ProcessBackend(Backend):
             raise failure
         return replies
 
-    def _receive(self, worker: int, method: str) -> Any:
+    def _receive(self, worker: int, method: str, deadline: float | None = None) -> Any:
+        """Wait for ``worker``'s reply; past ``deadline`` (``time.monotonic()``) kill it and raise EnvTimeout."""
         conn = self.conns[worker]
-        while not wait([conn], timeout=POLL_INTERVAL_S):
+        while not wait([conn], timeout=_poll_interval(deadline)):
             if not self.procs[worker].is_alive():
                 raise self._died(worker, method)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise self._timed_out(worker, method)
         try:
             status, value = conn.recv()
         except (EOFError, OSError) as error:
@@ -524,8 +577,20 @@ class ProcessBackend(Backend):
         message = f"Worker process {worker} (pid {proc.pid}) hosting {self.envs_of(worker)} died ({how})"
         message += f" while {doing.get(method, 'serving ' + method)}."
         if method in ("start", "restart"):
-            return WorkerError(message + (MAIN_GUARD_HINT if self.reimport_main else ""))
+            # spawn's re-import of an unguarded main module makes the child fail with exit code 1; a worker
+            # killed by a signal (the OOM killer, a kill) says nothing about the main module
+            hint = MAIN_GUARD_HINT if self.reimport_main and proc.exitcode == 1 else ""
+            return WorkerError(message + hint)
         self.dead[worker] = WorkerError(message + " Its episodes end here; it restarts at the next reset.")
+        return self.dead[worker]
+
+    def _timed_out(self, worker: int, method: str) -> EnvTimeout:
+        """Kill ``worker`` (SIGKILL also ends a stopped process), mark it dead and describe why."""
+        proc = self.procs[worker]
+        proc.kill()
+        proc.join(CLOSE_TIMEOUT_S)
+        self.dead[worker] = self.timeout_error(worker, f"Worker process {worker} (pid {proc.pid})", method)
+        logger.warning("%s", self.dead[worker])
         return self.dead[worker]
 
     def _stop(self, workers: Sequence[int]) -> None:
@@ -551,6 +616,13 @@ class ProcessBackend(Backend):
         self._stop(range(len(self.slices)))
 
 
+def _poll_interval(deadline: float | None) -> float:
+    """Seconds to wait for a reply before checking the worker again: at most until ``deadline``."""
+    if deadline is None:
+        return POLL_INTERVAL_S
+    return max(0.0, min(POLL_INTERVAL_S, deadline - time.monotonic()))
+
+
 def _exit_reason(code: int | None) -> str:
     """Describe a process exit code: ``SIGKILL`` for -9, ``exit code 3`` for 3.
 
@@ -568,35 +640,118 @@ def _exit_reason(code: int | None) -> str:
 
 
 class RayBackend(Backend):
-    """Ray actors, each an :class:`EnvHost` (``actor_per_env=True``: one actor per env)."""
+    """Ray actors, each an :class:`EnvHost` (``actor_per_env=True``: one actor per env).
+
+    Connects to the cluster at ``address`` (else ``$RAY_ADDRESS``, Ray's own convention), or starts a
+    private local instance when neither is set; an already initialised Ray is used as it is. When this
+    backend starts Ray, the env's module travels to the workers in the job's runtime environment
+    (``py_modules``) when it is not part of an installed package (a local plugin module or package), so
+    the workers need no ``PYTHONPATH``. Actors are placed on live nodes only. An actor whose node is lost ends only
+    the episodes of its envs (errored, like any dead worker) and is started again on a live node at the
+    next reset that covers its envs; an actor that cannot be started then is retried at the next reset.
+
+    Args:
+        env_id: registered env id.
+        env_kwargs: constructor arguments shared by all the envs.
+        num_envs: envs in all.
+        num_workers: actors (at most ``num_envs``).
+        actor_per_env: one actor per env (the verl-agent design) instead of ``num_workers``.
+        reset_timeout_s: seconds an actor may take for one batched reset (None: no limit); past it the
+            actor is killed and its envs fail with an ``EnvTimeout``.
+        step_timeout_s: the same for one batched step.
+        address: the Ray cluster to connect to (``ray://host:10001`` or ``host:6379``); None: ``$RAY_ADDRESS``,
+            else a private local instance.
+    """
 
     def __init__(
-        self, env_id: str, env_kwargs: dict[str, Any], num_envs: int, num_workers: int, actor_per_env: bool = False
+        self,
+        env_id: str,
+        env_kwargs: dict[str, Any],
+        num_envs: int,
+        num_workers: int,
+        actor_per_env: bool = False,
+        reset_timeout_s: float | None = None,
+        step_timeout_s: float | None = None,
+        address: str | None = None,
     ) -> None:
         try:
             import ray
         except ImportError as error:
             raise missing_extra("ray", "ray") from error
         super().__init__(env_id, env_kwargs, num_envs, num_envs if actor_per_env else num_workers)
+        self.set_timeouts(reset_timeout_s, step_timeout_s)
+        self.shipped = modules_to_ship(self.info.entry_point)
         if not ray.is_initialized():
             # No dashboard and no log forwarding: both slow start-up and are the usual cause of hangs.
-            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+            # Local modules can only be uploaded for the whole job (Ray refuses paths in an actor's runtime_env).
+            runtime_env = {"py_modules": self.shipped} if self.shipped else None
+            ray.init(
+                address=address,
+                runtime_env=runtime_env,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
         self.ray = ray
         self.env_kwargs = env_kwargs
         self.actor_cls = ray.remote(num_cpus=0)(EnvHost)
-        self.actors = [self._actor(w) for w in range(len(self.slices))]
-        self.pids = ray.get([actor.pid.remote() for actor in self.actors])
+        self.actors: list[Any] = [None] * len(self.slices)
+        self.pids = [0] * len(self.slices)
+        for worker in range(len(self.slices)):
+            self.actors[worker] = self._actor(worker)
+        for worker in range(len(self.slices)):
+            self.pids[worker] = self._started(worker, "start")
 
-    def _actor(self, worker: int) -> Any:
-        return self.actor_cls.remote(self.env_id, self.env_kwargs, len(self.slices[worker]), self.info)
+    def _actor(self, worker: int, node_id: str | None = None) -> Any:
+        options: dict[str, Any] = {}
+        if node_id is not None:
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            # soft: should that node be lost before the actor starts, Ray places it on another live one
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=node_id, soft=True)
+        cls = self.actor_cls.options(**options) if options else self.actor_cls
+        return cls.remote(self.env_id, self.env_kwargs, len(self.slices[worker]), self.info)
+
+    def _started(self, worker: int, method: str) -> int:
+        """Wait until ``worker``'s actor built its envs; return its pid.
+
+        Raises:
+            WorkerError: the actor died while starting (at ``start``: the run cannot begin).
+            AnchorGymError: an env constructor raised one of anchorgym's errors (bad kwargs, missing data).
+        """
+        try:
+            return int(self.ray.get(self.actors[worker].pid.remote()))
+        except self.ray.exceptions.RayActorError as error:
+            cause = _actor_cause(error)
+            if isinstance(cause, AnchorGymError):
+                raise cause from error
+            reason = " ".join(str(cause or error).split())[:600]
+            hint = ""
+            if isinstance(cause, ImportError) and self.shipped:
+                hint = (
+                    f" Ray was started before this vector env, so {self.shipped[0]} was not shipped to its "
+                    f"workers: start Ray with ray.init(runtime_env={{'py_modules': {self.shipped!r}}}), or let "
+                    "anchorgym start it."
+                )
+            raise WorkerError(
+                f"Ray actor {worker} hosting {self.envs_of(worker)} died while {method}ing: {reason}{hint}"
+            ) from error
+
+    def live_nodes(self) -> list[str]:
+        """Return the ids of the cluster's live nodes that can host actors."""
+        return [node["NodeID"] for node in self.ray.nodes() if node.get("Alive")]
 
     def _restart(self, workers: Sequence[int]) -> None:
-        for worker in workers:
+        nodes = self.live_nodes()
+        for number, worker in enumerate(workers):
             with contextlib.suppress(Exception):  # it is dead already
                 self.ray.kill(self.actors[worker])
-            self.actors[worker] = self._actor(worker)
+            self.actors[worker] = self._actor(worker, nodes[number % len(nodes)] if nodes else None)
         for worker in workers:
-            self.pids[worker] = self.ray.get(self.actors[worker].pid.remote())
+            try:
+                self.pids[worker] = self._started(worker, "restart")
+            except WorkerError as error:  # e.g. its node was lost meanwhile: its envs fail, the next reset retries
+                self.dead[worker] = WorkerError(f"{error} Its episodes end here; it restarts at the next reset.")
 
     def _dispatch(self, method: str, requests: dict[int, list], unpack: bool = False) -> dict[int, Any]:
         replies: dict[int, Any] = {w: self.dead[w] for w in requests if w in self.dead}
@@ -605,12 +760,20 @@ class RayBackend(Backend):
             for worker, payload in requests.items()
             if worker not in replies
         }
+        deadline = self.deadline(method)
         for worker, ref in refs.items():
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                replies[worker] = self.ray.get(ref)
-            except self.ray.exceptions.RayActorError:
+                replies[worker] = self.ray.get(ref, timeout=timeout)
+            except self.ray.exceptions.GetTimeoutError:
+                with contextlib.suppress(Exception):
+                    self.ray.kill(self.actors[worker])
+                self.dead[worker] = replies[worker] = self.timeout_error(worker, f"Ray actor {worker}", method)
+                logger.warning("%s", self.dead[worker])
+            except self.ray.exceptions.RayActorError as error:
+                lost = "its node was lost" if "node" in str(error).lower() else "it died"
                 self.dead[worker] = WorkerError(
-                    f"Ray actor {worker} hosting {self.envs_of(worker)} died during {method}. "
+                    f"Ray actor {worker} hosting {self.envs_of(worker)} stopped during {method} ({lost}). "
                     "Its episodes end here; it restarts at the next reset."
                 )
                 replies[worker] = self.dead[worker]
@@ -623,6 +786,37 @@ class RayBackend(Backend):
                 self.ray.kill(actor)
             except Exception:  # an already-dead actor is fine to ignore when closing
                 pass
+
+
+def _actor_cause(error: Exception) -> BaseException | None:
+    """Return the exception an actor's constructor raised, when Ray reports one."""
+    cause = getattr(error, "cause", None)
+    return getattr(cause, "cause", cause) if cause is not None else None
+
+
+def modules_to_ship(entry_point: str) -> list[str]:
+    """Return the path of the module Ray workers need to import ``entry_point`` when no installed package has it.
+
+    anchorgym's own envs and envs of installed packages (under ``site-packages``) need nothing; an env
+    defined in a local module or package (a plugin next to the user's script) ships that top-level
+    module's file or package's folder (Ray's ``py_modules``), so the workers need no ``PYTHONPATH``.
+    An env defined in ``__main__`` is not shipped.
+    """
+    import importlib
+    from pathlib import Path
+
+    top = entry_point.split(":")[0].split(".")[0]
+    if top in ("anchorgym", "__main__"):
+        return []
+    try:
+        module = importlib.import_module(top)
+    except ImportError:
+        return []
+    path = getattr(module, "__file__", None)
+    if not path or {"site-packages", "dist-packages"} & set(Path(path).parts):
+        return []
+    package_dirs = list(getattr(module, "__path__", []))
+    return [str(package_dirs[0]) if len(package_dirs) == 1 else str(path)]  # a package's folder, or one file
 
 
 BACKENDS = {"sync": SyncBackend, "process": ProcessBackend, "ray": RayBackend}

@@ -39,6 +39,10 @@ from anchorgym.harness.specs import BenchmarkSpec, content_hash, load_benchmark
 from anchorgym.policies.base import GenerationConfig, Policy
 
 DEFAULT_BATCH_SIZE = 16
+DEFAULT_TIMEOUTS = {"reset_s": 1800.0, "step_s": 600.0}
+"""Time limits of one env reset / step on the ``process`` and ``ray`` backends when neither the spec
+(``timeouts``) nor the caller sets one: generous (an AppWorld or ALFWorld reset can take a minute on a
+busy machine), they only turn a hung worker into an errored episode instead of a run that never ends."""
 DEFAULT_OUT_ROOT = Path("runs") / "eval"  # runs/ is git-ignored
 
 
@@ -300,6 +304,8 @@ def evaluate(
     policy_options: dict[str, Any] | None = None,
     backend_options: dict[str, Any] | None = None,
     seed_scheme: str | None = None,
+    reset_timeout_s: float | None = None,
+    step_timeout_s: float | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``policy`` on ``benchmark`` and write ``episodes.jsonl`` and ``result.json`` to ``out``.
 
@@ -325,6 +331,11 @@ def evaluate(
         seed_scheme: how policies are seeded (see :mod:`anchorgym.harness.plan`): ``episode-v1`` (default for
             a new run: one stream per episode and step) or ``batch`` (one stream per batch, as results without
             ``run.seed_scheme`` were made; use it to re-run such a result exactly). A resume keeps its run's.
+        reset_timeout_s: time limit of one env reset in seconds, over the spec's ``timeouts.reset_s`` (default
+            :data:`DEFAULT_TIMEOUTS`). A worker past it is killed and restarted and its episodes are recorded
+            as errored (``EnvTimeout``); the run goes on. Limits need workers: with them the backend defaults
+            to ``process``, and ``sync`` is refused.
+        step_timeout_s: the same for one env step (spec: ``timeouts.step_s``).
 
     Returns:
         The result dict (also written to ``out/result.json``).
@@ -348,7 +359,8 @@ def evaluate(
         if hasattr(agent, "history_length"):  # prompt policies: show exactly the spec's history
             agent.history_length = spec.history_length
         refuse_unfit_policy(agent, spec.env_id)  # before any env worker starts
-        envs = _make_envs(spec, size, backend, num_workers, backend_options)
+        limits = {"reset_s": reset_timeout_s, "step_s": step_timeout_s}
+        envs = _make_envs(spec, size, backend, num_workers, backend_options, limits)
         try:
             previous, started = open_run(out, _run_header(spec, agent, seeds, size, scheme), resume)
             tasks = spec.resolve_tasks(envs.call_at([0], "task_ids")[0])
@@ -406,10 +418,28 @@ def _make_envs(
     backend: str | None,
     num_workers: int | None,
     backend_options: dict[str, Any] | None = None,
+    limits: dict[str, float | None] | None = None,
 ) -> Any:
     from anchorgym.envs.vector import make_vec
 
-    backend = backend or ("process" if (num_workers or 1) > 1 else "sync")
+    explicit = {**spec.raw.get("timeouts", {}), **{k: v for k, v in (limits or {}).items() if v is not None}}
+    for key, value in explicit.items():
+        if not (isinstance(value, (int, float)) and value > 0):
+            option = f"--{key.split('_')[0]}-timeout-s"
+            raise ConfigError(f"{option} must be a positive number of seconds, got {value!r}.")
+    backend = backend or ("process" if (num_workers or 1) > 1 or explicit else "sync")
+    if backend == "sync" and explicit:
+        raise ConfigError(
+            f"Time limits ({', '.join(sorted(explicit))}) need env workers to kill: use --backend process or ray "
+            "(or leave --backend out)."
+        )
+    if backend in ("process", "ray"):
+        timeouts = {**DEFAULT_TIMEOUTS, **explicit}
+        backend_options = {
+            "reset_timeout_s": timeouts["reset_s"],
+            "step_timeout_s": timeouts["step_s"],
+            **(backend_options or {}),
+        }
     kwargs = {**spec.env_kwargs, "max_steps": spec.max_steps}
     return make_vec(
         spec.env_id,

@@ -22,7 +22,9 @@ def ray_session():
     if ray.is_initialized():  # another module started it: leave it to that module
         yield ray
         return
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("RAY_ADDRESS", raising=False)  # a private local instance, never a cluster it finds
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
 
@@ -108,8 +110,9 @@ def test_backend_options_are_checked():
         make(backend="process", backend_options={"max_worker_rss": 100})
     assert str(caught.value) == (
         "The process backend has no option 'max_worker_rss'. Did you mean 'max_worker_rss_mb'? Options by backend: "
-        "sync: (none); process: max_worker_rss_mb, start_method; ray: actor_per_env; "
-        "openenv: connect_timeout_s, message_timeout_s, urls."
+        "sync: (none); process: max_worker_rss_mb, reset_timeout_s, start_method, step_timeout_s; "
+        "ray: actor_per_env, address, reset_timeout_s, step_timeout_s; "
+        "openenv: connect_timeout_s, message_timeout_s, retries, urls."
     )
     with pytest.raises(ConfigError, match="max_worker_rss_mb must be a positive number of MiB, got 0"):
         make(backend="process", backend_options={"max_worker_rss_mb": 0})

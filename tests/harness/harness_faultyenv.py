@@ -2,12 +2,15 @@
 
 ``FaultySokoban`` plays the real Sokoban rooms; for the tasks in ``fail_tasks`` it raises inside
 ``step`` once ``fail_at`` steps were taken (``fail_at=0``: inside ``reset``), but only while the file
-``flag`` exists, so a test can make the failure go away and replay the errored episodes.
+``flag`` exists, so a test can make the failure go away and replay the errored episodes. With
+``hang=True`` it stops its own process (SIGSTOP) there instead of raising: a hung worker.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +28,16 @@ class EnvFault(RuntimeError):
 class FaultySokoban(SokobanEnv):
     """Sokoban whose ``fail_tasks`` raise after ``fail_at`` steps while ``flag`` exists."""
 
-    def __init__(self, fail_tasks: list[str] = (), fail_at: int = 1, flag: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self, fail_tasks: list[str] = (), fail_at: int = 1, flag: str = "", hang: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
-        self.fail_tasks, self.fail_at, self.flag = set(fail_tasks), int(fail_at), flag
+        self.fail_tasks, self.fail_at, self.flag, self.hang = set(fail_tasks), int(fail_at), flag, hang
+
+    def _fail(self, message: str) -> None:
+        if self.hang:
+            os.kill(os.getpid(), signal.SIGSTOP)  # hung for good: only a SIGKILL (or SIGCONT) ends it
+        raise EnvFault(message)
 
     def _failing(self, task_id: str) -> bool:
         return task_id in self.fail_tasks and bool(self.flag) and Path(self.flag).exists()
@@ -35,13 +45,13 @@ class FaultySokoban(SokobanEnv):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
         task_id = str((options or {}).get("task_id", ""))
         if self.fail_at == 0 and self._failing(task_id):
-            raise EnvFault(f"reset of task {task_id} failed on purpose")
+            self._fail(f"reset of task {task_id} failed on purpose")
         return super().reset(seed=seed, options=options)
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
         """Raise instead of taking step ``fail_at`` (0-based) of a failing task."""
         if self.steps >= self.fail_at and self._failing(self.task_id):
-            raise EnvFault(f"step {self.steps} of task {self.task_id} failed on purpose")
+            self._fail(f"step {self.steps} of task {self.task_id} failed on purpose")
         return super().step(action)
 
 
@@ -63,11 +73,14 @@ def write_spec(
     bench: str = "faulty/test@v1",
     episodes_per_task: int = 1,
     max_steps: int = 15,
+    hang: bool = False,
+    timeouts: dict[str, float] | None = None,
 ) -> Path:
     """Write a benchmark spec file over the first four Sokoban test rooms with the faulty env; return it."""
     benchmark = {
         "id": bench, "env": {"id": FAULTY_ID, "kwargs": {"fail_tasks": fail_tasks, "fail_at": fail_at,
-                                                           "flag": str(flag)}},
+                                                           "flag": str(flag), **({"hang": True} if hang else {})}},
+        **({"timeouts": timeouts} if timeouts else {}),
         "split": "test", "tasks": HERE_TASKS, "episodes_per_task": episodes_per_task, "max_steps": max_steps,
         "history_length": 2,
         "prompt_template": {"name": "sokoban", "version": "1"}, "metrics": {"success": "won", "score": "score"},
