@@ -41,6 +41,7 @@ SOKOBAN_WORDS = (("up", "up"), ("down", "down"), ("left", "left"), ("right", "ri
 """Substrings checked in order and the env action each maps to (``still`` is verl-agent's action 0)."""
 SOKOBAN_NOOP = "still"
 """What a Sokoban turn without a usable action sends: the no-op the env does not count as a move."""
+SEARCH_BAR = "search[<your query>]"
 HISTORY_LINE = "[Observation {index}: '{observation}', Action {index}: '{action}']"
 
 
@@ -136,7 +137,12 @@ def _quoted_admissible(actions: Sequence[str] | None) -> str:
 
 
 def _webshop_admissible(actions: Sequence[str] | None) -> str:
-    return "\n".join(f"'{a}'," for a in actions or ())
+    listed = list(actions or ())
+    # WebShop lists the search page's button among its clickables, so verl-agent shows click[search] after
+    # the search bar; anchorgym's admissible actions leave the button out (searching is search[...]).
+    if SEARCH_BAR in listed and "click[search]" not in listed:
+        listed.insert(listed.index(SEARCH_BAR) + 1, "click[search]")
+    return "\n".join(f"'{a}'," for a in listed)
 
 
 @dataclass(frozen=True)
