@@ -263,9 +263,10 @@ def test_rerun_catches_a_winning_episode_copied_into_the_other_seeds(server, tmp
         if slot["task_id"] in winners and not slot["won"]:
             keys = ("seed", "task_index", "episode", "env_seed")
             episodes[number] = {**winners[slot["task_id"]], **{k: slot[k] for k in keys}}
+    honest = result["metrics"]["success_rate"]["mean"]
     result, text_ = reseal(result, episodes)
     claimed = result["metrics"]["success_rate"]["mean"]
-    assert claimed > 0.3  # 0.177 honestly
+    assert claimed > honest + 0.05  # e.g. 0.177 honestly, 0.3 claimed
     entry = server.wait_for_replay(server.submit(result, text_).json()["id"])
     assert entry["status"] == "verified"  # the env's seed does not change a puzzle: replay cannot see the copies
     status, detail = rerun_entry(sessions, storage, entry["id"], sample=20, seed=0)

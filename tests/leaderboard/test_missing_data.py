@@ -62,7 +62,13 @@ def test_a_benchmark_without_replay_data_is_refused_with_the_reason(webshop_run,
         refused = server.submit(*load_submission(webshop_run.folder))
         assert refused.status_code == 422
         assert refused.json() == {"error": f"The server lacks the data to replay {BENCHMARK}: {reason}"}
-        assert server.board(BENCHMARK) == {"benchmark": BENCHMARK, "ranked": [], "unverified": []}
+        assert server.board(BENCHMARK) == {
+            "benchmark": BENCHMARK,
+            "ranked": [],
+            "ranked_tier": "replay-verified",
+            "tiers": {"rerun-verified": [], "replay-verified": []},
+            "unverified": [],
+        }
 
         # the operator installs the data: the same server now accepts and verifies it (a refusal is not cached)
         webshop_data.install(webshop_run.source, Path(env["ANCHORGYM_CACHE_DIR"]) / "webshop")
