@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from anchorgym.envs.alfworld.prompts import ALFWORLD_VERL_AGENT_TEMPLATE as TEMPLATE
+from anchorgym.envs.vector import make_vec
+from anchorgym.harness.rollout import rollout
 from anchorgym.harness.runner import evaluate
 from anchorgym.harness.specs import BenchmarkSpec, load_benchmark
+from anchorgym.policies.chat import ChatPolicy, Completion
 
 pytestmark = pytest.mark.usefixtures("alfworld_dir")
 for _module in ("alfworld", "textworld", "fast_downward"):
@@ -47,3 +53,32 @@ def test_protocol_spec_end_to_end_with_the_expert(alfworld_dir, tmp_path, monkey
     result = evaluate(small, "expert", out=tmp_path, progress=False)
     assert result["metrics"]["episodes"] == 2 and result["metrics"]["success_rate"]["mean"] == 1.0
     assert result["prompt_template"]["name"] == "alfworld-verl-agent"
+
+
+class Recorded(ChatPolicy):
+    def __init__(self, turns):
+        super().__init__(history_length=2)
+        self.turns, self.prompts = list(turns), []
+
+    def complete(self, prompts):
+        self.prompts.extend(prompts)
+        return [Completion(self.turns.pop(0)) for _ in prompts]
+
+
+def test_prompts_and_actions_equal_verl_agents(alfworld_dir):
+    """On a real game, every prompt and action equals what verl-agent's env manager and projection gave.
+
+    ``data/alfworld_verl_agent_episode.json``: verl-agent's ``AlfWorldEnvironmentManager`` and
+    ``alfworld_projection`` run once over this env's observations and admissible commands.
+    """
+    episode = json.loads((Path(__file__).parent / "data" / "alfworld_verl_agent_episode.json").read_text("utf-8"))
+    turns = len(episode["turns"])
+    envs = make_vec(
+        "anchorgym/ALFWorld-verl-agent-v0", 1, split="valid_unseen", data_dir=str(alfworld_dir), max_steps=turns
+    )
+    policy = Recorded(episode["turns"])
+    (played,) = rollout(envs, policy, history_length=2, task_ids=[episode["task_id"]])
+    envs.close()
+    assert [step.action for step in played.steps] == episode["actions"]
+    assert [step.parsed for step in played.steps] == [bool(v) for v in episode["valids"]]
+    assert [p[0]["content"] for p in policy.prompts] == episode["prompts"][:turns]
