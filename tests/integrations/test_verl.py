@@ -76,8 +76,8 @@ def verl_config(model_path, response_length: int = 4096):
     )
 
 
-def rollout(config, tokenizer, rows, seed: int = 0):
-    """verl's AgentLoopWorker plays ``rows`` x GROUP_SIZE trajectories; return the batch and the server."""
+def rollout(config, tokenizer, rows, seed: int = 0, n: int = GROUP_SIZE, uid: str | None = None):
+    """verl's AgentLoopWorker plays ``rows`` x ``n`` trajectories; return the batch and the server."""
     server = ScriptedServer(tokenizer, seed)
 
     async def run():
@@ -87,8 +87,8 @@ def rollout(config, tokenizer, rows, seed: int = 0):
         fields["raw_prompt"] = np.empty(len(rows), dtype=object)
         fields["raw_prompt"][:] = [row["prompt"] for row in rows]
         fields["index"] = np.arange(len(rows))
-        fields["uid"] = np.array([str(uuid.uuid4()) for _ in rows], dtype=object)  # as RayPPOTrainer.fit
-        batch = DataProto.from_dict(non_tensors=fields).repeat(GROUP_SIZE, interleave=True)
+        fields["uid"] = np.array([uid or str(uuid.uuid4()) for _ in rows], dtype=object)  # as RayPPOTrainer.fit
+        batch = DataProto.from_dict(non_tensors=fields).repeat(n, interleave=True)
         return await worker.generate_sequences(batch)
 
     return asyncio.run(run()), server
@@ -108,6 +108,18 @@ def played(tmp_path_factory):
         rows = episode_rows(ENV_ID, ["0", "1", "2"], split="test", max_steps=5)
         batch, server = rollout(config, tokenizer, rows)
         yield {"batch": batch, "server": server, "tokenizer": tokenizer, "rows": rows, "model": model}
+
+
+@pytest.fixture(scope="module")
+def played_one_by_one(played):
+    """Two groups of GROUP_SIZE trajectories, each played alone with its own seeded script: deterministic."""
+    config, parts = verl_config(played["model"]), []
+    for task in ("0", "1"):
+        rows = episode_rows(ENV_ID, [task], split="test", max_steps=5)
+        for copy in range(GROUP_SIZE):
+            batch, _ = rollout(config, played["tokenizer"], rows, seed=10 * int(task) + copy, n=1, uid=f"task-{task}")
+            parts.append(batch)
+    return DataProto.concat(parts)
 
 
 def unpadded(batch, row):
@@ -320,3 +332,120 @@ def test_rows_round_trip_through_parquet(tmp_path):
     assert [(s.task_id, s.anchor_fn) for s in specs] == [("0", "observation")] * 2 + [("1", "observation")] * 2
     assert len({s.env_seed for s in specs}) == 4
     assert list(read["agent_name"]) == ["anchorgym_agent"] * 4
+
+
+# verl-agent's own gigpo/core_gigpo.py (johnhaofu/verl-agent 5d7e4b8, 2026-05-08), run once in a scratch dir on the
+# step rows of `played_one_by_one` with its script settings (gamma 0.95, penalty 0.1 off the invalid row's episode
+# score and step return, statistics across every row of a group): the advantage of each row, trajectory by trajectory
+ONE_BY_ONE_ACTIONS = [
+    ["right", "dance", "up", "left", "right"],
+    ["down", "dance", "dance", "right", "right"],
+    ["up", "dance", "left", "dance", "left"],
+    ["down", "down", "dance", "down", "up"],
+    ["dance", "left", "dance", "left", "left"],
+    ["right", "right", "left", "up", "down"],
+    ["right", "down", "dance", "left", "up"],
+    ["left", "down", "up", "down", "left"],
+]
+VERL_AGENT_GIGPO = {
+    "mean_norm": [
+        -0.0818335,
+        -0.2781781,
+        0.0075594,
+        0.0978094,
+        0.2706046,
+        -0.0818335,
+        -0.2003829,
+        -0.1146454,
+        0.1756046,
+        0.1928094,
+        -0.0818335,
+        -0.2003829,
+        0.0853546,
+        -0.1675,
+        0.1275,
+        -0.0818335,
+        -0.0003829,
+        -0.1146454,
+        0.1756046,
+        0.2706046,
+        -0.3193358,
+        -0.0378852,
+        -0.1521477,
+        0.1381023,
+        0.2331023,
+        -0.1193358,
+        -0.0525425,
+        0.015,
+        0.123445,
+        0.015,
+        -0.1193358,
+        -0.0525425,
+        -0.166805,
+        0.123445,
+        0.2331023,
+        -0.1193358,
+        -0.0378852,
+        0.0478523,
+        0.015,
+        0.2331023,
+    ],
+    "mean_std_norm": [
+        -0.1680786,
+        -2.8059095,
+        0.4960874,
+        1.0670777,
+        2.372443,
+        -0.1680786,
+        -2.4286701,
+        -1.8106382,
+        1.6876432,
+        1.6681202,
+        -0.1680786,
+        -2.4286701,
+        1.0370834,
+        -2.1959174,
+        1.3451656,
+        -0.1680786,
+        0.4190515,
+        -1.8106382,
+        1.6876432,
+        2.372443,
+        -3.7939325,
+        0.0768282,
+        -2.742446,
+        1.1836561,
+        1.781134,
+        -0.4354344,
+        -0.271653,
+        0.4094361,
+        1.5029803,
+        0.4094361,
+        -0.4354344,
+        -0.271653,
+        -3.145048,
+        1.5029803,
+        1.781134,
+        -0.4354344,
+        0.0768282,
+        0.6160521,
+        0.4094361,
+        1.781134,
+    ],
+}
+
+
+@pytest.mark.parametrize("mode", sorted(VERL_AGENT_GIGPO))
+def test_hook_on_a_played_batch_equals_verl_agents_gigpo(played_one_by_one, mode):
+    batch = played_one_by_one
+    assert [list(a) for a in batch.non_tensor_batch["anchorgym_actions"]] == ONE_BY_ONE_ACTIONS  # the recorded play
+    settings = {"mode": mode, "stats": "step"}
+    install(AnchorAdvantageSettings("gigpo", 0.95, settings, 0.1, invalid_action_penalty_mode="row"))
+    out = ray_trainer.compute_advantage(batch, adv_estimator="anchorgym")
+    assert out.meta_info["anchorgym_step_advantages"] == pytest.approx(VERL_AGENT_GIGPO[mode], abs=1e-6)
+    position = 0
+    for row in range(len(batch)):
+        for start, end in batch.non_tensor_batch["anchorgym_spans"][row]:
+            expected = [VERL_AGENT_GIGPO[mode][position]] * (end - start)
+            assert out.batch["advantages"][row, start:end].tolist() == pytest.approx(expected, abs=1e-6)
+            position += 1
