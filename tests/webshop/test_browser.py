@@ -18,11 +18,14 @@ SCRIPTS = {
     "236": None,  # the expert clicks the option 'b17-army\xa0green'
     "5": ["search[shirt]", "click[next >]", "click[next >]", "click[next >]", "click[next >]", "click[next >]",
           "search[mug]", "FIRST_PRODUCT", "search[cup]", "click[search]"],  # v1: past the last page; search anywhere
+    "8": ["search[search_results shoes]", "FIRST_PRODUCT", "click[description]", "click[< prev]", "click[next >]",
+          "search[item_page shoes]", "FIRST_PRODUCT", "click[features]", "click[< prev]", "search[abc]xyz",
+          "search[ ]", "search[size [large]]"],  # v2: WebShop's < Prev routing (page 0) and parser
 }  # fmt: skip
 NAVIGATION = ("back to search", "< prev", "next >")
 
 
-@pytest.fixture(scope="module", params=["anchorgym/WebShop-v1", "anchorgym/WebShop-v0"])
+@pytest.fixture(scope="module", params=["anchorgym/WebShop-v2", "anchorgym/WebShop-v1", "anchorgym/WebShop-v0"])
 def envs(webshop_dir, request):
     from anchorgym.envs.registry import make
 
