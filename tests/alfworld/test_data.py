@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -111,6 +112,8 @@ def test_downloader_is_found_beside_the_interpreter(monkeypatch, tmp_path):
 def test_make_without_data_is_one_clear_line(monkeypatch, tmp_path, capsys):
     pytest.importorskip("alfworld")
     monkeypatch.setenv(data.ENV_VAR, str(tmp_path))
+    monkeypatch.setenv("ANCHORGYM_CACHE_DIR", str(tmp_path / "cache"))  # games in a user cache must not be found
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # and if they were, play must not wait for input
     assert main(["play", "anchorgym/ALFWorld-v0", "--split", "valid_unseen"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "anchorgym data alfworld --from" in err
