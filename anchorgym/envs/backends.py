@@ -301,7 +301,12 @@ class SyncBackend(Backend):
 
 
 def _worker_main(conn: Connection, env_id: str, env_kwargs: dict[str, Any], count: int, info: EnvInfo) -> None:
-    """Build one :class:`EnvHost` and serve batched commands for it over a pipe until told to close."""
+    """Build one :class:`EnvHost` and serve batched commands for it over a pipe until told to close.
+
+    The worker ignores SIGINT: Ctrl-C reaches the whole process group, and the parent alone reports it
+    (then closes its workers); SIGTERM and SIGKILL still end a worker.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         host = EnvHost(env_id, env_kwargs, count, info)
     except Exception as error:  # report to the parent, which raises it with context

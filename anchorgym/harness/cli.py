@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
 from typing import Any
 
-from anchorgym.errors import ConfigError
+from anchorgym.errors import ConfigError, DiskFullError
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -76,6 +80,25 @@ def register(subparsers: Any) -> None:
         type=float,
         default=None,
         help="process backend: restart an env worker whose memory grew past this, between episodes",
+    )
+    run.add_argument(
+        "--step-timeout-s",
+        type=float,
+        default=None,
+        help="time limit of one env step (default: the spec's, else 600 s on process/ray workers); a worker past "
+        "it is killed and restarted, its episodes recorded as errored",
+    )
+    run.add_argument(
+        "--reset-timeout-s",
+        type=float,
+        default=None,
+        help="time limit of one env reset (default: the spec's, else 1800 s on process/ray workers)",
+    )
+    run.add_argument(
+        "--ray-address",
+        default=None,
+        help="run the envs as actors on this Ray cluster (implies --backend ray; default: $RAY_ADDRESS, else a "
+        "private local Ray)",
     )
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     run.add_argument(
@@ -168,37 +191,114 @@ def _eval(args: argparse.Namespace) -> int:
 
     spec = load_benchmark(args.benchmark)
     out = Path(args.out) if args.out else default_out_dir(spec, args.policy)
-    result = evaluate(
-        spec,
-        args.policy,
-        seeds=parse_seeds(args.seeds) if args.seeds is not None else None,
-        out=out,
-        resume=args.resume,
-        retry_errored=args.retry_errored,
-        generation=generation_from_args(args, spec.generation),
-        batch_size=args.batch_size,
-        backend=args.backend or ("openenv" if args.env_url else "process" if args.max_worker_rss_mb else None),
-        num_workers=args.num_workers,
-        progress=not args.no_progress,
-        policy_options=parse_options(args.policy_option),
-        backend_options={
-            **({"max_worker_rss_mb": args.max_worker_rss_mb} if args.max_worker_rss_mb else {}),
-            **({"urls": args.env_url} if args.env_url else {}),
-        }
-        or None,
-    )
+    if args.max_worker_rss_mb is not None and not args.max_worker_rss_mb > 0:
+        raise ConfigError(f"--max-worker-rss-mb must be a positive number of MiB, got {args.max_worker_rss_mb:g}.")
+    try:
+        with stop_on_sigterm():
+            result = evaluate(
+                spec,
+                args.policy,
+                seeds=parse_seeds(args.seeds) if args.seeds is not None else None,
+                out=out,
+                resume=args.resume,
+                retry_errored=args.retry_errored,
+                generation=generation_from_args(args, spec.generation),
+                batch_size=args.batch_size,
+                backend=_backend(args),
+                num_workers=args.num_workers,
+                progress=not args.no_progress,
+                policy_options=parse_options(args.policy_option),
+                backend_options=_backend_options(args),
+                reset_timeout_s=args.reset_timeout_s,
+                step_timeout_s=args.step_timeout_s,
+            )
+    except KeyboardInterrupt as stop:
+        name = "SIGTERM" if isinstance(stop, Terminated) else "SIGINT"
+        print(
+            f"stopped by {name}: the episodes finished so far are saved in {out}. Continue with: "
+            f"{resume_command(args, out)}",
+            file=sys.stderr,
+        )
+        return EXIT_SIGTERM if isinstance(stop, Terminated) else EXIT_SIGINT
+    except DiskFullError as error:
+        raise DiskFullError(f"{error} The command: {resume_command(args, out)}") from None
     print(format_table([summary_row(result, extras=extra_names([result]))], summary_header([result])))
     print(f"results: {out}  (report: anchorgym report {out})")
     return _report_errors(result)
 
 
 EXIT_ERRORED = 3  # the run finished, but some episodes errored
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # 128 + the signal, as a shell reports a process the signal ended
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process gets SIGTERM: the run stops as on Ctrl-C."""
+
+
+@contextlib.contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) instead of killing silently.
+
+    The run's ``finally`` blocks then close the workers and release the lock, exactly as after Ctrl-C.
+    """
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. called from a worker thread): leave SIGTERM alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _backend(args: argparse.Namespace) -> str | None:
+    if args.backend:
+        return args.backend
+    if args.env_url:
+        return "openenv"
+    if args.ray_address:
+        return "ray"
+    return "process" if args.max_worker_rss_mb is not None else None
+
+
+def _backend_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    options = {
+        **({"max_worker_rss_mb": args.max_worker_rss_mb} if args.max_worker_rss_mb is not None else {}),
+        **({"urls": args.env_url} if args.env_url else {}),
+        **({"address": args.ray_address} if args.ray_address else {}),
+    }
+    return options or None
+
+
+RESUME_OPTIONS = (
+    "seeds", "batch_size", "num_workers", "backend", "temperature", "top_p", "max_new_tokens", "max_worker_rss_mb",
+    "step_timeout_s", "reset_timeout_s", "ray_address",
+)  # fmt: skip
+
+
+def resume_command(args: argparse.Namespace, out: Any) -> str:
+    """Return the ``anchorgym eval ... --resume`` command that continues this run (its identity options kept)."""
+    import shlex
+
+    words = ["anchorgym", "eval", args.benchmark, "--policy", args.policy, "--out", str(out)]
+    for name in RESUME_OPTIONS:
+        value = getattr(args, name, None)
+        if value is not None:
+            words += [f"--{name.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
+    for option in args.policy_option:
+        words += ["--policy-option", option]
+    for url in args.env_url:
+        words += ["--env-url", url]
+    return shlex.join([*words, "--resume"])
 
 
 def _report_errors(result: dict[str, Any]) -> int:
     """Say on stderr how many episodes errored and how to replay them; return the exit code."""
-    import sys
-
     errors = result.get("errors") or []
     if not errors:
         return 0

@@ -10,6 +10,7 @@ uninterrupted run.
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from anchorgym.errors import ConfigError, PolicyError, ResultError, UnknownNameError
+from anchorgym.errors import ConfigError, DiskFullError, PolicyError, ResultError, UnknownNameError
 from anchorgym.harness import records
 from anchorgym.harness.lock import RunLock, prepare_out_dir
 from anchorgym.harness.metrics import summarize
@@ -372,8 +373,24 @@ def evaluate(
             context = {"tasks": tasks, "template": template, "datasets": dataset_hashes(envs), "started": started}
             context["seed_scheme"] = scheme
             return build_result(spec, agent, envs, seeds, out, context, resumed=len(previous))
+        except OSError as error:
+            if error.errno in DISK_FULL_ERRNOS:
+                raise disk_full(out, error) from None
+            raise
         finally:
             envs.close()
+
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+def disk_full(out: Path, error: OSError) -> DiskFullError:
+    """Describe a write to ``out`` that failed for lack of space (ENOSPC, EDQUOT) or a file-size limit (EFBIG)."""
+    return DiskFullError(
+        f"Cannot write to {out}: {error.strerror or error} ({errno.errorcode.get(error.errno or 0, 'OSError')}). "
+        "Free some space (or raise the file-size limit), then rerun the same command with --resume: the episodes "
+        "already recorded are kept."
+    )
 
 
 def _policy_label(policy: str | Policy) -> str:

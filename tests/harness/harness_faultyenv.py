@@ -36,6 +36,7 @@ class FaultySokoban(SokobanEnv):
 
     def _fail(self, message: str) -> None:
         if self.hang:
+            Path(f"{self.flag}.hung").write_text(str(os.getpid()))  # tells a test the hang has begun
             os.kill(os.getpid(), signal.SIGSTOP)  # hung for good: only a SIGKILL (or SIGCONT) ends it
         raise EnvFault(message)
 

@@ -86,7 +86,7 @@ def test_bad_seeds():
 def test_worker_memory_limit_needs_the_process_backend(tmp_path):
     args = ("eval", SMOKE, "--policy", "random", "--out", str(tmp_path), "--max-worker-rss-mb")
     assert_one_line_error(cli(*args, "512", "--backend", "sync"), "The sync backend has no option 'max_worker_rss_mb'")
-    assert_one_line_error(cli(*args, "-5"), "max_worker_rss_mb")
+    assert_one_line_error(cli(*args, "-5"), "--max-worker-rss-mb must be a positive number of MiB, got -5.")
 
 
 def test_unreachable_endpoint(tmp_path):
