@@ -119,3 +119,20 @@ def test_webshop_v1_keeps_its_parser_and_routing(env):
     assert env.front.state == PageState(ITEM, "item_page shoes", 1, asin.upper())
     info = play(env, " Search[red mug] ")
     assert info["action_valid"] and env.front.state == PageState(RESULTS, "red mug", 1)
+
+
+def test_keyword_commands_list_a_category_or_a_scrape_query(v2, engine):
+    products = engine.data.products
+    play(v2, "search[<c> grocery]")
+    grocery = [p["asin"] for p in products if p["category"] == "grocery"]
+    assert len(grocery) == 117 and "Page 1 (Total results: 117)" in v2.page.observation
+    assert [c for c in v2.page.clickables if c not in ("back to search", "next >")] == [a.lower() for a in grocery[:10]]
+    play(v2, "search[<q> console tables]")
+    assert v2.engine.results("<q> console tables") == [p["asin"] for p in products if p["query"] == "console tables"]
+    assert "Page 1 (Total results: 7)" in v2.page.observation
+
+
+def test_webshop_v1_searches_keyword_commands_as_text(env):
+    env.reset(options={"task_id": "0"})
+    play(env, "search[<c> grocery]")
+    assert env.engine.results("<c> grocery") == env.engine.search_engine.search("<c> grocery")

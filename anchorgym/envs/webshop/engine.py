@@ -122,9 +122,30 @@ class WebShopEngine:
     # ----------------------------------------------------------- queries
     def results(self, query: str) -> list[str]:
         """Return the (cached) top asins for ``query``."""
+        if self.routing == "webshop-url":
+            listed = self._listing(query)
+            if listed is not None:
+                return listed
         if query not in self._results:
             self._results[query] = self.search_engine.search(query, RESULTS_CUTOFF)
         return self._results[query]
+
+    def _listing(self, query: str) -> list[str] | None:
+        """WebShop's keyword commands (``get_top_n_product_from_keywords``), or None for a plain search.
+
+        A first keyword (the query split on single spaces) ``<c>`` lists every product of the category named by
+        the second, ``<q>`` every product scraped for the query in the rest, in catalogue order and without the
+        top-50 cut. (``<r>``, an unseeded random sample, and ``<a>``, which fails in WebShop's text env, are
+        searched as text; see the README.)
+        """
+        keywords = query.split(" ")
+        if keywords[0] == "<c>" and len(keywords) > 1:
+            category = keywords[1].strip()
+            return [p["asin"] for p in self.data.products if p["category"] == category]
+        if keywords[0] == "<q>":
+            wanted = " ".join(keywords[1:]).strip()
+            return [p["asin"] for p in self.data.products if p["query"] == wanted]
+        return None
 
     def num_pages(self, query: str) -> int:
         """Return how many results pages ``query`` has."""
