@@ -5,8 +5,11 @@ writes its pid there. A second writer (a second ``anchorgym eval`` or a
 ``--resume`` of a run still going) fails at once with a one-line error naming the
 holder's pid. The kernel drops the lock when its holder dies, however it dies
 (SIGKILL included), so a stale lock file left by a dead process never blocks a
-later ``--resume``; the file itself is never deleted, since deleting a lock file
-while another process waits on it would let two runs hold "the" lock at once.
+later ``--resume``. A run that ends (finished or failed) deletes the file while it
+still holds the lock, so a finished result directory holds no ``run.lock``. A process
+that opened the file just before it was deleted would then lock a file no longer at
+that path, so :meth:`RunLock.acquire` checks, once locked, that its file is still the
+one at ``<out>/run.lock`` and starts again if not: two runs never hold "the" lock.
 """
 
 from __future__ import annotations
@@ -64,6 +67,15 @@ class RunLock:
         Raises:
             ResultError: another live process holds the lock, or the directory is not writable.
         """
+        while self.fd is None:
+            fd = self._open_and_lock()
+            if _is_at(fd, self.path):
+                self.fd = fd
+            else:  # the holder finished and deleted the file between our open and our lock: open the new one
+                os.close(fd)
+        self._write_pid()
+
+    def _open_and_lock(self) -> int:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as error:
@@ -75,8 +87,7 @@ class RunLock:
             if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise self._held_error() from None
             raise unusable(self.out, error) from error
-        self.fd = fd
-        self._write_pid()
+        return fd
 
     def _write_pid(self) -> None:
         assert self.fd is not None
@@ -101,8 +112,12 @@ class RunLock:
         )
 
     def release(self) -> None:
-        """Release the lock (the kernel also does so when the process dies)."""
+        """Delete the lock file and release the lock (the kernel releases it, not the file, when the process dies)."""
         if self.fd is not None:
+            try:
+                os.unlink(self.path)  # while still locked: see the module docs
+            except FileNotFoundError:
+                pass
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
@@ -113,3 +128,13 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _is_at(fd: int, path: Path) -> bool:
+    """Return whether the open file ``fd`` is the file now at ``path`` (same device and inode)."""
+    try:
+        here = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (here.st_dev, here.st_ino)

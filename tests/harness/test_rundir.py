@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import pytest
 
 from anchorgym.errors import ConfigError, ResultError
 from anchorgym.harness import records
+from anchorgym.harness import lock as lock_module
 from anchorgym.harness.lock import RunLock
 from anchorgym.harness.runner import evaluate
 
@@ -73,7 +75,35 @@ def test_a_second_writer_is_refused_naming_the_holders_pid_and_a_dead_holder_blo
     assert holder.wait(timeout=60) == -signal.SIGKILL
     assert (tmp_path / "run.lock").read_text() == f"{holder.pid}\n"  # the stale lock file stays ...
     assert _run(tmp_path)["metrics"] == full_run[1]["metrics"]  # ... and blocks nothing: the kernel freed the lock
-    assert (tmp_path / "run.lock").read_text() == f"{os.getpid()}\n"
+    assert not (tmp_path / "run.lock").exists()  # a run that ends deletes its lock file
+
+
+def test_a_finished_run_leaves_no_lock_file(full_run):
+    full_dir, _ = full_run
+    assert (full_dir / "result.json").is_file() and not (full_dir / "run.lock").exists()
+
+
+def test_a_lock_file_deleted_under_a_waiting_opener_is_not_shared(tmp_path):
+    first = RunLock(tmp_path)
+    first.acquire()
+    stale = os.open(tmp_path / "run.lock", os.O_RDWR)  # a second run opened the file just before the first ended
+    first.release()
+    assert not (tmp_path / "run.lock").exists()
+    fcntl.flock(stale, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ... and then locked it: a lock on a deleted file
+    second, opened = RunLock(tmp_path), []
+    real_open = second._open_and_lock
+
+    def racing_open() -> int:  # the second run's first open is the stale one, as in the race
+        opened.append(stale if not opened else real_open())
+        return opened[-1]
+
+    second._open_and_lock = racing_open
+    second.acquire()
+    assert len(opened) == 2 and second.fd == opened[1]  # it noticed, and locked the file now at the path
+    assert lock_module._is_at(second.fd, tmp_path / "run.lock") and second.holder() == os.getpid()
+    with pytest.raises(ResultError, match="is locked by a running evaluation"):
+        RunLock(tmp_path).acquire()  # a third run is refused: one lock, one holder
+    second.release()
 
 
 def test_the_cli_names_the_pid_holding_the_folder(tmp_path):
