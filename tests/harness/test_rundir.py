@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from anchorgym.errors import ConfigError, ResultError
-from anchorgym.harness import records
 from anchorgym.harness import lock as lock_module
+from anchorgym.harness import records
 from anchorgym.harness.lock import RunLock
 from anchorgym.harness.runner import evaluate
 
