@@ -66,6 +66,65 @@ def add_env_parser(subparsers: argparse._SubParsersAction) -> None:
         help="import MODULE first, so the envs it registers can be served (repeatable)",
     )
     serve.set_defaults(handler=serve_command)
+    add_package_parser(commands)
+
+
+def add_package_parser(commands: argparse._SubParsersAction) -> None:
+    """Add ``anchorgym env package ENV_ID OUT_DIR``."""
+    package = commands.add_parser(
+        "package",
+        help="write an OpenEnv package of an env (openenv.yaml, server, Dockerfile) for openenv validate/push",
+        description="Write OUT_DIR: the OpenEnv package of ENV_ID (openenv.yaml, pyproject.toml, server/app.py, a "
+        "Dockerfile installing anchorgym from a wheel and the data from an archive, README.md), ready for "
+        "`openenv validate OUT_DIR`, `docker build OUT_DIR` and `openenv push`.",
+    )
+    package.add_argument("env_id", help="registered env id, e.g. anchorgym/Sokoban-v1")
+    package.add_argument("out_dir", help="the package folder to create (new or empty)")
+    package.add_argument("--split", default=None, help="task split the server plays (default: the env's first)")
+    package.add_argument("--max-steps", type=int, default=None, help="episode length limit (default: the env's)")
+    package.add_argument(
+        "--env-arg", action="append", default=[], metavar="KEY=VALUE", help="env constructor argument (repeatable)"
+    )
+    package.add_argument("--wheel", default=None, help="the anchorgym wheel to install (default: built from source)")
+    package.add_argument("--data-dir", default=None, help="the env's data folder, packed into data.tar.gz")
+    package.add_argument("--max-sessions", type=int, default=64, help="concurrent sessions the server takes")
+    package.add_argument(
+        "--reward-range",
+        type=float,
+        nargs=2,
+        default=(-100.0, 100.0),
+        metavar=("LOW", "HIGH"),
+        help="per-step reward bounds declared in openenv.yaml",
+    )
+    package.add_argument(
+        "--offline", action="store_true", help="also put every dependency's wheel in wheels/ (pip install --no-index)"
+    )
+    package.add_argument("--import", dest="serve_imports", action="append", default=[], metavar="MODULE")
+    package.set_defaults(handler=package_command)
+
+
+def package_command(args: argparse.Namespace) -> int:
+    """Write the package and say what to do with it."""
+    from anchorgym import plugins
+    from anchorgym.integrations.openenv.package import write_package
+
+    plugins.import_modules(args.serve_imports)
+    env_kwargs = parse_env_args(args.env_arg)
+    if args.max_steps is not None:
+        env_kwargs["max_steps"] = args.max_steps
+    out = write_package(
+        args.env_id,
+        args.out_dir,
+        split=args.split,
+        env_kwargs=env_kwargs,
+        wheel=args.wheel,
+        data_dir=args.data_dir,
+        max_sessions=args.max_sessions,
+        reward_range=tuple(args.reward_range),
+        offline=args.offline,
+    )
+    print(f"Wrote the OpenEnv package of {args.env_id} to {out}. Check it with: openenv validate {out}")
+    return 0
 
 
 def parse_env_args(pairs: list[str]) -> dict[str, Any]:

@@ -1,0 +1,106 @@
+"""`anchorgym env package`: an OpenEnv package that `openenv validate` accepts, whose server validates too."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("openenv", reason="needs the openenv extra: pip install 'anchorgym[openenv]'")
+
+SOKOBAN = "anchorgym/Sokoban-v1"
+OPENENV = str(Path(sys.executable).with_name("openenv"))
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory) -> Path:
+    """The package of Sokoban-v1 (split test), written by the CLI with a wheel built from this source tree."""
+    out = tmp_path_factory.mktemp("pkg") / "sokoban"
+    command = [sys.executable, "-m", "anchorgym.cli", "env", "package", SOKOBAN, str(out), "--split", "test"]
+    done = subprocess.run([*command, "--max-steps", "20"], capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == f"Wrote the OpenEnv package of {SOKOBAN} to {out}. Check it with: openenv validate {out}\n"
+    return out
+
+
+def test_openenv_validate_accepts_the_package(package):
+    """`openenv validate` on the project said "unrecognized package"; a generated package passes it."""
+    import yaml
+
+    assert sorted(p.name for p in package.iterdir()) == [
+        ".dockerignore",
+        "Dockerfile",
+        "README.md",
+        "openenv.yaml",
+        "pyproject.toml",
+        "server",
+        "wheels",
+    ]
+    manifest = yaml.safe_load((package / "openenv.yaml").read_text())
+    assert (manifest["name"], manifest["app"], manifest["port"]) == ("anchorgym__Sokoban-v1", "server.app:app", 8000)
+    assert [w.name for w in (package / "wheels").iterdir()][0].startswith("anchorgym-")
+    done = subprocess.run([OPENENV, "validate", str(package), "--skip-build"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASS  static.manifest" in done.stdout and "FAIL" not in done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_packaged_server_passes_openenv_runtime_validation_and_serves_its_web_ui(package):
+    import requests
+
+    port = _free_port()
+    env = {**os.environ, "ENABLE_WEB_INTERFACE": "true", "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "server.app", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(command, cwd=package, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if requests.get(f"{url}/health", timeout=5).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        done = subprocess.run([OPENENV, "validate", "--url", url, "--timeout", "60"], capture_output=True, text=True)
+        assert done.returncode == 0 and "Verdict: PASS" in done.stdout, done.stdout + done.stderr
+        assert requests.get(f"{url}/web/", timeout=60).status_code == 200  # OpenEnv's web UI
+        state = requests.get(f"{url}/state", timeout=60).json()
+        assert (state["env_id"], state["split"], state["max_steps"]) == (SOKOBAN, "test", 20)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def test_a_non_empty_folder_is_a_one_line_error(tmp_path):
+    (tmp_path / "keep.txt").write_text("x")
+    command = [sys.executable, "-m", "anchorgym.cli", "env", "package", SOKOBAN, str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (
+        2,
+        f"error: {tmp_path} is not empty; give a new folder for the package.\n",
+    )
+
+
+def _docker_daemon() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=60).returncode == 0
+
+
+@pytest.mark.slow
+def test_the_package_builds_as_a_docker_image(package):
+    if not _docker_daemon():
+        pytest.skip("needs a Docker daemon (docker info fails or docker is not installed)")
+    done = subprocess.run(["docker", "build", "-t", "anchorgym-sokoban-test", str(package)], capture_output=True)
+    assert done.returncode == 0, done.stderr[-3000:]
