@@ -86,13 +86,12 @@ def serve(tmp_path: Path, db_url: str | None = None, token_name: str = "tester",
     try:
         yield Server(f"http://127.0.0.1:{http.server_port}", token, app, db_url)
     finally:
-        if sys.is_finalizing():  # an unclosed generator collected at exit: the serving thread is already frozen
-            return
-        http.shutdown()
-        thread.join(5)
-        replayer = app.extensions["anchorgym"]["replayer"]
-        if replayer is not None:  # its worker processes end with the server
-            replayer.shutdown()
+        if not sys.is_finalizing():  # an unclosed generator collected at exit: the serving thread is frozen
+            http.shutdown()
+            thread.join(5)
+            replayer = app.extensions["anchorgym"]["replayer"]
+            if replayer is not None:  # its worker processes end with the server
+                replayer.shutdown()
 
 
 @contextlib.contextmanager
