@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from typing import Any
+
+SERVE_NEEDS = ("torch", "transformers", "flask")
+"""What ``anchorgym serve`` imports, all in the ``hf`` extra (flask brings werkzeug)."""
 
 
 def register(subparsers: Any) -> None:
@@ -28,7 +32,12 @@ def register(subparsers: Any) -> None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    """Load the model and serve it until interrupted."""
+    """Load the model and serve it until interrupted.
+
+    Raises:
+        DependencyError: the ``hf`` extra is not installed (one line saying how to install it).
+    """
+    check_serve_dependencies()
     from werkzeug.serving import make_server
 
     from anchorgym.policies.hf_engine import HFEngine
@@ -47,3 +56,12 @@ def serve_command(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def check_serve_dependencies() -> None:
+    """Raise a one-line :class:`~anchorgym.errors.DependencyError` unless all of :data:`SERVE_NEEDS` import."""
+    from anchorgym.errors import missing_extra
+
+    for module in SERVE_NEEDS:
+        if importlib.util.find_spec(module) is None:
+            raise missing_extra(module, "hf")
