@@ -94,3 +94,13 @@ def test_a_model_policy_sees_search_r1_text_and_sends_whole_turns():
     assert policy.prompts[1] == [user, assistant]
     assert [step.action for step in episode.steps] == case["turns"]
     assert episode.won
+
+
+def test_bad_scoring_settings_say_what_to_use():
+    from anchorgym.errors import ConfigError, UnknownNameError
+
+    data = str(DATA / "search_r1")
+    with pytest.raises(ConfigError, match='use it with protocol="search-r1"'):
+        anchorgym.make("anchorgym/ToolQA-v0", dataset=data, split="dev", scoring="transcript")
+    with pytest.raises(UnknownNameError, match="transcript"):
+        anchorgym.make("anchorgym/ToolQA-v2", dataset=data, split="dev", scoring="transcripts")
