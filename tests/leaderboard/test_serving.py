@@ -141,3 +141,43 @@ def test_the_shipped_nginx_config_is_valid(tmp_path):
     )
     done = subprocess.run(["nginx", "-t", "-c", str(wrapper), "-p", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="needs nginx (apt-get install nginx)")
+def test_slowloris_through_the_shipped_nginx_front(tmp_path):
+    """The documented production front: nginx with deploy/nginx/leaderboard.conf (deadlines scaled to 2 s)."""
+    config = (Path(__file__).parents[2] / "deploy" / "nginx" / "leaderboard.conf").read_text()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        front_port = probe.getsockname()[1]
+    with serve_process(tmp_path, "--no-replay", "--per-ip", "200") as server:
+        backend_port = server.url.rsplit(":", 1)[1]
+        scaled = (
+            config.replace("listen 80;", f"listen 127.0.0.1:{front_port};")
+            .replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{backend_port};")
+            .replace("client_header_timeout 10s;", "client_header_timeout 2s;")
+            .replace("limit_conn leaderboard_conn 32;", "limit_conn leaderboard_conn 8;")
+        )
+        (tmp_path / "leaderboard.conf").write_text(scaled)
+        wrapper = tmp_path / "nginx.conf"
+        wrapper.write_text(
+            f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+            f"http {{\n  access_log off;\n  client_body_temp_path {tmp_path};\n"
+            f"  proxy_temp_path {tmp_path};\n  include {tmp_path}/leaderboard.conf;\n}}\n"
+        )
+        nginx = subprocess.Popen(["nginx", "-c", str(wrapper), "-p", str(tmp_path)], stderr=subprocess.PIPE)
+        try:
+            front = f"http://127.0.0.1:{front_port}"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(front + "/", timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            answers, closed = _attack(front, "127.0.0.2")
+        finally:
+            nginx.terminate()
+            nginx.wait(30)
+    assert len(answers) >= 4 and max(answers) < 5.0, answers
+    assert closed and max(closed) < 6.0, closed
