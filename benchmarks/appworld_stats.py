@@ -1,0 +1,147 @@
+"""AppWorld suite statistics: its size, the expert's API calls by level, and three policies' scores.
+
+1. Counts tasks and scenario families per split and level of the suite (``source="suite"``).
+2. The expert's API calls per task by level (mean, spread), as counted by AppWorld's own request tracker
+   when ``anchorgym data appworld`` verified every task, beside AppWorld's published task statistics.
+3. Plays the expert and two trivial baselines (complete at once; call random APIs, then complete) on one
+   split through ``anchorgym eval`` (the vector env, AppWorld's engine and grader): success and score.
+
+Usage: python benchmarks/appworld_stats.py [--split test] [--variants 7] [--skip-play]
+
+Writes ``results/appworld_suite.json``. A full run (224 tasks verified, 60 test tasks x 3 policies) takes
+about 40 minutes on a loaded 2-core machine, most of it generating and verifying the suite once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from claims import Claims  # noqa: E402
+
+from anchorgym.envs.appworld.data import INDEX_FILE, SUITE_CALLS_FILE, ensure_suite  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results" / "appworld_suite.json"
+# AppWorld (Trivedi et al., ACL 2024), its own 750 tasks: means over the tasks' ground-truth solutions.
+PUBLISHED = {"apps_per_task": 1.8, "unique_apis_per_task": 9.5, "api_calls_per_task": 42.5, "lines_per_task": 50}
+POLICIES = {
+    "expert": "expert",
+    "complete_only": "anchorgym.envs.appworld.baselines:complete_only",
+    "random_api": "anchorgym.envs.appworld.baselines:random_api",
+}
+
+
+def describe(values: list[float]) -> dict[str, float]:
+    """Mean, population standard deviation, min and max."""
+    return {
+        "mean": round(statistics.fmean(values), 1),
+        "std": round(statistics.pstdev(values), 1),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def suite_stats(root: Path) -> dict:
+    """Counts per split and level, and the expert's API calls, lines and apps per task by level."""
+    index = json.loads((root / INDEX_FILE).read_text())
+    tasks = index["tasks"]
+    calls = json.loads((root / SUITE_CALLS_FILE).read_text())
+    by_level = defaultdict(list)
+    for task_id, task in tasks.items():
+        by_level[task["level"]].append(task_id)
+    stats = {"tasks": len(tasks), "families": len({t["family"] for t in tasks.values()}), "splits": {}, "levels": {}}
+    for split, ids in index["splits"].items():
+        levels = Counter(tasks[i]["level"] for i in ids)
+        families = {tasks[i]["family"] for i in ids}
+        stats["splits"][split] = {
+            "tasks": len(ids),
+            "families": len(families),
+            "by_level": dict(sorted(levels.items())),
+        }
+    for level, ids in sorted(by_level.items()):
+        stats["levels"][level] = {
+            "tasks": len(ids),
+            "families": len({tasks[i]["family"] for i in ids}),
+            "api_calls": describe([calls[i] for i in ids]),
+            "apps": describe([len(tasks[i]["apps"]) for i in ids]),
+            "solution_lines": describe([len(tasks[i]["solution"].strip().splitlines()) for i in ids]),
+        }
+    stats["all_levels_api_calls"] = describe(list(calls.values()))
+    return stats
+
+
+def play(split: str, variants: int) -> dict:
+    """Success and score of every policy on ``split`` (seed 0) through anchorgym eval."""
+    from anchorgym.harness.runner import evaluate
+    from anchorgym.harness.specs import load_benchmark
+
+    spec = load_benchmark("appworld-suite/test@v1")
+    raw = {**spec.raw, "split": split, "seeds": [0]}
+    raw["env"] = {**raw["env"], "kwargs": {"source": "suite", "suite_variants": variants}}
+    raw["id"] = f"appworld-suite-stats/{split}@v1"
+    raw["tasks"] = {"range": [0, len(_split_ids(split, variants))]}
+    spec_file = Path(tempfile.mkdtemp()) / "suite.json"
+    spec_file.write_text(json.dumps({"format": "anchorgym-benchmarks/1", "benchmarks": [raw]}))
+    scores = {}
+    for name, policy in POLICIES.items():
+        out = spec_file.parent / name
+        result = evaluate(str(spec_file), policy, out=out, progress=False)
+        metrics = result["metrics"]
+        scores[name] = {
+            "success": round(metrics["success_rate"]["mean"], 3),
+            "score": round(metrics["score"]["mean"], 3),
+            "episodes": result["benchmark"]["num_tasks"],
+        }
+        print(f"played {name}: {scores[name]}", flush=True)
+    return scores
+
+
+def _split_ids(split: str, variants: int) -> list[str]:
+    root = ensure_suite(variants=variants)
+    return [line for line in (root / "data" / "datasets" / f"{split}.txt").read_text().split() if line]
+
+
+def main() -> None:
+    """Measure, print the claims, write the results file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--variants", type=int, default=7)
+    parser.add_argument("--skip-play", action="store_true", help="only the statistics (no episodes)")
+    args = parser.parse_args()
+    root = ensure_suite(verify=True, variants=args.variants)
+    stats = suite_stats(root)
+    claims = Claims()
+    claims.check("CHECK", "suite_tasks", stats["tasks"], ">= 200", stats["tasks"] >= 200)
+    claims.check("CHECK", "suite_families", stats["families"], ">= 30", stats["families"] >= 30)
+    for level, row in stats["levels"].items():
+        calls = row["api_calls"]
+        claims.info(
+            "STAT",
+            f"level{level}_expert_api_calls",
+            f"{calls['mean']} +- {calls['std']} (min {calls['min']}, max {calls['max']}; {row['tasks']} tasks)",
+            f"AppWorld's published mean over all levels: {PUBLISHED['api_calls_per_task']}",
+        )
+    result = {"stats": stats, "published_appworld": PUBLISHED}
+    if not args.skip_play:
+        scores = play(args.split, args.variants)
+        result["policies"] = {args.split: scores}
+        expert, trivial = (
+            scores["expert"]["success"],
+            max(scores["complete_only"]["success"], scores["random_api"]["success"]),
+        )
+        claims.check("CHECK", f"expert_success_{args.split}", expert, "1.0", expert == 1.0)
+        claims.check("CHECK", f"trivial_policies_success_{args.split}", trivial, "0.0", trivial == 0.0)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    claims.exit()
+
+
+if __name__ == "__main__":
+    main()
