@@ -164,3 +164,20 @@ def test_install_from_a_damaged_archive_is_one_clear_line(tmp_path, alfworld_dir
 def test_published_split_sizes(alfworld_dir):
     root = alfworld_dir / data.RELEASE
     assert {split: len(data.list_games(root, split)) for split in data.SPLITS} == data.SPLIT_SIZES
+
+
+def test_install_shows_progress(tmp_path, alfworld_dir, capsys, monkeypatch):
+    archive = _mini_archive(tmp_path, alfworld_dir / data.RELEASE)
+    monkeypatch.setitem(data.PROGRESS_FROM, "B", 0)  # the real archive is large enough; this one is tiny
+    assert main(["data", "alfworld", "--from", str(archive), "--data-dir", str(tmp_path / "data")]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-1].startswith("Unpacking mini.tar.xz: 100% (") and lines[-1].endswith(" MB)")
+    assert len(lines) >= 2 and all(line.startswith("Unpacking mini.tar.xz: ") for line in lines)
+    monkeypatch.setitem(data.PROGRESS_FROM, "files", 0)
+    assert (
+        main(
+            ["data", "alfworld", "--from", str(tmp_path / "data" / data.RELEASE), "--data-dir", str(tmp_path / "copy")]
+        )
+        == 0
+    )
+    assert capsys.readouterr().err.splitlines()[-1] == "Copying json_2.1.1: 100% (2 of 2 files)"

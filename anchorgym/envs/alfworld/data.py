@@ -190,19 +190,97 @@ def install(source: str | Path | None, target: str | Path | None = None) -> Path
     return final
 
 
+PROGRESS_FROM = {"B": 20_000_000, "files": 2_000}
+"""Smaller installs finish in moments and show no progress (the ALFWorld archive is ~300 MB, 12,000 files)."""
+
+
+class _Progress:
+    """How much of a long install is done: a tqdm bar in a terminal, else a line per tenth (logs, pipes, CI).
+
+    Args:
+        label: what is being done, e.g. ``"Unpacking json_2.1.1.tar.xz"``.
+        total: the amount of work (bytes or files).
+        unit: ``"B"`` (shown in MB) or another unit name shown after the counts.
+    """
+
+    def __init__(self, label: str, total: int, unit: str) -> None:
+        self.label, self.total, self.unit, self.done, self.tenth = label, max(total, 1), unit, 0, 0
+        self.bar = None
+        self.shown = total >= PROGRESS_FROM.get(unit, 0)
+        if self.shown and sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=label, unit=unit, unit_scale=unit == "B", file=sys.stderr)
+
+    def update(self, amount: int) -> None:
+        """Count ``amount`` more units done."""
+        self.done += amount
+        if self.bar is not None:
+            self.bar.update(amount)
+            return
+        tenth = min(self.done * 10 // self.total, 10)
+        if not self.shown:
+            return
+        if tenth != self.tenth:
+            self.tenth = tenth
+            done, total = (self.done / 1e6, self.total / 1e6) if self.unit == "B" else (self.done, self.total)
+            unit = "MB" if self.unit == "B" else self.unit
+            print(f"{self.label}: {tenth * 10}% ({done:.0f} of {total:.0f} {unit})", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        """End the bar."""
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _CountingReader:
+    """A read-only file that reports how far it has been read to a :class:`_Progress` (tarfile reads it)."""
+
+    def __init__(self, file: Any, progress: _Progress) -> None:
+        self.file, self.progress, self.furthest = file, progress, 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.file.read(size)
+        position = self.file.tell()
+        if position > self.furthest:  # tarfile seeks back to probe the compression: count new bytes only
+            self.progress.update(position - self.furthest)
+            self.furthest = position
+        return chunk
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.file, name)  # seek, tell, seekable... as the file has them
+
+
+def _copy_tree(inner: Path, target: Path) -> None:
+    """Copy an unpacked release folder, showing files copied."""
+    total = sum(len(files) for _, _, files in os.walk(inner))
+    progress = _Progress(f"Copying {inner.name}", total, "files")
+
+    def copy(source: str, destination: str) -> Any:
+        progress.update(1)
+        return shutil.copy2(source, destination)
+
+    try:
+        shutil.copytree(inner, target, copy_function=copy)
+    finally:
+        progress.close()
+
+
 def _unpack(source: Path, staging: Path) -> None:
     if source.is_dir():
-        inner = source / RELEASE if (source / RELEASE).is_dir() else source
-        shutil.copytree(inner, staging / RELEASE)
+        _copy_tree(source / RELEASE if (source / RELEASE).is_dir() else source, staging / RELEASE)
         return
+    progress = _Progress(f"Unpacking {source.name}", source.stat().st_size, "B")
     try:
-        with tarfile.open(source) as archive:
-            archive.extractall(staging, filter="data")
+        with source.open("rb") as raw, tarfile.open(fileobj=_CountingReader(raw, progress)) as archive:
+            archive.extractall(staging, filter="data")  # the archive's bytes read so far are the progress
     except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error) as error:  # truncated or not an archive
         raise DataNotFoundError(
             f"{source} is not a readable .tar.xz/.tar.gz archive (truncated or corrupt: {type(error).__name__}). "
             "Download it again, or pass the unpacked json_2.1.1 folder."
         ) from error
+    finally:
+        progress.close()
 
 
 def _downloader() -> str | None:
