@@ -4,10 +4,12 @@ Replay proves the recorded actions produce the recorded outcomes; it cannot tell
 actions. A re-run plays sampled pairs again through :func:`anchorgym.harness.evaluate` with the policy the
 entry names, which catches episodes copied between seeds and relabelled policies:
 
-* ``exact``: the ``random`` policy (its whole pass of each sampled seed is played with the submission's
-  batch size, so its per-batch reseeding repeats, and every episode of those passes is compared), the
-  ``expert`` and greedy model policies (temperature 0, only the sampled tasks) must reproduce each compared
-  episode's actions step by step, its success and its score;
+* ``exact``: the ``random`` policy, the ``expert`` and greedy model policies (temperature 0) must reproduce
+  each sampled episode's actions step by step, its success and its score. Only the sampled tasks are played,
+  in a batch of their own: a run seeded per episode (``run.seed_scheme`` ``episode-v1``) does not depend on
+  its batch size, so a batch size picked among several for its luck is caught. A ``random`` run seeded per
+  batch (earlier releases) repeats only as whole passes at its own batch size: those are played and
+  compared, and the verdict is at best ``inconclusive`` (its batch size may have been cherry-picked);
 * ``distribution``: for a sampling model policy, the re-run's wins are tested against the entry's claimed
   success rate ``p`` with an exact one-sided binomial test. Its sample size ``n`` and critical count ``k``
   are chosen for power (:func:`power_plan`): an honest policy (true rate ``p``) is flagged with probability at
@@ -18,7 +20,8 @@ entry names, which catches episodes copied between seeds and relabelled policies
 
 Verdicts: ``verified`` (the entry joins the re-run verified tier), ``flagged`` (the re-run disagrees:
 unranked), ``failed`` (the re-run could not play the submission's config: unranked, with the reason),
-``inconclusive`` (too few pairs for the power asked: it stays in the replay verified tier). Only ``expert``,
+``inconclusive`` (too few pairs for the power asked, or a per-batch-seeded run: it stays in the replay
+verified tier). Only ``expert``,
 ``random`` and the model policy specs the operator allows are run.
 """
 
@@ -127,11 +130,11 @@ def _outcomes(path: Path) -> dict[Key, dict[str, Any]]:
     return found
 
 
-def _mode(policy: dict[str, Any]) -> str:
+def _mode(policy: dict[str, Any], run: dict[str, Any]) -> str:
     generation = policy.get("generation") or {}
-    if policy.get("spec") == "random":
-        return "exact-pass"
-    if policy.get("spec") == "expert" or generation.get("temperature") == 0:
+    if policy.get("spec") == "random" and run.get("seed_scheme", "batch") == "batch":
+        return "exact-pass"  # seeded per batch (releases before per-episode seeds): only whole passes repeat
+    if policy.get("spec") in ALWAYS_ALLOWED or generation.get("temperature") == 0:
         return "exact"
     return "distribution"
 
@@ -160,8 +163,14 @@ class Player:
         named = policy["spec"]
         self.policy = named if named in ALWAYS_ALLOWED else make_run_policy(named, generation, {})
 
-    def play(self, seed: int, tasks: list[str] | None, batch_size: int | None) -> dict[Key, dict[str, Any]]:
-        """Play ``tasks`` (None: the whole pass, with ``batch_size``) of ``seed``; return their outcomes."""
+    def play(
+        self, seed: int, tasks: list[str] | None, batch_size: int | None, seed_scheme: str | None = None
+    ) -> dict[Key, dict[str, Any]]:
+        """Play ``tasks`` (None: the whole pass, with ``batch_size``) of ``seed``; return their outcomes.
+
+        Only the sampled tasks are played, in one batch of their own (a batch size unlike the submission's):
+        a policy seeded per episode (``episode-v1``) must choose the same actions whatever the batch.
+        """
         from anchorgym.harness import evaluate
 
         spec = self.spec
@@ -169,9 +178,8 @@ class Player:
             spec = dataclasses.replace(spec, tasks=tasks, raw={**spec.raw, "tasks": tasks})
         self.runs += 1
         out = self.folder / str(self.runs)
-        evaluate(
-            spec, self.policy, seeds=[seed], out=out, progress=False, batch_size=batch_size if tasks is None else None
-        )
+        batch = batch_size if tasks is None else None
+        evaluate(spec, self.policy, seeds=[seed], out=out, progress=False, batch_size=batch, seed_scheme=seed_scheme)
         return _outcomes(out / "episodes.jsonl")
 
 
@@ -193,7 +201,7 @@ def _exact(player: Player, mode: str, submitted: dict[Key, dict], chosen: list[t
     replayed: dict[Key, dict] = {}
     for run_seed in sorted({s for s, _ in chosen}):
         tasks = None if mode == "exact-pass" else sorted({t for s, t in chosen if s == run_seed})
-        replayed.update(player.play(run_seed, tasks, batch))
+        replayed.update(player.play(run_seed, tasks, batch, "batch" if mode == "exact-pass" else None))
     differ = [k for k in keys if submitted[k] != replayed[k]]
     if differ:
         seed, task, episode = differ[0]
@@ -201,6 +209,12 @@ def _exact(player: Player, mode: str, submitted: dict[Key, dict], chosen: list[t
             f"{len(differ)} of {len(keys)} re-run episodes differ from the submitted ones, e.g. seed {seed}, "
             f"task {task!r}, {_first_difference(submitted[differ[0]], replayed[differ[0]])}: the policy named does "
             "not reproduce them"
+        )
+    if mode == "exact-pass":
+        return "inconclusive", (
+            f"{len(keys)} sampled episodes re-run with identical actions and outcomes at the submitted batch size; "
+            "the run seeded its policy per batch, so its batch size may have been picked among several: "
+            "evaluate again with this release (per-episode seeds) for the re-run verified tier"
         )
     return "verified", f"{len(keys)} sampled episodes re-run with identical actions and outcomes"
 
@@ -271,7 +285,7 @@ def rerun_entry(
             "Until a re-run agrees, it ranks only in the replay verified tier, its policy the submitter's word."
         )
     spec, submitted = load_benchmark(result["benchmark"]["id"]), _outcomes(episodes_path(Path(storage), entry_id))
-    rng, mode = random.Random(seed), _mode(policy)
+    rng, mode = random.Random(seed), _mode(policy, result["run"])
     try:
         with tempfile.TemporaryDirectory(prefix="anchorgym-rerun-") as folder:
             player = Player(spec, policy, _check_config(result, spec), Path(folder))

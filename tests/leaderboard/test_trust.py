@@ -288,6 +288,44 @@ def test_a_rerun_that_cannot_play_the_config_is_a_failed_verdict(server, results
     assert server.board()["ranked"] == [] and "re-run failed" in httpx.get(f"{server.url}/benchmarks/{BENCHMARK}").text
 
 
+# 9. Cherry-picking by batch size ----------------------------------------------------------------------------
+
+
+def test_a_random_run_re_runs_identically_at_another_batch_size(server, tmp_path):
+    sessions, storage = _state(server)
+    evaluate(BENCHMARK, "random", out=tmp_path / "b4", progress=False, batch_size=4)  # seeded per episode
+    result, text_ = load_submission(tmp_path / "b4")
+    assert (result["run"]["batch_size"], result["run"]["seed_scheme"]) == (4, "episode-v1")
+    entry_id = server.submit(result, text_).json()["id"]
+    server.wait_for_replay(entry_id)
+    # the sampled tasks are played in one batch of 3: the run's batch size cannot have changed its luck
+    assert rerun_entry(sessions, storage, entry_id, sample=3, seed=0) == (
+        "verified",
+        "3 sampled episodes re-run with identical actions and outcomes",
+    )
+
+
+def test_a_per_batch_seeded_run_never_reaches_the_rerun_tier(server, tmp_path):
+    sessions, storage = _state(server)
+    lucky = {}
+    for size in (1, 2, 3, 5):  # the cherry-picker's search over batch sizes (the earlier releases' seeding)
+        folder = tmp_path / f"b{size}"
+        evaluate(BENCHMARK, "random", out=folder, progress=False, batch_size=size, seed_scheme="batch")
+        lucky[load_submission(folder)[0]["metrics"]["success_rate"]["mean"]] = folder
+    best = load_submission(lucky[max(lucky)])
+    entry_id = server.submit(*best).json()["id"]
+    server.wait_for_replay(entry_id)
+    status, detail = rerun_entry(sessions, storage, entry_id, sample=3, seed=0)
+    assert status == "inconclusive"
+    assert detail == (
+        "8 sampled episodes re-run with identical actions and outcomes at the submitted batch size; the run seeded "
+        "its policy per batch, so its batch size may have been picked among several: evaluate again with this "
+        "release (per-episode seeds) for the re-run verified tier"
+    )
+    entry = httpx.get(f"{server.url}/api/entries/{entry_id}").json()
+    assert (entry["status"], entry["tier"]) == ("verified", "replay-verified")
+
+
 # Partial findings --------------------------------------------------------------------------------------------
 
 
