@@ -5,6 +5,7 @@ Specs name a back-end and its target::
     random                                  uniform over admissible actions
     expert                                  the env's own expert (``expert_action``)
     hf:PATH_OR_ALIAS                        a local transformers causal LM (``hf:smollm2``)
+    hf:RUN/iter_N                           a checkpoint of ``anchorgym train``, played in its run's format
     openai:http://host:port/v1?model=NAME   any OpenAI-compatible chat-completions server
     vllm:PATH                               an in-process vLLM engine (GPU)
     package.module:callable                 your own factory returning a Policy, called as
@@ -117,13 +118,24 @@ def make_policy(spec: str, generation: GenerationConfig | None = None, **options
     """
     generation = generation or GenerationConfig()
     backend, target = parse_spec(spec)
-    if backend == "module":
+    checkpoint = _trained_checkpoint(target) if backend == "hf" else None
+    if checkpoint is not None:  # an `anchorgym train` checkpoint: evaluated in the format it learnt
+        from anchorgym.policies.trained import TrainedPolicy
+
+        policy = TrainedPolicy(checkpoint, generation, **options)
+    elif backend == "module":
         policy = _from_factory(target, generation, options)
     else:
         cls = _load(BACKENDS[backend], spec)
         policy = cls(target, generation, **options) if backend not in TARGETLESS else cls(generation, **options)
     policy.spec, policy.generation = spec, generation
     return policy
+
+
+def _trained_checkpoint(target: str) -> Any:
+    from anchorgym.policies.trained import trained_checkpoint
+
+    return trained_checkpoint(target)
 
 
 def _from_factory(target: str, generation: GenerationConfig, options: dict[str, Any]) -> Policy:
