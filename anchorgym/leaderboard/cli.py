@@ -106,7 +106,7 @@ def _add_serve(actions: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from anchorgym.leaderboard.server import create_app
+    from anchorgym.leaderboard.server import create_app, upload_refusal
     from anchorgym.leaderboard.serving import Deadlines, make_server
     from anchorgym.leaderboard.storage import safe_url
     from anchorgym.ports import check_port_free
@@ -126,6 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
     server = make_server(
         app,
         Deadlines(header_timeout=args.header_timeout, body_timeout=args.body_timeout, per_ip=args.per_ip),
+        upload_refusal(app),
         host=args.host,
         port=args.port,
         threads=args.threads,

@@ -168,6 +168,23 @@ def create_app(
     return app
 
 
+def upload_refusal(app: Flask) -> Any:
+    """The server's early check of an upload's headers (see :mod:`.serving`).
+
+    An upload whose bearer token is missing, unknown or revoked is refused (401) before its body is read.
+    """
+    sessions = app.extensions["anchorgym"]["sessions"]
+
+    def check(method: str, path: str, headers: dict[str, str]) -> str | None:
+        if method != "POST" or path.rstrip("/") != "/api/submissions":
+            return None
+        header = headers.get("AUTHORIZATION", "")
+        token = header[7:].strip() if header.startswith("Bearer ") else ""
+        return None if token and find_token(sessions, token) is not None else UNAUTHORISED
+
+    return check
+
+
 def _require_replay_data(plan: Plan) -> None:
     """Refuse (ResultError) a benchmark the server would replay but cannot: its data or extra is missing."""
     check_replay_data(plan.spec)

@@ -7,6 +7,7 @@ deadline is 2 s (10 s by default). Every connection and every wait is bounded.
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from anchorgym.leaderboard.storage import open_database, revoke_token
 
 from .conftest import serve_process
 
@@ -181,3 +184,28 @@ def test_slowloris_through_the_shipped_nginx_front(tmp_path):
             nginx.wait(30)
     assert len(answers) >= 4 and max(answers) < 5.0, answers
     assert closed and max(closed) < 6.0, closed
+
+
+def test_a_revoked_token_is_answered_before_the_body_is_read(tmp_path):
+    """Issue #25: a submission was stored 1 s after its token was revoked (waitress buffers the body first)."""
+    with serve_process(tmp_path, "--no-replay") as server:
+        revoke_token(open_database(server.db_url), "tester")
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as connection:
+            connection.sendall(
+                f"POST /api/submissions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {server.token}\r\n"
+                "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 60000000\r\n\r\n".encode()
+            )  # and no body: the answer cannot wait for it
+            answer = b""
+            while b"\r\n\r\n" not in answer and (chunk := connection.recv(4096)):
+                answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            while len(body) < int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0]):
+                body += connection.recv(4096)
+        assert head.startswith(b"HTTP/1.1 401 Unauthorized") and b"application/json" in head
+        assert json.loads(body) == {
+            "error": "Missing, unknown or revoked bearer token. Ask the admin for one: anchorgym leaderboard token."
+        }
+        # a client that sends its whole body at once still reads the answer (the server drains, never resets)
+        response = server.submit({"seeds": [0]}, b"x" * 5_000_000)
+        assert response.status_code == 401 and response.json()["error"].startswith("Missing, unknown or revoked")
