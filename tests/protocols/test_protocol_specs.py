@@ -55,9 +55,10 @@ def test_sokoban_protocol_spec_end_to_end_with_the_expert(tmp_path):
 def test_sokoban_protocol_with_a_model_policy(tmp_path):
     """A model plays the protocol spec: sampled at the spec's 0.4, every step sends the projection of its text."""
     spec = load_benchmark("sokoban-6x6-1box-verl-agent/test@v1")
-    small = BenchmarkSpec.from_json({**spec.raw, "tasks": spec.tasks[:2], "max_steps": 3}, spec.source)
-    result = evaluate(small, "hf:tiny", seeds=[0], out=tmp_path, progress=False)
-    assert result["policy"]["generation"]["temperature"] == 0.4
+    short = {**spec.generation, "max_new_tokens": 16}  # the tiny random model never stops: keep its turns short
+    raw = {**spec.raw, "tasks": spec.tasks[:2], "max_steps": 3, "generation": short}
+    result = evaluate(BenchmarkSpec.from_json(raw, spec.source), "hf:tiny", seeds=[0], out=tmp_path, progress=False)
+    assert result["policy"]["generation"] == {**short, "seed": 0}
     steps = [json.loads(line)["steps"] for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
     assert sum(map(len, steps)) == 6
     for step in (s for episode in steps for s in episode):
