@@ -15,9 +15,8 @@ Every ``info`` also holds the submitted answer's ``em``, ``subem`` (Search-R1's 
 match) and ``f1`` (all 0.0 before an answer). ``scoring="transcript"`` (``ToolQA-v2``) scores instead
 as Search-R1 does, the last ``<answer>`` of the whole text, prompt and passages included, at the
 episode's end (:mod:`.transcript`); ``question_mark`` ends each question with ``?`` as its data step.
-The episode is truncated after ``max_steps`` turns
-(default 4). ``info["retrieved_ids"]`` lists the passages of the last search; the anchor is the
-question plus the set of passages seen.
+The episode is truncated after ``max_steps`` turns (default 4). ``info["retrieved_ids"]`` lists
+the passages of the last search; the anchor is the question plus the set of passages seen.
 """
 
 from __future__ import annotations
