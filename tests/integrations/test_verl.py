@@ -34,7 +34,7 @@ from anchorgym.integrations.verl.advantage import (  # noqa: E402
     step_advantages,
     step_rows,
 )
-from anchorgym.integrations.verl.main import compose  # noqa: E402
+from anchorgym.integrations.verl.main import compose, main, task_runner_class  # noqa: E402
 from anchorgym.integrations.verl.rows import EpisodeSpec, episode_rows, write_parquet  # noqa: E402
 from anchorgym.training import advantages  # noqa: E402
 from anchorgym.training.batching import penalised_rewards  # noqa: E402
@@ -320,6 +320,18 @@ def test_settings_and_launcher_errors():
         compose(["algorithm.adv_estimator=anchorgym"])
     with pytest.raises(ConfigError, match="needs extra_info"):
         EpisodeSpec.from_extra_info({})
+
+
+def test_launcher_reports_a_bad_config_in_one_line(capsys):
+    assert main(["algorithm.adv_estimator=anchorgym"]) == 2
+    assert capsys.readouterr().err.startswith("error: algorithm.adv_estimator=anchorgym runs in verl's RayPPOTrainer")
+
+
+def test_task_runner_is_verls_with_the_hook():
+    from verl.trainer.main_ppo_v0 import TaskRunner
+
+    runner = task_runner_class().__ray_actor_class__
+    assert issubclass(runner, TaskRunner.__ray_actor_class__) and runner.run is not TaskRunner.__ray_actor_class__.run
 
 
 def test_rows_round_trip_through_parquet(tmp_path):

@@ -1,7 +1,7 @@
 """The loss options verl 0.9 has: log-ratio clamp, asymmetric clip, token-sum, verl 0.9's token-sum-norm.
 
 Each option is checked by hand, against values pinned from verl 0.9.1's ``core_algos`` (recorded
-with :func:`verl_reference` below), and, where verl is installed (the ``verl`` extra), against
+with :func:`verl_reference` below), and, where verl is installed (``pip install 'verl==0.9.1'``), against
 verl's functions run in the test.
 """
 
@@ -408,7 +408,7 @@ def test_new_options_equal_verl_pinned(option, seed):
 @pytest.mark.parametrize("option", sorted(OPTIONS))
 @pytest.mark.parametrize("seed", SEEDS)
 def test_new_options_equal_verl_run_here(option, seed):
-    pytest.importorskip("verl", reason="verl is not installed (pip install 'anchorgym[verl]')")
+    pytest.importorskip("verl", reason="verl is not installed (pip install 'verl==0.9.1')")
     case = _case(seed)
     loss, grad = ours(option, case)
     verl_loss, verl_grad = verl_reference(option, case)

@@ -18,5 +18,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from anchorgym.errors import DependencyError
+
+VERL_REQUIREMENT = "verl==0.9.1"  # no anchorgym extra: its transformers<5.11 pin conflicts with our other extras
 AGENT_LOOP_CONFIG = Path(__file__).with_name("agent_loop.yaml")
 """The file for verl's ``actor_rollout_ref.rollout.agent.agent_loop_config_path``: registers ``anchorgym_agent``."""
+
+
+def missing_verl() -> DependencyError:
+    """The error for a missing verl: how to install it."""
+    return DependencyError(f"verl is not installed. Install it with: pip install '{VERL_REQUIREMENT}'")

@@ -24,13 +24,13 @@ import asyncio
 from typing import Any
 from uuid import uuid4
 
-from anchorgym.errors import missing_extra
+from anchorgym.integrations.verl import missing_verl
 from anchorgym.integrations.verl.rows import AGENT_NAME, EpisodeSpec
 
 try:
     from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopOutput, register
 except ImportError:  # pragma: no cover - depends on the installed extras
-    # the module still imports (API docs, doctest collection); making the loop raises missing_extra
+    # the module still imports (API docs, doctest collection); making the loop raises missing_verl()
     AgentLoopBase, AgentLoopOutput = object, None
 
     def register(_: str) -> Any:  # noqa: D103
@@ -88,7 +88,7 @@ class AnchorAgentLoop(AgentLoopBase):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if AgentLoopOutput is None:
-            raise missing_extra("verl", "verl")
+            raise missing_verl()
         super().__init__(*args, **kwargs)
         self.response_length = self.rollout_config.response_length
 

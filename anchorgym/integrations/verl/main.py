@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from anchorgym.errors import ConfigError, missing_extra
-from anchorgym.integrations.verl import AGENT_LOOP_CONFIG
+from anchorgym.errors import AnchorGymError, ConfigError
+from anchorgym.integrations.verl import AGENT_LOOP_CONFIG, missing_verl
 from anchorgym.integrations.verl.advantage import ESTIMATOR_NAME, AnchorAdvantageSettings, install
 
 
@@ -39,7 +39,7 @@ def compose(overrides: Sequence[str]) -> Any:
         from omegaconf import open_dict
         from verl.trainer import main_ppo
     except ImportError as error:  # pragma: no cover - depends on the installed extras
-        raise missing_extra("verl", "verl") from error
+        raise missing_verl() from error
     config_dir = Path(main_ppo.__file__).with_name("config")
     with hydra.initialize_config_dir(config_dir=str(config_dir), version_base=None):
         config = hydra.compose(config_name="ppo_trainer", overrides=list(overrides))
@@ -72,17 +72,17 @@ def task_runner_class() -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Compose the config from ``argv`` (Hydra overrides) and train."""
+    """Compose the config from ``argv`` (Hydra overrides) and train; a bad config or a missing verl is one line."""
+    try:
+        config = compose(sys.argv[1:] if argv is None else argv)
+    except AnchorGymError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     from verl.trainer.main_ppo import run_ppo
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
     from verl.utils.device import auto_set_device
 
-    try:
-        config = compose(sys.argv[1:] if argv is None else argv)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     auto_set_device(config)
     validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
     run_ppo(config, task_runner_class=task_runner_class())
