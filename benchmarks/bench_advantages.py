@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from claims import Claims  # noqa: E402
+
 from anchorgym.training.advantages import compute  # noqa: E402
 from tests.training.reference import reference  # noqa: E402
 
@@ -76,12 +78,18 @@ def main():
         reference(name, rows, gamma=0.95)
         results[f"reference_{name}_per_1M"] = (time.perf_counter() - start) * n / cut
     write(results, RESULTS.with_suffix(".tiny.json") if tiny else RESULTS)
-    for name in ("grpo", "rloo", "mc_grpo", "gigpo", "hgpo"):
-        print(f"TIME {name}_1M_steps {results[name]:.3f}s (target < 1s)")
-    print(f"TIME gigpo_1M_steps_str_anchors {results['gigpo_str_anchors']:.3f}s (hex digests, factorised in the call)")
-    print(f"TIME gigpo_1M_steps_published {results['gigpo_published']:.3f}s (row penalties, stats: step) (target < 1s)")
+    claims = Claims(tiny)
+    for name in ("grpo", "rloo", "mc_grpo", "gigpo", "hgpo", "gigpo_published"):
+        # a time under 1 s, stated as the speed-up over 1 s so the verdict reads like every other timing claim
+        note = f"{results[name]:.3f}s for 1M steps"
+        if name == "gigpo_published":
+            note += " (row penalties, stats: step)"
+        claims.timing("TIME", f"{name}_1M_steps_under_1s", [1.0 / results[name]], 1.0, note)
+    claims.info("TIME", "gigpo_1M_steps_str_anchors", f"{results['gigpo_str_anchors']:.3f}s", "hex digests, factorised")
     for name in ("grpo", "gigpo", "hgpo"):
-        print(f"RATIO {name}_vs_python_reference {results[f'reference_{name}_per_1M'] / results[name]:.1f}x (measured)")
+        speedup = results[f"reference_{name}_per_1M"] / results[name]
+        claims.info("RATIO", f"{name}_vs_python_reference", f"{speedup:.1f}x")
+    claims.exit()
 
 
 def write(results, path):

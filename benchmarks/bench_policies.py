@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from claims import Claims  # noqa: E402
+
 from anchorgym.policies.base import AgentInput, GenerationConfig  # noqa: E402
 from anchorgym.policies.registry import make_policy  # noqa: E402
 from anchorgym.policies.tiny import build_tiny_model  # noqa: E402
@@ -109,9 +111,10 @@ def main():
         f"openai: {remote['requests']} requests concurrency 8 {remote['concurrency_8_s']:.2f}s, "
         f"1 {remote['concurrency_1_s']:.2f}s"
     )
-    print(f"RATIO hf_batched_vs_one_at_a_time {hf['one_at_a_time_s'] / hf['batched_s']:.1f}x (target >= 3x)")
-    speedup = remote["concurrency_1_s"] / remote["concurrency_8_s"]
-    print(f"RATIO openai_concurrency8_vs_serial {speedup:.1f}x (target >= 5x)")
+    claims = Claims(tiny)
+    claims.timing("RATIO", "hf_batched_vs_one_at_a_time", [hf["one_at_a_time_s"] / hf["batched_s"]], 3)
+    claims.timing("RATIO", "openai_concurrency8_vs_serial", [remote["concurrency_1_s"] / remote["concurrency_8_s"]], 5)
+    claims.exit()
 
 
 if __name__ == "__main__":

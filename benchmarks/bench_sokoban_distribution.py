@@ -36,6 +36,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from claims import Claims
+
 from anchorgym.envs.sokoban import data
 from anchorgym.envs.sokoban.board import Puzzle
 from anchorgym.envs.sokoban.generator import puzzle_for_seed
@@ -83,19 +85,17 @@ def standard_error(stats: dict, name: str) -> float:
     return math.sqrt(share * (1 - share) / stats["puzzles"])
 
 
-def claims(stats: dict) -> list[str]:
-    """One RATIO line per published figure: ours over the published value, and z (the claim: ``|z| < 3``)."""
-    lines = []
+def report_claims(stats: dict, claims: Claims) -> None:
+    """One RATIO line per published figure: ours over the published value, and z (the claim: ``|z| < 3``).
+
+    The seeds are fixed, so the statistics are deterministic: a miss fails the run.
+    """
     for name, published in PUBLISHED.items():
         ours = stats[name]
         se = standard_error(stats, name) * math.sqrt(1 + stats["puzzles"] / PUBLISHED_SAMPLE)
         z = (ours - published) / se
-        lines.append(
-            f"RATIO gym_sokoban_{name}_vs_published {ours / published:.3f}x "
-            f"(target: within sampling error, |z| < {Z_LIMIT:.0f}; {ours:.3f} vs {published:.2f}, z {z:+.2f}, "
-            + ("ok)" if abs(z) < Z_LIMIT else "FAIL)")
-        )
-    return lines
+        target = f"within sampling error, |z| < {Z_LIMIT:.0f}; {ours:.3f} vs {published:.2f}, z {z:+.2f}"
+        claims.check("RATIO", f"gym_sokoban_{name}_vs_published", f"{ours / published:.3f}x", target, abs(z) < Z_LIMIT)
 
 
 def main() -> None:
@@ -124,13 +124,14 @@ def main() -> None:
             f"{s['share_player_adjacent']:.1%} | {s['mean_floor_cells']:.2f} | {s['longest_optimal_plan']} | "
             f"{s['puzzles_per_second']:.0f} |"
         )
-    for line in claims(runs["gym-sokoban"]):
-        print(line)
+    claims = Claims(args.tiny)
+    report_claims(runs["gym-sokoban"], claims)
     result = {"schema_version": 1, "machine": platform.platform(), "published": PUBLISHED, "runs": runs}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2))
     os.replace(tmp, args.out)
+    claims.exit()
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from claims import Claims  # noqa: E402
+
 from anchorgym.envs.toolqa import data  # noqa: E402
 from anchorgym.envs.toolqa.client import HttpRetriever  # noqa: E402
 from anchorgym.envs.toolqa.retrieval import build_index  # noqa: E402
@@ -205,10 +207,12 @@ def main():
         (f"dense_inprocess_vs_http_batch{BATCH}", "dense_inprocess_batch", "dense_http_batch", 1.0),
         ("bm25_vs_dense_queries_per_s", "bm25_same_corpus_batch", "dense_inprocess_batch", 1.0),
     ]
+    verdicts = Claims(args.tiny)
     for claim, fast, slow, target in claims:
         if slow in results:
             wall, cpu = results[fast] / results[slow], results[f"{fast}_cpu"] / results[f"{slow}_cpu"]
-            print(f"RATIO {claim} {wall:.1f}x (target >= {target:g}x; per CPU-second {cpu:.1f}x)")
+            verdicts.timing("RATIO", claim, [wall], target, f"per CPU-second {cpu:.1f}x")
+    verdicts.exit()
 
 
 if __name__ == "__main__":

@@ -27,10 +27,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from claims import Claims
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "update_memory.json"
 PROMPT, RESPONSE = 400, 4
+TARGET = 1.5
 
 
 def measure(mode: str, rows: int) -> dict:
@@ -77,13 +80,16 @@ def main() -> None:
         results[mode] = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
         peak, above = results[mode]["peak_mib"], results[mode]["above_model_mib"]
         print(f"{mode:5} peak RSS {peak:8.0f} MiB ({above:.0f} above the model)")
-    assert abs(results["full"]["logp_sum"] - results["kept"]["logp_sum"]) < 1e-3 * abs(results["full"]["logp_sum"])
+    claims = Claims(args.tiny)
+    gap = abs(results["full"]["logp_sum"] - results["kept"]["logp_sum"])
+    claims.check("CHECK", "full_and_kept_logprobs_equal", f"{gap:.2e}", "<= 1e-3 relative",
+                 gap <= 1e-3 * abs(results["full"]["logp_sum"]))  # fmt: skip
     ratio = results["full"]["above_model_mib"] / results["kept"]["above_model_mib"]
-    verdict = "(tiny run: not checked)" if args.tiny else "PASS" if ratio >= 1.5 else "FAIL"
-    print(f"RATIO full/kept memory above the model: {ratio:.1f}x (target >= 1.5x) {verdict}")
+    claims.check("RATIO", "full/kept_memory_above_the_model", f"{ratio:.1f}x", f">= {TARGET}x", ratio >= TARGET)
     path = RESULTS.with_suffix(".tiny.json") if args.tiny else RESULTS
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"rows": args.rows, "prompt": PROMPT, "response": RESPONSE, **results}, indent=2))
+    claims.exit()
 
 
 if __name__ == "__main__":

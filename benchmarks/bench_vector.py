@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from claims import Claims
 from tqdm import tqdm
 
 import anchorgym
@@ -133,16 +134,21 @@ def main() -> None:
         sizes, ape_sizes, steps = [4], [4], {4: 5}
     import ray
 
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # a private local instance: joining a cluster found on the machine would refuse num_cpus (and skew timings)
+    ray.init(
+        address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False
+    )
     rows = []
     for label, backend, size, _ in tqdm(configurations(sizes, ape_sizes), desc="configurations"):
         row = run_one(label, backend, size, steps[size])
         rows += [row] if row else []
     ray.shutdown()
-    report(rows, *((4, RESULTS.with_suffix(".tiny.json")) if args.tiny else (CLAIM_SIZE, RESULTS)))
+    verdicts = Claims(args.tiny)
+    report(rows, verdicts, *((4, RESULTS.with_suffix(".tiny.json")) if args.tiny else (CLAIM_SIZE, RESULTS)))
+    verdicts.exit()
 
 
-def report(rows: list[dict], size: int = 128, path: Path = RESULTS) -> None:
+def report(rows: list[dict], verdicts: Claims, size: int = 128, path: Path = RESULTS) -> None:
     """Print the table and the RATIO lines; write the JSON results."""
     print(f"\n{'backend':<20}{'envs':>6}{'startup s':>11}{'step ms':>10}{'overhead ms':>13}{'env steps/s':>13}")
     for row in rows:
@@ -152,13 +158,15 @@ def report(rows: list[dict], size: int = 128, path: Path = RESULTS) -> None:
         )
     by_key = {(row["label"], row["num_envs"]): row for row in rows}
     if ("ray_actor_per_env", size) not in by_key:
-        print(f"RATIO process_vs_ray_actor_per_env_overhead not measured (target >= 10x): {size} actors did not fit")
+        verdicts.info("RATIO", "process_vs_ray_actor_per_env_overhead", "not measured",
+                    f"{size} actors did not fit; the claim is >= {TARGET_RATIO:g}x")  # fmt: skip
         return
     process, ape = by_key[("process", size)], by_key[("ray_actor_per_env", size)]
     claims = {
         "process_vs_ray_actor_per_env_overhead": ape["overhead_ms"] / process["overhead_ms"],
         "process_vs_ray_actor_per_env_step_time": ape["step_ms"] / process["step_ms"],
     }
+    ratios = {"overhead": ape["overhead_ms"] / process["overhead_ms"], "step_time": ape["step_ms"] / process["step_ms"]}
     write_results(
         {
             "schema_version": 1,
@@ -168,14 +176,10 @@ def report(rows: list[dict], size: int = 128, path: Path = RESULTS) -> None:
         },
         path,
     )
-    print(
-        f"\nRATIO process_vs_ray_actor_per_env_overhead {claims['process_vs_ray_actor_per_env_overhead']:.1f}x "
-        f"(target >= {TARGET_RATIO:g}x; {size} envs: {process['overhead_ms']:.2f} ms vs {ape['overhead_ms']:.2f} ms)"
-    )
-    print(
-        f"RATIO process_vs_ray_actor_per_env_step_time {claims['process_vs_ray_actor_per_env_step_time']:.1f}x "
-        f"(no target; {size} envs: {process['step_ms']:.1f} ms vs {ape['step_ms']:.1f} ms per vector step)"
-    )
+    overhead = f"{size} envs: {process['overhead_ms']:.2f} ms vs {ape['overhead_ms']:.2f} ms"
+    verdicts.timing("RATIO", "process_vs_ray_actor_per_env_overhead", [ratios["overhead"]], TARGET_RATIO, overhead)
+    step = f"no target; {size} envs: {process['step_ms']:.1f} ms vs {ape['step_ms']:.1f} ms per vector step"
+    verdicts.info("RATIO", "process_vs_ray_actor_per_env_step_time", f"{ratios['step_time']:.1f}x", step)
 
 
 if __name__ == "__main__":
