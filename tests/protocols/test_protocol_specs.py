@@ -92,3 +92,24 @@ def test_search_r1_specs_are_greedy_on_toolqa_v2(benchmark, ours):
 def test_search_r1_spec_end_to_end_with_the_expert(tmp_path):
     result = evaluate("toolqa-synthetic-search-r1/smoke@v1", "expert", out=tmp_path, progress=False)
     assert result["metrics"]["episodes"] == 9 and result["metrics"]["success_rate"]["mean"] == 1.0
+
+
+RELEASED = {
+    "alfworld-verl-agent/valid_seen@v1": "sha256:c12272f11b4cd487a6849313bb2ba240b7c26c3b09d10a5861100872311c03d1",
+    "alfworld-verl-agent/valid_unseen@v1": "sha256:822fbc8795b0d50baa589eeb00b43773a6015880976a735cbaef14f93c9d6f5d",
+    "hotpot-sample-search-r1/dev@v1": "sha256:e1d8bd7a1d783c1638c4627befc50718bbccbc552586ad521fc7f3fb306f2b79",
+    "hotpot-sample-wiki-search-r1/dev@v1": "sha256:43277f89439bdc5d647cefc04985331c008db8d866217b1c00c87eab7d8e5e73",
+    "sokoban-6x6-1box-verl-agent/test@v1": "sha256:9fe30227a50861c6186014a226cc06dee4c37482ee7b7d46dd09c3538377e284",
+    "toolqa-synthetic-search-r1/smoke@v1": "sha256:b29f8d19b44e9b8980675796009fe08505925a66c24799b01d98b0bb1abf448a",
+    "toolqa-synthetic-search-r1/test@v1": "sha256:3b6020c85dcbf58fc313f5105ab0c4d7cdb8ea2808a97b628d4acdbbc35c33fd",
+    "webshop-1k-verl-agent/smoke@v1": "sha256:865038d1673596dd7e99fb7934ca0fb94f9a3772fbb8885fa3cac511e471645a",
+    "webshop-1k-verl-agent/test@v1": "sha256:1e9c3929ef949ae803ebe9781fdac00fe218c5244c34b602303e0fabf8d72155",
+}
+"""Content hashes of the released protocol specs: a change needs a new @vN, never an edit."""
+
+
+def test_released_protocol_specs_keep_their_hashes():
+    from anchorgym.harness.specs import list_benchmarks
+
+    found = {s.id: s.content_hash() for s in list_benchmarks() if s.source.endswith("protocols.json")}
+    assert {k: found[k] for k in RELEASED} == RELEASED
