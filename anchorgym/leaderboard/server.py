@@ -4,11 +4,12 @@ API (JSON; every entry carries its ``status`` and ``submitter``):
 
 * ``POST /api/submissions`` (``Authorization: Bearer TOKEN``, multipart files
   ``result`` = result.json and ``episodes`` = episodes.jsonl): verify and store;
-  201 with the entry (200 with ``"duplicate": true`` when this submitter sent the same
-  episodes before), or 4xx with ``{"error": reason}``.
+  201 with the entry (200 with ``"duplicate": true`` when this submitter sent the same run
+  before; 409 when another submitter did), or 4xx with ``{"error": reason}``.
 * ``GET /api/benchmarks``: benchmarks with entry counts.
-* ``GET /api/benchmarks/<id>/entries``: ``{"ranked": [...], "unverified": [...]}``; only
-  replay-verified entries rank (success, then score).
+* ``GET /api/benchmarks/<id>/entries``: ``{"ranked": [...], "ranked_tier": ..., "tiers": {...},
+  "unverified": [...]}``: one ranked list per trust tier (re-run verified, replay verified; success, then
+  score), the landing ranking (the strongest tier the operator enables) and the unranked entries.
 * ``GET /api/entries/<n>``: one entry; ``/api/entries/<n>/episodes``: its episodes file;
   ``/api/entries/<n>/episodes/<k>``: its k-th episode record (1-based), raw.
 
