@@ -1,4 +1,4 @@
-"""The WebShop text environment (``anchorgym/WebShop-v0``).
+"""The WebShop text environment (``anchorgym/WebShop-v2``, and the legacy ``-v1``/``-v0``).
 
 Observations are WebShop's "simple" text mode: the page's visible text joined
 with ``[SEP]``. Actions are ``search[query]`` (on the search page) and

@@ -206,6 +206,8 @@ class LuceneCompatSearch:
         # BM25Similarity's cache: 1 / (k1 * ((1 - b) + b * length / avgdl)), per stored length byte, in float32.
         cache = np.float32(1) / (K1 * ((np.float32(1) - B) + B * LENGTH_TABLE / avgdl))
         self._norm_inverse = cache[[length_to_byte(int(n)) for n in lengths]].astype(np.float32)
+        self._asin_rank = np.empty(len(self.asins), dtype=np.int64)  # position of each asin in sorted order
+        self._asin_rank[sorted(range(len(self.asins)), key=self.asins.__getitem__)] = np.arange(len(self.asins))
 
     def idf(self, doc_freq: int) -> np.float32:
         """Lucene's BM25 idf (computed in double, stored as a float)."""
@@ -228,5 +230,5 @@ class LuceneCompatSearch:
     def search(self, query: str, k: int = RESULTS_CUTOFF) -> list[str]:
         """Return the asins of the ``k`` best products, best first (ties: smaller asin first)."""
         indices, scores = self.scores(query)
-        ranked = sorted(zip((-scores).tolist(), indices.tolist(), strict=True), key=lambda p: (p[0], self.asins[p[1]]))
-        return [self.asins[doc] for _, doc in ranked[:k]]
+        order = np.lexsort((self._asin_rank[indices], -scores))[:k]  # score descending, then asin ascending
+        return [self.asins[doc] for doc in indices[order].tolist()]
