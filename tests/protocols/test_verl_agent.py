@@ -119,3 +119,12 @@ def test_templates_are_registered_for_the_protocol_envs() -> None:
 
     assert template_for("anchorgym/Sokoban-verl-agent-v0") is SOKOBAN_VERL_AGENT_TEMPLATE
     assert template_for("anchorgym/ALFWorld-verl-agent-v0") is ALFWORLD_VERL_AGENT_TEMPLATE
+
+
+def test_webshop_prompt_past_13000_characters_drops_its_history():
+    """verl-agent falls back to the no-history template when the WebShop prompt exceeds 13,000 characters."""
+    long = json.loads((Path(__file__).parent / "data" / "webshop_long_page.json").read_text(encoding="utf-8"))
+    inputs = _inputs("webshop", long, 2)
+    rendered = [WEBSHOP_VERL_AGENT_TEMPLATE.render(agent_input, 2) for agent_input in inputs]
+    assert rendered == long["prompts"]
+    assert "Prior to this step" not in rendered[2] and len(rendered[2]) < 13000  # the fallback kept it short

@@ -40,7 +40,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 SOKOBAN_WORDS = (("up", "up"), ("down", "down"), ("left", "left"), ("right", "right"), ("still", "still"))
 """Substrings checked in order and the env action each maps to (``still`` is verl-agent's action 0)."""
 SOKOBAN_NOOP = "still"
-"""What a Sokoban turn without a usable action sends: the no-op the env does not count as a move."""
+"""What a Sokoban turn without a usable action sends: a no-op (no move, -0.1), as verl-agent's action 0."""
 SEARCH_BAR = "search[<your query>]"
 HISTORY_LINE = "[Observation {index}: '{observation}', Action {index}: '{action}']"
 
