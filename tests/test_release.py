@@ -149,3 +149,65 @@ def test_the_wheel_in_a_fresh_venv(dist: Path, tmp_path: Path, extra: str | None
         assert f"Results and reports (report.md, report.html) are under {work / 'demo'}" in done.stdout
         assert "| expert (demo/test/expert) | 100.0% [98.7, 100.0] |" in done.stdout
         assert (work / "demo" / "test" / "random" / "report.html").is_file()
+
+
+def _torch_pin() -> list[str]:
+    """The dev venv's exact torch (the CPU build) and where pip finds it, so no CUDA build is pulled in."""
+    torch = pytest.importorskip("torch")
+    links = [f for path in os.environ.get("PIP_FIND_LINKS", "").split() for f in ("--find-links", path)]
+    return [*links, f"torch=={torch.__version__}"]
+
+
+def _venv_with(tmp: Path, wheel: Path, extra: str) -> Path:
+    """A fresh venv holding the wheel with ``extra`` (torch pinned to the dev venv's CPU build)."""
+    venv = tmp / f"venv-{extra}"
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
+    run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], timeout=120)
+    requirement = f"anchorgym[{extra}] @ {wheel.as_uri()}"
+    run([uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *_torch_pin(), requirement],
+        timeout=1800)  # fmt: skip
+    return venv / "bin"
+
+
+def _serve_and_evaluate(bin_: Path, work: Path, env: dict[str, str]) -> None:
+    """``anchorgym serve tiny`` in the venv, then ``anchorgym eval`` against it over HTTP."""
+    server = subprocess.Popen([str(bin_ / "anchorgym"), "serve", "tiny", "--port", "0", "--threads", "1"], cwd=work,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        line = server.stdout.readline()
+        assert line.startswith("Serving 'tiny' at http://127.0.0.1:"), line + server.stderr.read()
+        url = line.split(" at ", 1)[1].strip()
+        run([str(bin_ / "anchorgym"), "eval", "sokoban-6x6-1box/lm-smoke@v2", "--policy", f"openai:{url}?model=tiny",
+             "--max-new-tokens", "8", "--out", "lm", "--no-progress"], cwd=work, env=env, timeout=900)  # fmt: skip
+        result = json.loads((work / "lm" / "result.json").read_text())
+        assert result["metrics"]["episodes"] == 4 and result["policy"]["spec"].startswith("openai:")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", ["hf", "train"])
+def test_each_documented_extra_runs_its_commands(dist: Path, tmp_path: Path, extra: str):
+    """A fresh venv per extra runs that extra's commands: serve (and eval against it) for [hf], train for [train]."""
+    bin_ = _venv_with(tmp_path, _wheel(dist), extra)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["ANCHORGYM_CACHE_DIR"] = str(tmp_path / "cache")  # a new user's empty cache
+    _serve_and_evaluate(bin_, work, env)  # [train] holds [hf]: serve works there too
+    if extra == "train":
+        done = run([str(bin_ / "anchorgym"), "train", "sokoban-tiny-cpu", "--set", "iterations=1", "--set",
+                    "output_dir=runs/tiny", "--set", "save_every=1"], cwd=work, env=env, timeout=1200)  # fmt: skip
+        assert list((work / "runs" / "tiny" / "checkpoints").glob("iter_*")), done.stdout[-2000:]
+
+
+@pytest.mark.slow
+def test_serve_in_the_bare_wheel_is_one_line(dist: Path, tmp_path: Path):
+    bin_ = _fresh_venv(tmp_path, "venv", _wheel(dist), None)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    done = subprocess.run([str(bin_ / "anchorgym"), "serve", "tiny"], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=120)  # fmt: skip
+    assert done.returncode == 2 and done.stderr == (
+        "error: The optional dependency 'torch' is not installed. Install it with: pip install 'anchorgym[hf]'\n"
+    )

@@ -1,18 +1,23 @@
 """Progress of an evaluation: a live bar in a terminal, a few summary lines in a log.
 
 In a terminal a tqdm bar shows episodes done, the live success rate, the ETA and,
-while a batch is stepping, its step. When stderr is not a terminal (a log file, a
-pipe, a CI job) the bar is off and :class:`Progress` writes one line at the start
-and one per tenth of the episodes instead of a line per update.
+while a batch is stepping, its step, the envs still running and, for model policies,
+the tokens generated per second. When stderr is not a terminal (a log file, a pipe, a
+CI job) the bar is off and :class:`Progress` writes one line at the start and one per
+tenth of the episodes, and between them a step line at most every
+:data:`STEP_LOG_SECONDS` (a model on a CPU can take minutes per batch: the log shows
+it is working, at how many tokens/s).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 LOG_LINES = 10  # summary lines outside a terminal, one per tenth of the run
+STEP_LOG_SECONDS = 30.0  # outside a terminal, at most one step line this often
 
 
 class Progress:
@@ -27,12 +32,20 @@ class Progress:
     """
 
     def __init__(
-        self, total: int, done: Sequence[dict[str, Any]], label: str, enabled: bool, stream: IO[str] | None = None
+        self,
+        total: int,
+        done: Sequence[dict[str, Any]],
+        label: str,
+        enabled: bool,
+        stream: IO[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.total, self.label, self.stream = total, label, stream or sys.stderr
+        self.total, self.label, self.stream, self.clock = total, label, stream or sys.stderr, clock
         self.wins = sum(bool(r["won"]) for r in done)
         self.errors = sum(bool(r.get("error")) for r in done)
         self.count, self.steps = len(done), 0
+        self.all_steps, self.tokens, self.started = 0, 0, clock()
+        self._last_step_line = self.started
         self.bar = self._bar(done) if enabled and self.stream.isatty() else None
         self.logging = enabled and self.bar is None
         self._logged = -1
@@ -56,11 +69,29 @@ class Progress:
         """Count steps from zero again: the bar shows the step within the batch being played."""
         self.steps = 0
 
-    def step(self, active: int, _finished: int) -> None:
-        """Show that a batch is still stepping (model policies can take minutes per batch)."""
+    def step(self, active: int, _finished: int, outputs: Sequence[Any] = ()) -> None:
+        """Count one batched step and the tokens its policy outputs generated; show them.
+
+        Args:
+            active: envs still playing after the step.
+            _finished: episodes of the batch finished so far.
+            outputs: the step's :class:`~anchorgym.policies.base.PolicyOutput` s (their ``tokens_out``).
+        """
         self.steps += 1
+        self.all_steps += 1
+        self.tokens += sum(output.tokens_out or 0 for output in outputs)
         if self.bar is not None:
             self._show(active)
+        elif self.logging and self.clock() - self._last_step_line >= STEP_LOG_SECONDS:
+            self._last_step_line = self.clock()
+            parts = [f"{self.label}: {self.count}/{self.total} episodes", f"batch step {self.steps} ({active} running)"]
+            parts += [f"{self.all_steps} steps", *self._rate()]
+            print(", ".join(parts), file=self.stream, flush=True)
+
+    def _rate(self) -> list[str]:
+        """``"N tokens/s"`` over the run so far, when the policy reported tokens (model policies)."""
+        elapsed = self.clock() - self.started
+        return [f"{self.tokens / elapsed:.1f} tokens/s"] if self.tokens and elapsed > 0 else []
 
     def _summary(self) -> dict[str, str]:
         played = self.count - self.errors
@@ -74,6 +105,8 @@ class Progress:
             shown = self._summary()
             if active:
                 shown.update(step=str(self.steps), running=str(active))
+                if self._rate():
+                    shown["tok/s"] = self._rate()[0].split()[0]
             self.bar.set_postfix(shown, refresh=active is not None)
         elif self.logging:
             self._log()

@@ -134,7 +134,8 @@ class Episode:
 
 
 EpisodeCallback = Callable[[Episode], None]
-ProgressCallback = Callable[[int, int], None]  # (steps taken this call, episodes finished so far)
+ProgressCallback = Callable[[int, int, Sequence[PolicyOutput]], None]
+"""Called after each batched step with (envs still active, episodes finished so far, the step's policy outputs)."""
 
 
 def env_info_at(infos: dict[str, Any], index: int) -> dict[str, Any]:
@@ -310,7 +311,8 @@ def rollout(
         skip: sub-env indices not to play (e.g. padding of a last, partial batch); their
             episodes are omitted from the result.
         on_episode: called with each :class:`Episode` as soon as it finishes.
-        on_step: called after each batched step with ``(active envs stepped, episodes finished)``.
+        on_step: called after each batched step with ``(envs still active, episodes finished, the step's
+            policy outputs)`` (progress: steps and generated tokens).
 
     Returns:
         The finished episodes (errored ones included), ordered by sub-env index.
@@ -341,16 +343,16 @@ def rollout(
     starts = [loop.episode_start(int(i)) for i in np.flatnonzero(envs.active)]
     _call_policy(policy, "on_episode_start", loop, [s.env_index for s in starts], starts)
     while envs.active.any():
-        _step_once(loop, policy, max_steps, finished, on_episode)
+        outputs = _step_once(loop, policy, max_steps, finished, on_episode)
         if on_step is not None:
-            on_step(int(envs.active.sum()), len(finished))
+            on_step(int(envs.active.sum()), len(finished), outputs)
     return sorted(finished, key=lambda episode: episode.env_index)
 
 
 def _step_once(
     loop: _Loop, policy: Policy, max_steps: int | None, finished: list[Episode], on_episode: EpisodeCallback | None
-) -> None:
-    """Act for every active sub-env, step the vector env, record the results."""
+) -> list[PolicyOutput]:
+    """Act for every active sub-env, step the vector env, record the results; return the policy's outputs."""
     envs = loop.envs
     running = [int(i) for i in np.flatnonzero(envs.active)]
     inputs = [loop.agent_input(i) for i in running]
@@ -369,6 +371,7 @@ def _step_once(
         episode = loop.record(index, output, result, forced)
         if episode is not None:
             _finish(loop, episode, finished, on_episode)
+    return outputs
 
 
 def _finish(loop: _Loop, episode: Episode, finished: list[Episode], on_episode: EpisodeCallback | None) -> None:
