@@ -6,7 +6,7 @@ relationship, a list in a file or a note, a bills CSV, senders of Venmo payments
 with a *sink* (an answer, Venmo payments, text messages, a note, a file). People
 named in files and notes must be looked up in the phone's contact book (the
 world holds look-alike names), lists need pagination (``page_limit`` is at most
-20 and the Venmo history has 140 payments), and every app needs a login, as in
+20 and the Venmo history has 200 payments), and every app needs a login, as in
 AppWorld. Level = number of apps touched (1, 2 or 3).
 
 Everything is computed from the world plan (:func:`suite_world.plan_world`) in

@@ -25,10 +25,11 @@ APPS = ("phone", "venmo", "simple_note", "file_system")
 FIRST_NAMES = [
     "Bob", "Carla", "Dev", "Erin", "Farid", "Gina", "Hugo", "Iris", "Jonas", "Kemi", "Luis", "Mira",
     "Nate", "Olga", "Pavel", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera", "Wes", "Xena", "Yusuf",
+    "Abel", "Bianca", "Cyrus", "Dina", "Emil", "Fatima", "Gideon", "Hana", "Igor", "Jada", "Kofi", "Lena",
 ]  # fmt: skip
 LAST_NAMES = ["Stone", "Diaz", "Patel", "Walsh", "Haddad", "Kim", "Okafor", "Berg", "Moreau", "Silva", "Novak", "Ito"]
 RELATIONSHIPS = ["friend", "coworker", "roommate", "sibling", "cousin", "neighbor"]
-NUM_PEOPLE = 36
+NUM_PEOPLE = 64  # about 57 contacts: three pages of search_contacts
 PAYMENT_NOTES = [
     "pizza night", "concert tickets", "coffee", "rent share", "cab ride", "lunch", "groceries", "book club",
     "movie night", "gas money", "birthday gift", "brunch", "utilities", "board games", "parking", "dinner",
@@ -115,7 +116,7 @@ def plan_world(seed: int) -> dict[str, Any]:
         )
     start = datetime.fromisoformat(WORLD_DATETIME)
     payments = []
-    for _ in range(140):
+    for _ in range(200):
         other = rng.randrange(1, len(people))
         sent = rng.random() < 0.5
         when = start - timedelta(days=rng.randrange(1, 200), hours=rng.randrange(0, 23))
@@ -132,15 +133,15 @@ def plan_world(seed: int) -> dict[str, Any]:
     notes = [{"title": t, "content": c, "tags": tags} for t, c, tags in NOTE_TOPICS]
     contacts = [p for p in people[1:] if p["contact"]]
     for number in range(1, LIST_NOTE_COUNT + 1):
-        group = sorted(rng.sample(contacts, rng.randrange(3, 6)), key=lambda p: p["index"])
+        group = sorted(rng.sample(contacts, rng.randrange(4, 8)), key=lambda p: p["index"])
         title = f"Invite List {number}"
         notes.append({"title": title, "content": _name_lines(group), "tags": ["lists"]})
     files = [{"path": path, "content": content} for path, content in DISTRACTOR_FILES]
     for number in range(1, LIST_FILE_COUNT + 1):
-        group = sorted(rng.sample(contacts, rng.randrange(3, 6)), key=lambda p: p["index"])
+        group = sorted(rng.sample(contacts, rng.randrange(4, 8)), key=lambda p: p["index"])
         files.append({"path": f"~/documents/lists/team_{number}.txt", "content": _name_lines(group)})
     for number in range(1, CSV_FILE_COUNT + 1):
-        group = sorted(rng.sample(contacts, rng.randrange(3, 5)), key=lambda p: p["index"])
+        group = sorted(rng.sample(contacts, rng.randrange(4, 7)), key=lambda p: p["index"])
         rows = [
             f"{p['first_name']} {p['last_name']},{rng.randrange(5, 80)}.{rng.choice(['00', '50', '25'])}" for p in group
         ]
@@ -202,7 +203,7 @@ def _build_phone(models: Any, people: list[dict[str, Any]]) -> None:
 def _build_venmo(models: Any, people: list[dict[str, Any]], payments: list[dict[str, Any]]) -> None:
     users = [
         _save(
-            models.venmo.User, **_account(p), password=password("venmo", p["index"]), venmo_balance=500.0, verified=True
+            models.venmo.User, **_account(p), password=password("venmo", p["index"]), venmo_balance=5000.0, verified=True
         )
         for p in people
     ]
