@@ -702,31 +702,35 @@ class RayBackend(Backend):
         self.actor_cls = ray.remote(num_cpus=0)(EnvHost)
         self.actors: list[Any] = [None] * len(self.slices)
         self.pids = [0] * len(self.slices)
-        for worker in range(len(self.slices)):
-            self.actors[worker] = self._actor(worker)
-        for worker in range(len(self.slices)):
-            self.pids[worker] = self._started(worker, "start")
+        self.nodes = [""] * len(self.slices)  # the node id each actor runs on
+        workers = range(len(self.slices))
+        failures = self._place(workers, "start", {worker: set() for worker in workers})
+        if failures:
+            raise next(iter(failures.values()))
 
     def _actor(self, worker: int, node_id: str | None = None) -> Any:
-        options: dict[str, Any] = {}
+        """Create ``worker``'s actor: on ``node_id`` when given, else where Ray's scheduler puts it."""
+        strategy: Any = "DEFAULT"
         if node_id is not None:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-            # soft: should that node be lost before the actor starts, Ray places it on another live one
-            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=node_id, soft=True)
-        cls = self.actor_cls.options(**options) if options else self.actor_cls
+            # hard: Ray's soft affinity may place it elsewhere (e.g. beside the others, on one node); should the
+            # node be lost before the actor starts, the start fails and _place tries another node
+            strategy = NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)
+        cls = self.actor_cls.options(scheduling_strategy=strategy)
         return cls.remote(self.env_id, self.env_kwargs, len(self.slices[worker]), self.info)
 
-    def _started(self, worker: int, method: str) -> int:
-        """Wait until ``worker``'s actor built its envs; return its pid.
+    def _started(self, worker: int, method: str) -> tuple[int, str]:
+        """Wait until ``worker``'s actor built its envs; return its pid and node id.
 
         Raises:
             WorkerError: the actor died while starting (at ``start``: the run cannot begin).
             AnchorGymError: an env constructor raised one of anchorgym's errors (bad kwargs, missing data).
         """
         try:
-            return int(self.ray.get(self.actors[worker].pid.remote()))
-        except self.ray.exceptions.RayActorError as error:
+            pid, node = self.ray.get(self.actors[worker].__ray_call__.remote(_actor_place))
+            return int(pid), str(node)
+        except (self.ray.exceptions.RayActorError, self.ray.exceptions.ActorUnschedulableError) as error:
             cause = _actor_cause(error)
             if isinstance(cause, AnchorGymError):
                 raise cause from error
@@ -746,17 +750,41 @@ class RayBackend(Backend):
         """Return the ids of the cluster's live nodes that can host actors."""
         return [node["NodeID"] for node in self.ray.nodes() if node.get("Alive")]
 
+    def _place(self, workers: Sequence[int], method: str, avoid: dict[int, set[str]]) -> dict[int, WorkerError]:
+        """Start ``workers``' actors round-robin over the live nodes not in ``avoid``; return those that failed.
+
+        Ray may still count a node it lost a moment ago as alive (until it misses enough heartbeats), so an
+        actor that dies while starting is tried again on another node, up to :data:`RAY_START_TRIES` times.
+        """
+        pending: list[int] = list(workers)
+        failures: dict[int, WorkerError] = {}
+        for attempt in range(RAY_START_TRIES):
+            nodes, targets = self.live_nodes(), {}
+            for number, worker in enumerate(pending):
+                if self.actors[worker] is not None:
+                    with contextlib.suppress(Exception):  # it is dead already
+                        self.ray.kill(self.actors[worker])
+                usable = [n for n in nodes if n not in avoid[worker]] or nodes
+                targets[worker] = usable[number % len(usable)] if usable else None
+                self.actors[worker] = self._actor(worker, targets[worker])
+            failures = {}
+            for worker in pending:
+                try:
+                    self.pids[worker], self.nodes[worker] = self._started(worker, method)
+                except WorkerError as error:
+                    logger.warning("%s (attempt %d of %d)", error, attempt + 1, RAY_START_TRIES)
+                    avoid[worker].add(targets[worker] or "")
+                    failures[worker] = error
+            pending = list(failures)
+            if not pending:
+                break
+        return failures
+
     def _restart(self, workers: Sequence[int]) -> None:
-        nodes = self.live_nodes()
-        for number, worker in enumerate(workers):
-            with contextlib.suppress(Exception):  # it is dead already
-                self.ray.kill(self.actors[worker])
-            self.actors[worker] = self._actor(worker, nodes[number % len(nodes)] if nodes else None)
-        for worker in workers:
-            try:
-                self.pids[worker] = self._started(worker, "restart")
-            except WorkerError as error:  # e.g. its node was lost meanwhile: its envs fail, the next reset retries
-                self.dead[worker] = WorkerError(f"{error} Its episodes end here; it restarts at the next reset.")
+        """Start ``workers`` again on live nodes, first avoiding the nodes their actors were lost on."""
+        failures = self._place(workers, "restart", {worker: {self.nodes[worker]} for worker in workers})
+        for worker, error in failures.items():  # its envs fail; the next reset tries again
+            self.dead[worker] = WorkerError(f"{error} Its episodes end here; it restarts at the next reset.")
 
     def _dispatch(self, method: str, requests: dict[int, list], unpack: bool = False) -> dict[int, Any]:
         replies: dict[int, Any] = {w: self.dead[w] for w in requests if w in self.dead}
@@ -775,11 +803,10 @@ class RayBackend(Backend):
                     self.ray.kill(self.actors[worker])
                 self.dead[worker] = replies[worker] = self.timeout_error(worker, f"Ray actor {worker}", method)
                 logger.warning("%s", self.dead[worker])
-            except self.ray.exceptions.RayActorError as error:
-                lost = "its node was lost" if "node" in str(error).lower() else "it died"
+            except self.ray.exceptions.RayActorError:
                 self.dead[worker] = WorkerError(
-                    f"Ray actor {worker} hosting {self.envs_of(worker)} stopped during {method} ({lost}). "
-                    "Its episodes end here; it restarts at the next reset."
+                    f"Ray actor {worker} hosting {self.envs_of(worker)} stopped during {method} (its process or "
+                    "its node was lost). Its episodes end here; it restarts at the next reset, on a live node."
                 )
                 replies[worker] = self.dead[worker]
         return replies
@@ -791,6 +818,16 @@ class RayBackend(Backend):
                 self.ray.kill(actor)
             except Exception:  # an already-dead actor is fine to ignore when closing
                 pass
+
+
+RAY_START_TRIES = 3
+
+
+def _actor_place(host: EnvHost) -> tuple[int, str]:
+    """Run inside an actor: its pid and the id of the node it runs on."""
+    import ray
+
+    return host.pid(), ray.get_runtime_context().get_node_id()
 
 
 def _actor_cause(error: Exception) -> BaseException | None:

@@ -8,6 +8,7 @@ backends hand to their workers.
 from __future__ import annotations
 
 import os
+import signal
 from typing import Any
 
 from anchorgym.envs.registry import EnvInfo
@@ -25,6 +26,7 @@ class FlakyEnv(SokobanEnv):
         raise_at_step: raise ``RuntimeError`` when this step of ``task`` is taken (0: never).
         raise_on_reset: raise ``RuntimeError`` when ``task`` is reset.
         exit_on_reset: end the hosting process with ``os._exit(3)`` when ``task`` is reset.
+        kill_on_init: SIGKILL the hosting process while the env is built (a worker killed during start-up).
         **kwargs: passed to :class:`SokobanEnv`.
     """
 
@@ -34,8 +36,11 @@ class FlakyEnv(SokobanEnv):
         raise_at_step: int = 0,
         raise_on_reset: bool = False,
         exit_on_reset: bool = False,
+        kill_on_init: bool = False,
         **kwargs: Any,
     ) -> None:
+        if kill_on_init:
+            os.kill(os.getpid(), signal.SIGKILL)
         super().__init__(**kwargs)
         self.fail_task, self.raise_at_step = task, raise_at_step
         self.raise_on_reset, self.exit_on_reset = raise_on_reset, exit_on_reset

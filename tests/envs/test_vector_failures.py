@@ -165,3 +165,28 @@ def test_sync_and_process_report_failures_identically():
         envs.close()
     assert records["process"] == records["sync"]
     assert any(STEP_ERROR in row for step in records["sync"][0] for row in step)
+
+
+def test_a_worker_killed_while_starting_gives_no_main_module_hint():
+    with pytest.raises(WorkerError) as caught:
+        make("process", kill_on_init=True)
+    message = str(caught.value)
+    assert message.startswith("Worker process 0 (pid ") and "died (SIGKILL) while starting." in message
+    assert "__main__" not in message  # the hint is for exit code 1 (an unguarded main module), not a signal
+
+
+def test_a_hung_worker_past_its_step_limit_is_killed_and_restarted():
+    envs = make("process", task="1000000001", backend_options={"step_timeout_s": 8.0})
+    try:
+        envs.reset(seed=7, options={"task_ids": TASKS})
+        os.kill(envs.backend.pids[0], signal.SIGSTOP)  # worker 0 (envs 0-1) hangs for good
+        _, _, _, _, infos = envs.step(MOVES)
+        errors = [per_env(infos.get("error"), infos, "error", i) for i in range(4)]
+        assert errors[2:] == [None, None]
+        assert errors[0] == errors[1] and errors[0].startswith("EnvTimeout: Worker process 0 (pid ")
+        assert "did not finish step within 8 s (timeout, step_timeout_s) and was killed" in errors[0]
+        old = envs.backend.pids[0]
+        envs.reset(seed=7, options={"task_ids": TASKS})  # the next reset starts it again
+        assert envs.backend.pids[0] != old and envs.backend.restarts == [1, 0]
+    finally:
+        envs.close()
