@@ -7,6 +7,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from anchorgym.errors import ConfigError, DiskFullError
@@ -123,8 +124,14 @@ def register(subparsers: Any) -> None:
     cmp.add_argument("results", nargs="+", help="result directories (or result.json files)")
     cmp.set_defaults(handler=_compare)
 
-    rep = subparsers.add_parser("report", help="write a Markdown and an offline HTML report for a result")
-    rep.add_argument("result", help="result directory written by `anchorgym eval`")
+    rep = subparsers.add_parser(
+        "report", help="write a Markdown and an offline HTML report for a result, or the curves of a training run"
+    )
+    rep.add_argument(
+        "result",
+        help="result directory written by `anchorgym eval`, or a training run's output_dir (or a folder of runs, "
+        "one per seed: their curves get a band over seeds)",
+    )
     rep.add_argument("--examples", type=int, default=4, help="example trajectories to show")
     rep.set_defaults(handler=_report)
 
@@ -323,6 +330,17 @@ def _compare(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from anchorgym.harness.report import write_report
 
+    if not (Path(args.result) / "result.json").exists() and _is_training_run(Path(args.result)):
+        # a training run's output_dir (or a folder of them): its curves, not an evaluation report
+        from anchorgym.training.report import training_report
+
+        print(f"html:   {training_report(args.result)}")
+        return 0
     markdown, html = write_report(args.result, examples=args.examples)
     print(f"report: {markdown}\nhtml:   {html}")
     return 0
+
+
+def _is_training_run(folder: Path) -> bool:
+    """A training run's output_dir holds ``metrics.csv``; a folder of runs holds them one level down."""
+    return (folder / "metrics.csv").is_file() or any(folder.glob("*/metrics.csv"))
