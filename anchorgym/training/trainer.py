@@ -204,7 +204,15 @@ class Trainer:
     def _learner(self) -> Learner:
         c = self.config
         loss = LossConfig(
-            c.clip_eps, c.clip_ratio_c, c.loss_aggregation, c.kl_coef, c.entropy_coef, c.kl_estimator, c.max_new_tokens
+            clip_eps=c.clip_eps,
+            clip_ratio_c=c.clip_ratio_c,
+            aggregation=c.loss_aggregation,
+            kl_coef=c.kl_coef,
+            entropy_coef=c.entropy_coef,
+            kl_estimator=c.kl_estimator,
+            norm_length=c.max_new_tokens,
+            clip_ratio_low=c.clip_ratio_low,
+            clip_ratio_high=c.clip_ratio_high,
         )
         return Learner(
             self.model,

@@ -192,3 +192,12 @@ def test_diagnostics_are_logged_every_iteration(tmp_path):
     # the corridor's text names its cell: text and state partition the steps alike
     assert (float(rows[0]["anchors/aliasing"]), float(rows[0]["anchors/splitting"])) == (0.0, 0.0)
     assert np.isfinite(float(rows[0]["update/lr"]))
+
+
+def test_the_trainer_hands_every_loss_setting_to_the_learner(tmp_path):
+    trainer = Trainer(config(tmp_path, iterations=1, clip_ratio_low=0.1, clip_ratio_high=0.28, entropy_coef=0.001))
+    try:
+        loss = trainer.learner.loss_config
+        assert (loss.clip_ratio_low, loss.clip_ratio_high, loss.entropy_coef) == (0.1, 0.28, 0.001)
+    finally:
+        trainer.close()
