@@ -150,8 +150,9 @@ def _play_batch(
 ) -> None:
     """Play one batch (padded to the vector env's size); record its episodes not already done.
 
-    With seed scheme ``episode-v1`` every episode gets its own policy stream (``Batch.policy_seeds``);
-    with ``batch`` the policy is reseeded once for the whole batch (``Batch.policy_seed``).
+    With seed scheme ``episode-v1`` every episode gets its own policy stream (``Batch.policy_seeds``), which
+    the inputs carry as step seeds; with ``batch`` they carry none. Either way the policy's own stream is
+    reseeded once for the whole batch (``Batch.policy_seed``), for policies that ignore step seeds.
 
     Raises:
         PolicyError: the policy raised; the message names the batch, its seed, tasks and step.
@@ -165,10 +166,11 @@ def _play_batch(
         if batch.keys[slot] not in done:
             sink(episode_record(batch, slot, episode, spec_hash, spec.extra_metrics))
 
+    # Policies that draw from their own stream (ignoring AgentInput.seed, e.g. the trainer's) still replay
+    # a resumed batch exactly; seed-aware policies use the step seeds and never touch that stream.
+    reseed_policy(policy, batch.policy_seed)
     policy_seeds = None
-    if seed_scheme == BATCH_SCHEME:
-        reseed_policy(policy, batch.policy_seed)
-    else:
+    if seed_scheme != BATCH_SCHEME:
         policy_seeds = list(batch.policy_seeds) + [batch.policy_seeds[0]] * pad
     bar.new_batch()
     try:
@@ -542,7 +544,7 @@ def build_result(
             "batch_size": envs.num_tasks,
             "backend": type(envs.backend).__name__,
             "episodes_resumed": resumed,
-            "policy_reseeded_per_batch": context["seed_scheme"] == BATCH_SCHEME and can_reseed(policy),
+            "policy_reseeded_per_batch": can_reseed(policy),
             "seed_scheme": context["seed_scheme"],
             "started_at": context["started"],
             "finished_at": utc_now(),

@@ -159,6 +159,24 @@ def test_ray_backend_gives_identical_results(ray_session):
 
 
 @pytest.mark.slow
+def test_a_hung_ray_actor_past_its_step_limit_is_killed_and_restarted(ray_session):
+    envs = make("ray", num_workers=2, backend_options={"step_timeout_s": 8.0})
+    try:
+        envs.reset(seed=1)
+        os.kill(envs.backend.pids[0], signal.SIGSTOP)  # envs 0-2 live in actor 0: it hangs for good
+        *_, infos = envs.step(["up"] * envs.num_envs)
+        assert infos["_error"].tolist() == [True] * 3 + [False] * 3
+        assert infos["error"][0].startswith("EnvTimeout: Ray actor 0 hosting envs 0-2 of anchorgym/Sokoban-v0")
+        assert "did not finish step within 8 s (timeout, step_timeout_s) and was killed" in infos["error"][0]
+        stopped = envs.backend.pids[0]
+        envs.reset(seed=1)  # the reset starts a fresh actor
+        assert envs.backend.restarts == [1, 0] and envs.backend.pids[0] != stopped
+        assert not envs.step(["up"] * envs.num_envs)[4].get("_error", np.zeros(6, bool)).any()
+    finally:
+        envs.close()
+
+
+@pytest.mark.slow
 def test_env_errors_in_workers_reach_the_caller_and_the_pool_survives():
     envs = make("process", num_tasks=2, group_size=1, num_workers=2)
     with pytest.raises(ConfigError, match="non-negative integer seeds"):
