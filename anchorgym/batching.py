@@ -88,12 +88,16 @@ class Batcher(Generic[T, R]):
 
     def submit(self, item: T) -> R:
         """Queue ``item``, wait for its batch and return its result (or raise its batch's error)."""
+        return self.submit_future(item).result()
+
+    def submit_future(self, item: T) -> Future[R]:
+        """Queue ``item`` and return the future of its result, without waiting (a caller can give up on it)."""
         pending: _Pending[T, R] = _Pending(item)
         with self._closing:
             if self._closed:
                 raise RuntimeError("This batcher is closed: make a new one.")
             self._queue.put(pending)
-        return pending.result.result()
+        return pending.result
 
     def waiting(self) -> int:
         """How many submitted items are not yet in a batch."""

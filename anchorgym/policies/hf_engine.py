@@ -11,7 +11,7 @@ restricted to the top-p nucleus and renormalised (top-k is disabled). With
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -130,7 +130,11 @@ class HFEngine:
         return chat_prompt_ids(self.tokenizer, messages)
 
     def generate(
-        self, prompts: Sequence[Sequence[int]], generation: GenerationConfig, seed: int | Sequence[int]
+        self,
+        prompts: Sequence[Sequence[int]],
+        generation: GenerationConfig,
+        seed: int | Sequence[int],
+        stop: Callable[[], bool] | None = None,
     ) -> list[Completion]:
         """Generate one answer per prompt (a list of ids) in one left-padded batch.
 
@@ -141,9 +145,11 @@ class HFEngine:
                 ``seed[i]``, so its answer does not depend on the other rows (up to floating-point batch
                 effects on near-ties, see docs/evaluation.md). A single int seeds one sampler for the whole
                 batch (the ``batch`` seed scheme: a row's answer then depends on the batch).
+            stop: checked after every token; True ends the generation there (``anchorgym serve`` stops a
+                batch whose clients all went away).
         """
         if isinstance(seed, int):
-            return self._generate_batch_seeded(prompts, generation, seed)
+            return self._generate_batch_seeded(prompts, generation, seed, stop)
         torch = _import_torch()
         from transformers import LogitsProcessorList
 
@@ -158,13 +164,18 @@ class HFEngine:
                 # greedy over the sampler's scores: it leaves only the token it drew
                 generation_config=self._generation_config(replace(generation, temperature=0.0)),
                 logits_processor=LogitsProcessorList([sampler]),
+                stopping_criteria=_stopping(stop),
             )
         new_ids = out.sequences[:, input_ids.shape[1] :]
         chosen = torch.stack(sampler.logprobs, dim=1) if sampler.logprobs else torch.zeros((len(prompts), 0))
         return [self._completion(list(p), new_ids[i].tolist(), chosen[i].tolist()) for i, p in enumerate(prompts)]
 
     def _generate_batch_seeded(
-        self, prompts: Sequence[Sequence[int]], generation: GenerationConfig, seed: int
+        self,
+        prompts: Sequence[Sequence[int]],
+        generation: GenerationConfig,
+        seed: int,
+        stop: Callable[[], bool] | None = None,
     ) -> list[Completion]:
         """Generate with one sampler for the whole batch (torch's RNG forked and seeded; global state kept)."""
         torch = _import_torch()
@@ -176,6 +187,7 @@ class HFEngine:
                 input_ids=input_ids,
                 attention_mask=attention,
                 generation_config=self._generation_config(generation),
+                stopping_criteria=_stopping(stop),
             )
         new_ids = out.sequences[:, input_ids.shape[1] :]
         # one step at a time: stacking all steps would hold batch x new_tokens x vocab floats at once
@@ -218,3 +230,18 @@ class HFEngine:
         response = new_ids[:end]
         text = self.tokenizer.decode(response, skip_special_tokens=True)
         return Completion(text, prompt, response, logprobs[:end], finish)
+
+
+def _stopping(stop: Callable[[], bool] | None) -> Any:
+    """A transformers ``StoppingCriteriaList`` ending generation once ``stop()`` is True (None: no extra stop)."""
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    if stop is None:
+        return None
+
+    class _Stop(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            torch = _import_torch()
+            return torch.full((input_ids.shape[0],), bool(stop()), dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([_Stop()])

@@ -5,19 +5,28 @@ Routes: ``GET /v1/models`` and ``POST /v1/chat/completions`` (``n=1``; with
 ``return_token_ids: true`` the response carries ``prompt_token_ids`` and the
 choice ``token_ids``, as vLLM does). Errors use OpenAI's ``{"error": {...}}`` shape.
 Concurrent requests are generated in batches by one worker thread (:mod:`.batcher`).
+A request whose client went away (closed the connection, e.g. after its own timeout) is
+cancelled: it is not generated if it still waits, and a batch whose clients all left stops
+at the next token, so abandoned requests do not hold up later ones.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import secrets
+import select
+import socket
 import time
 import uuid
 from typing import Any
 
 from anchorgym.errors import ConfigError, missing_extra
 from anchorgym.policies.base import GenerationConfig
-from anchorgym.policies.batcher import Batcher
+from anchorgym.policies.batcher import Batcher, Request
 from anchorgym.policies.chat import Completion
+
+CLIENT_CHECK_S = 0.25
+"""How often a request waiting for its generation checks that its client is still connected."""
 
 
 class BadRequest(Exception):
@@ -60,10 +69,34 @@ def create_app(engine: Any, model_name: str, max_batch: int = 8) -> Any:
             raise BadRequest(f"Model {body.get('model')!r} not found; this server serves {model_name!r}.", 404)
         generation, seed = sampling_settings(body)
         prompt = engine.encode_chat(check_messages(body.get("messages")))
-        completion = batcher.submit(prompt, generation, seed)
+        completion = wait_for(batcher, Request(prompt, generation, seed), request.environ.get("werkzeug.socket"))
+        if completion is None:  # the client went away: nobody reads this
+            return "", 499
         return jsonify(response_body(body, model_name, completion, engine.tokenizer))
 
     return app
+
+
+def wait_for(batcher: Batcher, generation_request: Request, client: socket.socket | None) -> Completion | None:
+    """Queue a request and wait for its completion; cancel it and return None if the client disconnects."""
+    future = batcher.submit_request(generation_request)
+    while True:
+        try:
+            return future.result(timeout=CLIENT_CHECK_S)
+        except concurrent.futures.TimeoutError:
+            if client is not None and client_gone(client):
+                generation_request.cancelled.set()
+                batcher.abandoned += 1
+                return None
+
+
+def client_gone(client: socket.socket) -> bool:
+    """Return whether the peer closed ``client`` (readable with nothing to read), without consuming data."""
+    try:
+        readable, _, _ = select.select([client], [], [], 0)
+        return bool(readable) and client.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):  # reset, or already closed on our side
+        return True
 
 
 def check_messages(messages: Any) -> list[dict[str, str]]:
