@@ -77,6 +77,7 @@ STEP_FIELDS = {
     "parsed": "boolean",
 }
 OPTIONAL_STEP_FIELDS = {"step": "integer", "text": "string", "tokens_in": "integer|null", "tokens_out": "integer|null"}
+SELF_REPORTED = frozenset({"tokens_in", "tokens_out"})  # left out of a record's canonical form
 SUMMARY_KEYS = (
     "seed", "task_index", "episode", "task_type", "won", "score", "length", "return", "invalid_actions",
     "parse_failures", "tokens_in", "tokens_out", "metrics",
@@ -157,10 +158,13 @@ def _refuse_unknown(data: dict[str, Any], known: set[str], where: str) -> None:
 def canonical_digest(record: dict[str, Any]) -> bytes:
     """SHA-256 of a record's canonical form: keys sorted, no spaces, numbers as Python writes them.
 
-    Two files that differ only in line order, whitespace, key order or number spelling (``1`` or ``1.0``
-    aside) give the same canonical records.
+    Two files that differ only in line order, whitespace, key order, number spelling (``1`` or ``1.0``
+    aside) or self-reported token counts give the same canonical records.
     """
-    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # token counts are the submitter's word (never recomputed): a copy with other counts is the same run
+    kept = {key: value for key, value in record.items() if key not in SELF_REPORTED}
+    kept["steps"] = [{k: v for k, v in step.items() if k not in SELF_REPORTED} for step in record["steps"]]
+    text = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 

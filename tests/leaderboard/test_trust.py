@@ -140,6 +140,15 @@ def test_a_reordered_copy_is_the_same_run_and_another_submitters_copy_is_refused
             f"These episodes were already submitted as entry {first['id']} by tester (/entries/{first['id']}): "
             "a copy of another submitter's run cannot be ranked.",
         )
+    counted = _episodes(text_)
+    for episode in counted:  # the same run with invented token counts (self-reported: never recomputed)
+        for step in episode["steps"]:
+            step["tokens_in"], step["tokens_out"] = 100, 7
+        episode["tokens_in"], episode["tokens_out"] = 100 * episode["length"], 7 * episode["length"]
+    copy = server.submit(*reseal(result, counted), token=other)
+    assert copy.status_code == 409 and copy.json()["error"].startswith(
+        f"These episodes were already submitted as entry {first['id']} "
+    )
     assert [e["id"] for e in server.board()["unverified"] + server.board()["ranked"]] == [first["id"]]
 
 
