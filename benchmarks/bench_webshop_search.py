@@ -7,9 +7,9 @@ whole top 50 are equal; the full run adds 2,000 train instructions as unseen que
 (WebShop-v0/v1) is measured beside it for reference. Lucene runs through ``anchorgym[webshop-lucene]``.
 
 Run: .venv/bin/python benchmarks/bench_webshop_search.py [--tiny]
-Writes benchmarks/results/webshop_search.json. Exits 1 when any first page differs (the ranking is
+Writes benchmarks/results/webshop_search.json. Exits 1 when any first page or top 50 differs (the ranking is
 deterministic, so one miss is a bug). ``--tiny``: 20 test instructions, for the test that keeps this script
-running (``results/webshop_search.tiny.json``).
+running (``results/webshop_search.tiny.json``; checks nothing).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from claims import Claims
 
 from anchorgym.envs.webshop import data as webshop_data
 from anchorgym.envs.webshop.goals import TEST_GOALS, build_goals
@@ -72,17 +74,19 @@ def main():
         "mean_ms_per_query": {"lucene_compat": ours_ms, "lucene": lucene_ms, "bm25s": bm25s_ms},
         "first_page_misses": misses[:20],
     }
-    report(results, args.tiny)
     path = RESULTS.with_suffix(".tiny.json") if args.tiny else RESULTS
     path.parent.mkdir(exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json")
     with os.fdopen(fd, "w") as handle:
         json.dump(results, handle, indent=2)
     os.replace(tmp, path)
-    return 1 if misses else 0
+    claims = Claims(tiny=args.tiny)
+    report(results, claims)
+    claims.exit()
+    return 0
 
 
-def report(results, tiny):
+def report(results, claims):
     test, old = results["test"]["lucene_compat"], results["test"]["bm25s"]
     n = test["queries"]
     for name, ms in results["mean_ms_per_query"].items():
@@ -91,20 +95,22 @@ def report(results, tiny):
           f"first page {old['first_page_equal']}/{n}, top 50 {old['top50_equal']}/{n}")  # fmt: skip
     for query in results["first_page_misses"]:
         print(f"  first page differs: {query!r}")
-    verdict = "PASS" if test["first_page_equal"] == n else "FAIL"
-    print(f"RATIO webshop_first_page_equal_to_lucene {test['first_page_equal']}/{n} (target {n}/{n}) {verdict}")
-    verdict = "PASS" if test["top50_equal"] == n else "FAIL"
-    print(f"RATIO webshop_top50_equal_to_lucene {test['top50_equal']}/{n} (target {n}/{n}) {verdict}")
+    for name, key in (
+        ("webshop_first_page_equal_to_lucene", "first_page_equal"),
+        ("webshop_top50_equal_to_lucene", "top50_equal"),
+    ):
+        claims.check("RATIO", name, f"{test[key]}/{n}", f"{n}/{n}", test[key] == n)
     extra = results["train_extra"]
     if extra:
         m = extra["queries"]
-        verdict = "PASS" if extra["top50_equal"] == m else "FAIL"
-        print(
-            f"RATIO webshop_train_queries_top50_equal_to_lucene {extra['top50_equal']}/{m} (target {m}/{m}) {verdict}"
+        ok = extra["top50_equal"] == m
+        claims.check(
+            "RATIO", "webshop_train_queries_top50_equal_to_lucene", f"{extra['top50_equal']}/{m}", f"{m}/{m}", ok
         )
     speed = results["mean_ms_per_query"]["lucene"] / results["mean_ms_per_query"]["lucene_compat"]
-    note = "tiny run: not checked" if tiny else "no target; > 1 means lucene-compat is faster"
-    print(f"RATIO search_latency_lucene_vs_lucene_compat {speed:.1f}x ({note})")
+    claims.info(
+        "RATIO", "search_latency_lucene_vs_lucene_compat", f"{speed:.1f}x", "no target; > 1: lucene-compat is faster"
+    )
 
 
 if __name__ == "__main__":
