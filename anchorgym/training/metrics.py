@@ -20,6 +20,9 @@ key                                meaning
 ``step_group/size_mean``           mean size of GiGPO step groups (episode group x anchor)
 ``step_group/size_max``            largest step group
 ``step_group/singleton``           fraction of steps alone in their step group
+``anchors/aliasing``               share of steps in observation-text step groups of 2+ that mix true states
+``anchors/splitting``              share of true states seen under more than one observation text
+``update/lr``                      the learning rate of this iteration's update (after warm-up)
 ``update/tokens_per_s``            trained tokens per second in the update
 ``grad_norm``                      gradient norm before clipping (mean over steps)
 ``eval/success``                   evaluation success rate (on evaluation iterations)
