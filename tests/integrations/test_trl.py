@@ -149,3 +149,109 @@ def test_grpo_trainer_runs_steps_on_cpu_with_env_rewards(serve, tmp_path):
     assert all(r <= 0.0 for r in rewards)  # a random model never solves a puzzle: only step costs
     changed = any(not (p.detach() == before[n]).all() for n, p in model.named_parameters())
     assert changed or all(entry["reward_std"] == 0 for entry in logs)
+
+
+# ----------------------------------------------------------------- GRPO with a model that calls the tool
+WARMUP_ACTIONS = ("up", "jump")  # a valid and an invalid action: rollouts differ in reward (success less penalty)
+
+
+@pytest.fixture(scope="module")
+def tool_calling_model(tmp_path_factory):
+    """The tiny Qwen2, fine-tuned for a few steps to answer every Sokoban prompt with an act tool call.
+
+    The untrained tiny model never emits a tool call, so GRPO would never step the env; this warm-up teaches it
+    the Qwen2.5 tool-call format (half "up", half the invalid "jump") on the prompts TRL renders.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl.chat_template_utils import qwen2_5_chat_template
+
+    from anchorgym.policies.tiny import build_tiny_model
+
+    model_dir = build_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.chat_template = qwen2_5_chat_template  # a template that renders tool calls, as TRL requires
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    env = AnchorTRLEnv(SOKOBAN, split="test")
+    examples = []
+    for row in task_dataset(SOKOBAN, split="test", num_tasks=2):
+        messages = [dict(m) for m in row["prompt"]]
+        messages[-1]["content"] += env.reset(task_id=row["task_id"], seed=row["seed"])
+        prompt = tokenizer.apply_chat_template(messages, tools=[env.act], add_generation_prompt=True, tokenize=False)
+        for action in WARMUP_ACTIONS:
+            call = {"type": "function", "function": {"name": "act", "arguments": {"action": action}}}
+            full = tokenizer.apply_chat_template(
+                [*messages, {"role": "assistant", "content": "", "tool_calls": [call]}], tools=[env.act], tokenize=False
+            )
+            assert full.startswith(prompt)
+            prompt_ids = tokenizer(prompt)["input_ids"]
+            ids = tokenizer(full)["input_ids"]
+            labels = [-100] * len(prompt_ids) + ids[len(prompt_ids) :]
+            examples.append((torch.tensor([ids]), torch.tensor([labels])))
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    generator = torch.Generator().manual_seed(0)
+    model.train()
+    for _ in range(120):
+        ids, labels = examples[int(torch.randint(len(examples), (1,), generator=generator))]
+        loss = model(input_ids=ids, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    return model, tokenizer
+
+
+REWARDS: list[tuple[str, int, float]] = []
+
+
+class RecordingEnv(AnchorTRLEnv):
+    """AnchorTRLEnv that records every reward it hands to the trainer, with the steps its episode took."""
+
+    def get_reward(self) -> float:
+        reward = super().get_reward()
+        REWARDS.append((self._info["task_id"], self._steps, reward))
+        return reward
+
+
+def test_grpo_steps_the_env_and_its_rewards_are_the_trainers_advantages(serve, tool_calling_model, tmp_path):
+    """In a real GRPOTrainer loop the model calls act, the env steps, and the advantages are the env's rewards'."""
+    import torch
+    from trl import GRPOConfig, GRPOTrainer
+
+    model, tokenizer = tool_calling_model
+    dataset = task_dataset(SOKOBAN, split="test", num_tasks=2)
+    config = GRPOConfig(
+        output_dir=str(tmp_path / "out"),
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=768,  # room for two tool calls and the observations they return
+        max_tool_calling_iterations=2,
+        max_steps=2,
+        logging_steps=1,
+        report_to="none",
+        use_cpu=True,
+        save_strategy="no",
+        seed=0,
+    )
+    REWARDS.clear()
+    with serve(SOKOBAN, "test", max_sessions=8) as url:
+        trainer = GRPOTrainer(
+            model=model,
+            args=config,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            environment_factory=lambda: RecordingEnv(SOKOBAN, url=url, invalid_penalty=0.5),
+        )
+        trainer.train()
+    assert len(REWARDS) == 8  # 2 generation batches of 4 rollouts
+    steps = [steps for _, steps, _ in REWARDS]
+    assert sum(steps) > 0, steps  # the model called the tool: the env was stepped
+    rewards = torch.tensor([reward for _, _, reward in REWARDS])
+    assert set(rewards.tolist()) <= {0.0, -0.5, -1.0}  # never won; 0.5 off per invalid action taken
+    grouped = rewards.view(-1, 4)
+    replay = (grouped - grouped.mean(dim=1, keepdim=True)) / (grouped.std(dim=1, keepdim=True) + 1e-4)
+    advantages = torch.tensor(list(trainer._logs["advantages"]))  # TRL keeps the last generation batch's
+    assert torch.allclose(advantages, replay[-1], atol=1e-5)
+    print("env steps per rollout:", steps, "rewards:", rewards.tolist(), "advantages:", advantages.tolist())
+    logs = [entry for entry in trainer.state.log_history if "rewards/RecordingEnv/mean" in entry]
+    assert [entry["rewards/RecordingEnv/mean"] for entry in logs] == pytest.approx(grouped.mean(dim=1).tolist())
