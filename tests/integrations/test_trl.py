@@ -90,6 +90,20 @@ def test_the_remote_trl_env_resumes_an_expired_session(serve):
         env._env.close()
 
 
+def test_a_callers_mistake_on_the_remote_env_is_raised_without_reconnecting(serve):
+    from anchorgym.errors import ConfigError
+
+    with serve(SOKOBAN, "test") as url:
+        env = AnchorTRLEnv(SOKOBAN, url=url)
+        with pytest.raises(ConfigError, match=r"^reset's seed must be an integer from 0 to 2\*\*63-1"):
+            env.reset(task_id="1000000007", seed=-1)
+        with pytest.raises(ConfigError, match="Sokoban task ids are non-negative integer seeds such as '12', got 'x'"):
+            env.reset(task_id="x", seed=0)
+        assert env.reset(task_id="1000000007", seed=4).startswith("#")
+        assert env._env.reconnects == 0
+        env._env.close()
+
+
 def test_the_remote_trl_env_gives_up_after_bounded_retries(serve):
     """A server that is gone fails the call with a clear error after the retries, it does not hang."""
     from anchorgym.errors import WorkerError
