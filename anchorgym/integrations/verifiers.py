@@ -41,6 +41,8 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     raise missing_extra("verifiers", "verifiers") from error
 
 REWARDS = ("won", "score")
+_MESSAGE_TYPES = {"system": vf.SystemMessage, "user": vf.UserMessage}
+"""verifiers' message type for each role of a template's messages."""
 
 
 class AnchorVerifiersEnv(vf.MultiTurnEnv):
@@ -155,18 +157,23 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
         )
 
     def prompt(self, state: vf.State) -> vf.Messages:
-        """Build the current step's fresh prompt: the template's system and user messages."""
+        """Build the current step's fresh prompt: the template's messages (system and user; a protocol's user alone)."""
         messages = self.template.messages(self.agent_input(state), history_length=self.history_length)
-        return [vf.SystemMessage(content=messages[0]["content"]), vf.UserMessage(content=messages[1]["content"])]
+        return [_MESSAGE_TYPES[m["role"]](content=m["content"]) for m in messages]
 
     def parse(self, text: str, state: vf.State) -> str:
-        """Return the env action for the model's answer ``text`` (the harness's parsing rules)."""
+        """Return the env action for the model's answer ``text`` (the harness's parsing rules, or the protocol's)."""
         from anchorgym.policies.parsing import parse_action, raw_turn
+        from anchorgym.policies.protocols import protocol_action
 
+        agent_input = self.agent_input(state)
+        projected = protocol_action(self.template, text, agent_input)
+        if projected is not None:
+            return projected.action
         tags = self.template.action_tags
         if self.template.raw_turns:
             return raw_turn(text, tags).action
-        return parse_action(text, tags, self.agent_input(state).admissible_actions, self.repair).action
+        return parse_action(text, tags, agent_input.admissible_actions, self.repair).action
 
     async def env_response(self, messages: vf.Messages, state: vf.State, **kwargs: Any) -> vf.Messages:
         """Step the env with the action parsed from the last model turn; return the next user message.
@@ -185,7 +192,7 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
             final = [vf.UserMessage(content=observation)]
             state["final_env_response"] = final
             return final
-        return self.prompt(state)[1:]
+        return self.prompt(state)[-1:]  # the user message
 
     async def get_prompt_messages(self, state: vf.State) -> vf.Messages:
         """Return the prompt of the next model turn: the first prompt, else a fresh one after the env's step."""
@@ -195,7 +202,7 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
         response = await self.env_response(list(last["completion"]), state)
         if state.get("final_env_response") is not None:
             return response
-        return [vf.SystemMessage(content=self.template.system), *response]
+        return [*self.prompt(state)[:-1], *response]  # the template's system message, where it sends one
 
     async def render_completion(self, state: vf.State) -> None:
         """Render the rollout as one transcript: each model turn, then the env's next observation message."""

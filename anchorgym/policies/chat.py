@@ -18,6 +18,7 @@ from anchorgym.errors import ConfigError
 from anchorgym.policies.base import AgentInput, GenerationConfig, Policy, PolicyOutput
 from anchorgym.policies.parsing import parse_action, raw_turn
 from anchorgym.policies.prompting import DEFAULT_HISTORY_LENGTH, PromptTemplate, template_for
+from anchorgym.policies.protocols import protocol_action
 
 Messages = list[dict[str, str]]
 SEED_STRIDE = 1_000_003
@@ -166,12 +167,10 @@ class ChatPolicy(Policy, abc.ABC):
 
     def _output(self, agent_input: AgentInput, completion: Completion) -> PolicyOutput:
         template = self.template(agent_input.env_id)
-        project = getattr(template, "project", None)  # a protocol template maps text to action as its original
-        if project is not None:
-            result = project(completion.text, agent_input)
-        elif template.raw_turns:
+        result = protocol_action(template, completion.text, agent_input)  # a protocol maps text as its original
+        if result is None and template.raw_turns:
             result = raw_turn(completion.text, template.action_tags)
-        else:
+        elif result is None:
             result = parse_action(completion.text, template.action_tags, agent_input.admissible_actions, self.repair)
         return PolicyOutput(
             text=completion.text,

@@ -10,7 +10,8 @@ to the choice tokens in ``choice`` format), the same distribution
 Action formats:
 
 * ``text``: free generation; the action is the last ``<action>``-style tag of
-  the prompt template, else the raw text (which the env then rejects).
+  the prompt template, else the raw text (which the env then rejects); a protocol
+  template (:mod:`anchorgym.policies.protocols`) maps the text as its original framework does.
 * ``choice``: the model answers with one digit token ``i`` picking the i-th
   admissible action, so even a tiny untrained model acts validly; used for the
   CPU learning test and benchmarks.
@@ -26,6 +27,7 @@ import torch
 from anchorgym.errors import ConfigError
 from anchorgym.policies.base import AgentInput, GenerationConfig, Policy, PolicyOutput
 from anchorgym.policies.prompting import extract_tag, template_for
+from anchorgym.policies.protocols import protocol_action
 
 
 def token_logprobs(
@@ -160,6 +162,8 @@ class TrainerPolicy(Policy):
             index = self.allowed.tolist().index(response[0])
             actions = agent_input.admissible_actions or []
             action, parsed = (actions[index], True) if index < len(actions) else (text, False)
+        elif (projected := protocol_action(self.template, text, agent_input)) is not None:
+            action, parsed = projected.action, projected.parsed  # the protocol's action and validity flag
         else:
             found = extract_tag(text, self.template.action_tags)
             action, parsed = (found[1], True) if found else (text, False)

@@ -41,7 +41,7 @@ TURN_FIELDS = (
     "anchorgym_spans",  # [start, end) of each turn's model tokens in the response
     "anchorgym_anchors",  # info["anchor"] of the state each turn acted from
     "anchorgym_rewards",  # the env reward of each turn
-    "anchorgym_valid",  # info["action_valid"] after each turn
+    "anchorgym_valid",  # info["action_valid"] after each turn (a protocol template: its own validity flag)
 )
 
 
@@ -126,17 +126,19 @@ class AnchorAgentLoop(AgentLoopBase):
             runtime = merged.token_ids
             span = [len(mask) - merged.appended_token_count, len(mask)]
             text = self.tokenizer.decode(output.token_ids, skip_special_tokens=True)
-            action = _parse(template, text, info)
+            action, protocol_valid = _parse(template, text, _agent_input(spec, observation, info, history))
             anchor = info["anchor"]  # the state this turn acted from
             observation_next, reward, terminated, truncated, step_info = await asyncio.to_thread(env.step, action)
-            turns.add(span, anchor, reward, step_info.get("action_valid", True), action)
+            # a protocol's validity flag is its original's (verl-agent's is_action_valid), else the env's
+            valid = step_info.get("action_valid", True) if protocol_valid is None else protocol_valid
+            turns.add(span, anchor, reward, valid, action)
             won = bool(step_info.get("won", False))
             history.append((observation, action))
             observation, info = observation_next, {**info, **step_info}
             if terminated or truncated or len(mask) >= self.response_length:
                 break
             previous = [*messages, {"role": "assistant", "content": text}]
-            messages = [*previous, _messages(template, spec, observation, info, history)[1]]
+            messages = [*previous, _messages(template, spec, observation, info, history)[-1]]  # the user turn
             merged, mask, logprobs = await self.ct_merge_context_msg(previous, messages, runtime, mask, logprobs)
             runtime = merged.token_ids
             turns.clip(len(mask))  # a merge may trim the tokens that close the last model turn
@@ -180,11 +182,16 @@ def _make_env(spec: EpisodeSpec) -> Any:
 def _messages(
     template: Any, spec: EpisodeSpec, observation: str, info: dict[str, Any], history: list[tuple[str, str]]
 ) -> list[dict[str, str]]:
-    """The template's system and user messages for the current step."""
+    """The template's messages for the current step (system and user; a protocol's user message alone)."""
+    return template.messages(_agent_input(spec, observation, info, history), history_length=spec.history_length)
+
+
+def _agent_input(spec: EpisodeSpec, observation: str, info: dict[str, Any], history: list[tuple[str, str]]) -> Any:
+    """The :class:`~anchorgym.policies.base.AgentInput` of the current step."""
     from anchorgym.policies.base import AgentInput
 
     actions = info.get("admissible_actions")
-    agent_input = AgentInput(
+    return AgentInput(
         env_id=spec.env_id,
         instruction=str(info.get("instruction", "")),
         observation=observation,
@@ -195,15 +202,19 @@ def _messages(
         full_history=list(history),
         task_id=spec.task_id,
     )
-    return template.messages(agent_input, history_length=spec.history_length)
 
 
-def _parse(template: Any, text: str, info: dict[str, Any]) -> str:
-    """The env action for the model's turn, under the harness's parsing rules."""
+def _parse(template: Any, text: str, agent_input: Any) -> tuple[str, bool | None]:
+    """The env action for the model's turn, under the harness's parsing rules (or the template's protocol).
+
+    Returns the action and the protocol's validity flag (None when the env's own ``action_valid`` counts).
+    """
     from anchorgym.policies.parsing import parse_action, raw_turn
+    from anchorgym.policies.protocols import protocol_action
 
+    projected = protocol_action(template, text, agent_input)
+    if projected is not None:
+        return projected.action, projected.parsed
     if template.raw_turns:
-        return raw_turn(text, template.action_tags).action
-    actions = info.get("admissible_actions")
-    admissible = None if actions is None else [str(a) for a in actions]
-    return parse_action(text, template.action_tags, admissible).action
+        return raw_turn(text, template.action_tags).action, None
+    return parse_action(text, template.action_tags, agent_input.admissible_actions).action, None
