@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 WITHOUT = "import sys; sys.modules[{name!r}] = None; from anchorgym.cli import main; sys.exit(main({argv!r}))"
