@@ -76,9 +76,21 @@ def verl_config(model_path, response_length: int = 4096):
     )
 
 
-def rollout(config, tokenizer, rows, seed: int = 0, n: int = GROUP_SIZE, uid: str | None = None):
+class RecordedServer:
+    """verl's LLM server interface answering with recorded model turns, in order."""
+
+    def __init__(self, tokenizer, turns: list[str]) -> None:
+        self.tokenizer, self.turns, self.calls = tokenizer, list(turns), []
+
+    async def generate(self, *, request_id, prompt_ids, sampling_params, **kwargs):
+        ids = [*self.tokenizer.encode(self.turns[len(self.calls)]), self.tokenizer.eos_token_id]
+        self.calls.append({"prompt": list(prompt_ids), "ids": ids})
+        return TokenOutput(token_ids=ids, log_probs=[-0.5] * len(ids))
+
+
+def rollout(config, tokenizer, rows, seed: int = 0, n: int = GROUP_SIZE, uid: str | None = None, server=None):
     """verl's AgentLoopWorker plays ``rows`` x ``n`` trajectories; return the batch and the server."""
-    server = ScriptedServer(tokenizer, seed)
+    server = server or ScriptedServer(tokenizer, seed)
 
     async def run():
         worker = AgentLoopWorker(config, server)
@@ -524,3 +536,15 @@ def test_tiny_model_log_probs_rescored_from_verls_padded_batch(played):
     assert int(mask.sum()) > 10
     gap = (rescored - batch.batch["rollout_log_probs"])[mask].abs()
     assert float(gap.max()) < 1e-4  # a token off by one position would be off by whole nats
+
+
+def test_a_protocol_env_sends_the_projected_actions_and_their_validity(played):
+    """verl-agent's recorded Sokoban turns on the verl-agent env: its projected actions and validity flags."""
+    cases = json.loads((Path(__file__).parents[1] / "protocols" / "data" / "verl_agent_cases.json").read_text())
+    episode = cases["episodes"]["history_length_2"]["sokoban"]
+    rows = episode_rows("anchorgym/Sokoban-verl-agent-v0", ["0"], split="test", max_steps=len(episode["turns"]))
+    server = RecordedServer(played["tokenizer"], episode["turns"])
+    batch, _ = rollout(verl_config(played["model"]), played["tokenizer"], rows, n=1, server=server)
+    assert list(batch.non_tensor_batch["anchorgym_actions"][0]) == episode["actions"]
+    assert list(batch.non_tensor_batch["anchorgym_valid"][0]) == [bool(v) for v in episode["valids"]]
+    assert len(server.calls) == len(episode["turns"])
