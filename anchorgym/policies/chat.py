@@ -36,8 +36,16 @@ def require_chat_template(tokenizer: Any, path: Any) -> None:
 
 
 def chat_prompt_ids(tokenizer: Any, messages: Messages) -> list[int]:
-    """Return the ids of ``messages`` under ``tokenizer``'s chat template, ending with the answer prompt."""
-    encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    """Return the ids of ``messages`` under ``tokenizer``'s chat template, ending with the answer prompt.
+
+    A template whose messages end with the assistant's (Search-R1's one-turn protocol keeps every model turn
+    and every retrieved passage in one assistant message) is continued: the model writes on in that message,
+    as Search-R1 appends to its rolling response, instead of opening a new assistant turn.
+    """
+    continues = bool(messages) and messages[-1]["role"] == "assistant"
+    encoded = tokenizer.apply_chat_template(
+        messages, add_generation_prompt=not continues, continue_final_message=continues, tokenize=True
+    )
     return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
 
 
