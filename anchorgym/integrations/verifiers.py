@@ -159,6 +159,11 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
     def prompt(self, state: vf.State) -> vf.Messages:
         """Build the current step's fresh prompt: the template's messages (system and user; a protocol's user alone)."""
         messages = self.template.messages(self.agent_input(state), history_length=self.history_length)
+        if messages[-1]["role"] == "assistant":  # a one-turn protocol: the model writes on in its own message
+            raise ConfigError(
+                f"The verifiers environment cannot play {self.anchor_env_id}: its protocol continues one assistant "
+                "message (Search-R1's), which verifiers' multi-turn rollouts cannot. Evaluate it with anchorgym eval."
+            )
         return [_MESSAGE_TYPES[m["role"]](content=m["content"]) for m in messages]
 
     def parse(self, text: str, state: vf.State) -> str:

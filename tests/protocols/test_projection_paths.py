@@ -127,3 +127,27 @@ def test_verifiers_env_sends_the_projected_actions_and_the_protocols_prompt(monk
 
 def _first_input(step: dict) -> AgentInput:
     return AgentInput(ENV_IDS["sokoban"], "", step["observation"], None)
+
+
+def test_verifiers_env_refuses_search_r1s_one_turn_protocol_clearly(monkeypatch, tmp_path) -> None:
+    pytest.importorskip("verifiers", reason="needs the verifiers extra: pip install 'anchorgym[verifiers]'")
+    from anchorgym.errors import ConfigError
+    from anchorgym.integrations.verifiers import AnchorVerifiersEnv, episode_rows
+
+    monkeypatch.setenv("ANCHORGYM_CACHE_DIR", str(tmp_path))
+    data = Path(__file__).parent / "data"
+    topk = json.loads((data / "search_r1_cases.json").read_text(encoding="utf-8"))["topk"]
+    kwargs = {"dataset": str(data / "search_r1"), "topk": topk}
+    env = AnchorVerifiersEnv("anchorgym/ToolQA-v2", episode_rows(["q1"], [0]), split="dev", env_kwargs=kwargs)
+
+    async def play() -> None:
+        state = await env.setup_state({"info": env.eval_dataset[0]["info"]})
+        try:
+            assert [m.role for m in state["prompt"]] == ["user"]
+            turn = {"role": "assistant", "content": "<think>x</think><search> Ed Wood </search>"}
+            with pytest.raises(ConfigError, match=r"^The verifiers environment cannot play anchorgym/ToolQA-v2: its"):
+                await env.env_response([turn], state)
+        finally:
+            state["anchor_env"].close()
+
+    asyncio.run(play())
