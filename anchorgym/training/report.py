@@ -36,7 +36,7 @@ CHARTS = (  # (metric key, title); a chart is drawn when some run logged its key
     ("update/lr", "learning rate"),
 )
 WIDTH, HEIGHT = 420, 220
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 28, 184  # plot area inside the SVG
+LEFT, RIGHT, TOP, BOTTOM = 72, 12, 28, 184  # plot area inside the SVG (left: room for "-2.4e-04")
 
 
 def find_runs(path: str | Path) -> list[Path]:
@@ -124,10 +124,17 @@ def chart(title: str, points: list[tuple[int, float, float, float]], runs: int) 
 
 
 def _fmt(value: float) -> str:
+    """A short tick label.
+
+    >>> [_fmt(v) for v in (0, 0.5625, 12345.6, -0.000241)]
+    ['0', '0.562', '12,346', '-2.4e-04']
+    """
     if value == 0:
         return "0"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
+    if abs(value) < 1e-3:
+        return f"{value:.1e}"
     return f"{value:.3g}"
 
 
