@@ -548,3 +548,14 @@ def test_a_protocol_env_sends_the_projected_actions_and_their_validity(played):
     assert list(batch.non_tensor_batch["anchorgym_actions"][0]) == episode["actions"]
     assert list(batch.non_tensor_batch["anchorgym_valid"][0]) == [bool(v) for v in episode["valids"]]
     assert len(server.calls) == len(episode["turns"])
+
+
+def test_a_one_turn_continuation_protocol_is_refused_clearly(played):
+    """Search-R1's protocol continues one assistant message: the agent loop says so instead of mislaying it."""
+    data = Path(__file__).parents[1] / "protocols" / "data"
+    topk = json.loads((data / "search_r1_cases.json").read_text())["topk"]
+    kwargs = {"dataset": str(data / "search_r1"), "topk": topk}
+    rows = episode_rows("anchorgym/ToolQA-v2", ["q1"], split="dev", max_steps=4, env_kwargs=kwargs)
+    server = RecordedServer(played["tokenizer"], ["<think>x</think><search> Ed Wood </search>"])
+    with pytest.raises(ConfigError, match=r"^verl's agent loop cannot play anchorgym/ToolQA-v2: its protocol"):
+        rollout(verl_config(played["model"]), played["tokenizer"], rows, n=1, server=server)

@@ -24,6 +24,7 @@ import asyncio
 from typing import Any
 from uuid import uuid4
 
+from anchorgym.errors import ConfigError
 from anchorgym.integrations.verl import missing_verl
 from anchorgym.integrations.verl.rows import AGENT_NAME, EpisodeSpec
 
@@ -138,7 +139,13 @@ class AnchorAgentLoop(AgentLoopBase):
             if terminated or truncated or len(mask) >= self.response_length:
                 break
             previous = [*messages, {"role": "assistant", "content": text}]
-            messages = [*previous, _messages(template, spec, observation, info, history)[-1]]  # the user turn
+            nxt = _messages(template, spec, observation, info, history)[-1]
+            if nxt["role"] != "user":
+                raise ConfigError(
+                    f"verl's agent loop cannot play {spec.env_id}: its protocol continues one assistant message "
+                    "(Search-R1's) instead of answering in a user turn. Train on the env without that protocol."
+                )
+            messages = [*previous, nxt]  # the env's answer as the next user turn
             merged, mask, logprobs = await self.ct_merge_context_msg(previous, messages, runtime, mask, logprobs)
             runtime = merged.token_ids
             turns.clip(len(mask))  # a merge may trim the tokens that close the last model turn
