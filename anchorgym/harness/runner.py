@@ -349,6 +349,8 @@ def evaluate(
         DataNotFoundError / DependencyError: the env's data or extra is missing.
         ResultError: ``out`` is unusable, locked by another run, holds another run (or a different one
             when resuming), or holds episodes that do not belong to this run.
+        DiskFullError: a result file could not be written (ENOSPC, EDQUOT, EFBIG); the episodes written
+            before are kept and a resume continues the run.
     """
     spec = benchmark if isinstance(benchmark, BenchmarkSpec) else load_benchmark(benchmark)
     seeds = _check_run_args(spec, seeds, batch_size, num_workers, resume, retry_errored)
