@@ -31,12 +31,14 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --no-deps verl==0.9.1
 	@touch $@
 
-# Debian's Chromium and its driver for the browser tests (only as root with apt; skipped otherwise).
+# Debian's Chromium and its driver for the browser tests, and nginx for the leaderboard's production-front
+# tests (only as root with apt; skipped otherwise).
 system-deps:
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v nginx >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	else echo "note: chromium/chromedriver missing and not root: browser tests will be skipped"; fi
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+			nginx-light >/dev/null; \
+	else echo "note: chromium/chromedriver/nginx missing and not root: browser and nginx tests will be skipped"; fi
 
 TEST_DEPS += system-deps
 
