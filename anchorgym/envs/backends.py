@@ -704,8 +704,13 @@ class RayBackend(Backend):
         self.pids = [0] * len(self.slices)
         self.nodes = [""] * len(self.slices)  # the node id each actor runs on
         workers = range(len(self.slices))
-        failures = self._place(workers, "start", {worker: set() for worker in workers})
+        try:
+            failures = self._place(workers, "start", {worker: set() for worker in workers})
+        except BaseException:
+            self.close()
+            raise
         if failures:
+            self.close()  # the actors that did start
             raise next(iter(failures.values()))
 
     def _actor(self, worker: int, node_id: str | None = None) -> Any:
@@ -814,6 +819,8 @@ class RayBackend(Backend):
     def close(self) -> None:
         """Kill every actor (an already-dead one is skipped)."""
         for actor in self.actors:
+            if actor is None:
+                continue
             try:
                 self.ray.kill(actor)
             except Exception:  # an already-dead actor is fine to ignore when closing

@@ -83,3 +83,20 @@ def test_a_lost_node_ends_only_its_episodes_and_the_run_finishes(tmp_path, monke
     again = evaluate(SMOKE, LosesNode(), out=out, resume=True, retry_errored=True, **RUN)
     assert "errors" not in again
     assert _sorted_lines(out) == _sorted_lines(tmp_path / "reference")
+
+
+@pytest.mark.slow
+def test_ray_address_runs_the_envs_on_that_ray(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray")
+    from anchorgym.cli import main
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    if ray.is_initialized():
+        ray.shutdown()
+    out = tmp_path / "out"
+    try:  # "local": Ray's address for a new private instance, the same path as ray://head:10001
+        args = ["eval", SMOKE, "--policy", "random", "--out", str(out), "--ray-address", "local", "--no-progress"]
+        assert main(args) == 0
+    finally:
+        ray.shutdown()
+    assert json.loads((out / records.RESULT_FILE).read_text())["run"]["backend"] == "RayBackend"
