@@ -141,7 +141,7 @@ def ensure_suite(
     if done:
         return root
     python = ensure_venv() if build_venv else require_python()
-    command = [str(python), str(WORKER_DIR / "suite_generate.py"), str(root), "--seed", str(seed)]
+    command = [str(python), str(WORKER_DIR / "suite_main.py"), str(root), "--seed", str(seed)]
     command += ["--variants", str(variants), "--families", ",".join(families), *(["--verify"] if verify else [])]
     _run_with_progress(command, root.parent)
     return root
