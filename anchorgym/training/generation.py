@@ -152,7 +152,7 @@ class TrainerPolicy(Policy):
         was_training = self.model.training
         self.model.eval()
         with torch.no_grad():
-            responses, logprobs = self.sample(prompts)
+            responses, logprobs = self.sample(prompts, [i.seed for i in inputs])
         self.model.train(was_training)
         return [self._output(i, p, r, lp) for i, p, r, lp in zip(inputs, prompts, responses, logprobs, strict=True)]
 
@@ -169,8 +169,18 @@ class TrainerPolicy(Policy):
             action, parsed = (found[1], True) if found else (text, False)
         return PolicyOutput(text, action, parsed, prompt, response, lp)
 
-    def sample(self, prompts: list[list[int]]) -> tuple[list[list[int]], list[list[float]]]:
-        """Sample responses for left-padded prompts with a KV cache; return token ids and log-probs."""
+    def sample(
+        self, prompts: list[list[int]], seeds: Sequence[int | None] | None = None
+    ) -> tuple[list[list[int]], list[list[float]]]:
+        """Sample responses for left-padded prompts with a KV cache; return token ids and log-probs.
+
+        With a seed for every row (the harness's per-episode step seeds), row ``i`` draws from its own
+        generator, so its tokens do not depend on the other rows of the batch; else every row draws from
+        the policy's own stream (training rollouts, seeded per iteration).
+        """
+        rows = None
+        if seeds is not None and len(seeds) == len(prompts) and all(s is not None for s in seeds):
+            rows = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
         ids, mask = left_pad(prompts, self.tokenizer.pad_token_id, self.device)
         positions = real_positions(mask)
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
@@ -178,7 +188,7 @@ class TrainerPolicy(Policy):
         finished = torch.zeros(len(prompts), dtype=torch.bool, device=self.device)
         tokens, logps = [], []
         for _ in range(steps):
-            token, logp = self._pick(out.logits[:, -1])
+            token, logp = self._pick(out.logits[:, -1], rows)
             token = torch.where(finished, self.tokenizer.pad_token_id, token)
             tokens.append(token)
             logps.append(logp)
@@ -196,10 +206,14 @@ class TrainerPolicy(Policy):
             )
         return _trim(torch.stack(tokens, 1), torch.stack(logps, 1), self.tokenizer.eos_token_id)
 
-    def _pick(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pick(
+        self, logits: torch.Tensor, rows: list[torch.Generator] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         scores = logits.float() if self.allowed is None else logits.float()[:, self.allowed]
         if self.temperature == 0:
             choice = scores.argmax(-1)
+        elif rows is not None:
+            choice = _inverse_cdf(torch.softmax(scores / self.temperature, dim=-1), rows)
         else:
             probs = torch.softmax(scores / self.temperature, dim=-1)
             choice = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
@@ -207,6 +221,18 @@ class TrainerPolicy(Policy):
         temperature = self.temperature or 1.0
         logp, _ = token_logprobs(logits, token, temperature, self.allowed)
         return token, logp
+
+
+def _inverse_cdf(probs: torch.Tensor, rows: list[torch.Generator]) -> torch.Tensor:
+    """Draw one index per row by inverting its CDF at a uniform number from that row's own generator.
+
+    The draw of row ``i`` depends only on ``probs[i]`` and ``rows[i]``, never on the batch around it; a
+    token of zero probability is never drawn.
+    """
+    uniform = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in rows]).to(probs.device)
+    cdf = probs.double().cumsum(-1)
+    targets = (uniform * cdf[:, -1]).unsqueeze(-1)
+    return torch.searchsorted(cdf, targets, right=True)[:, 0].clamp(max=cdf.shape[-1] - 1)
 
 
 def left_pad(sequences: list[list[int]], pad_id: int, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
