@@ -16,9 +16,8 @@ from typing import Any
 
 from anchorgym.errors import ConfigError
 from anchorgym.policies.base import AgentInput, GenerationConfig, Policy, PolicyOutput
-from anchorgym.policies.parsing import parse_action, raw_turn
 from anchorgym.policies.prompting import DEFAULT_HISTORY_LENGTH, PromptTemplate, template_for
-from anchorgym.policies.protocols import protocol_action
+from anchorgym.policies.protocols import action_from_text
 
 Messages = list[dict[str, str]]
 SEED_STRIDE = 1_000_003
@@ -174,12 +173,7 @@ class ChatPolicy(Policy, abc.ABC):
             history = history[1:]
 
     def _output(self, agent_input: AgentInput, completion: Completion) -> PolicyOutput:
-        template = self.template(agent_input.env_id)
-        result = protocol_action(template, completion.text, agent_input)  # a protocol maps text as its original
-        if result is None and template.raw_turns:
-            result = raw_turn(completion.text, template.action_tags)
-        elif result is None:
-            result = parse_action(completion.text, template.action_tags, agent_input.admissible_actions, self.repair)
+        result = action_from_text(self.template(agent_input.env_id), completion.text, agent_input, self.repair)
         return PolicyOutput(
             text=completion.text,
             action=result.action,

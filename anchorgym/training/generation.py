@@ -26,8 +26,8 @@ import torch
 
 from anchorgym.errors import ConfigError
 from anchorgym.policies.base import AgentInput, GenerationConfig, Policy, PolicyOutput
-from anchorgym.policies.prompting import extract_tag, template_for
-from anchorgym.policies.protocols import protocol_action
+from anchorgym.policies.prompting import template_for
+from anchorgym.policies.protocols import action_from_text
 
 
 def token_logprobs(
@@ -122,7 +122,10 @@ class TrainerPolicy(Policy):
         messages = self.template.messages(agent_input, self.history_length)
         if self.action_format == "choice":
             messages[-1]["content"] += "\n" + self._choice_line(agent_input)
-        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        continues = messages[-1]["role"] == "assistant"  # Search-R1's one-turn protocol: write on in that message
+        text = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=not continues, continue_final_message=continues, tokenize=False
+        )
         return self._capped(list(self.tokenizer(text, add_special_tokens=False).input_ids), agent_input)
 
     def _capped(self, ids: list[int], agent_input: AgentInput) -> list[int]:
@@ -162,11 +165,9 @@ class TrainerPolicy(Policy):
             index = self.allowed.tolist().index(response[0])
             actions = agent_input.admissible_actions or []
             action, parsed = (actions[index], True) if index < len(actions) else (text, False)
-        elif (projected := protocol_action(self.template, text, agent_input)) is not None:
-            action, parsed = projected.action, projected.parsed  # the protocol's action and validity flag
-        else:
-            found = extract_tag(text, self.template.action_tags)
-            action, parsed = (found[1], True) if found else (text, False)
+        else:  # as the chat policies read a turn: a protocol's projection, a raw turn, or the answer tag
+            result = action_from_text(self.template, text, agent_input)
+            action, parsed = result.action, result.parsed
         return PolicyOutput(text, action, parsed, prompt, response, lp)
 
     def sample(

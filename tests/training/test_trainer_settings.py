@@ -218,3 +218,31 @@ def test_evaluation_samples_each_episode_from_its_own_seed(tiny):
     assert batched.logprobs == pytest.approx(alone.logprobs, abs=1e-5)
     other = policy.act([seeded("cell 1", 12)])[0]
     assert other.response_token_ids != alone.response_token_ids  # the seed, not the policy's stream, decides
+
+
+@pytest.mark.parametrize(
+    ("env_id", "text", "action"),
+    [
+        # our tool-QA template: the domain tag stays around its content, as the env reads it
+        (
+            "anchorgym/ToolQA-v0",
+            "<think>hm</think><search>capital of France</search>",
+            "<search>capital of France</search>",
+        ),
+        # Search-R1's rules live in the env (raw_turns): the whole turn is sent
+        (
+            "anchorgym/ToolQA-v1",
+            "<think>hm</think><answer>Paris</answer> done",
+            "<think>hm</think><answer>Paris</answer> done",
+        ),
+        # the plain <action> tag is stripped
+        (ENV, "<think>go</think><action>right</action>", "right"),
+    ],
+)
+def test_the_trainer_reads_a_turn_as_the_chat_policies_do(tiny, env_id, text, action):
+    model, tokenizer = tiny
+    policy = TrainerPolicy(model, tokenizer, env_id, "text")
+    response = tokenizer(text, add_special_tokens=False).input_ids
+    admissible = ["right", "left"] if env_id == ENV else None  # tool-QA's action space is open
+    output = policy._output(AgentInput(env_id, "q", "obs", admissible), [1], response, [0.0] * len(response))
+    assert (output.action, output.parsed) == (action, True)

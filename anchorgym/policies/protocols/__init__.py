@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from anchorgym.policies.base import AgentInput
-from anchorgym.policies.parsing import ParsedAction
+from anchorgym.policies.parsing import ParsedAction, parse_action, raw_turn
 
 
 def protocol_action(template: Any, text: str, agent_input: AgentInput | None) -> ParsedAction | None:
@@ -21,3 +21,18 @@ def protocol_action(template: Any, text: str, agent_input: AgentInput | None) ->
     """
     project = getattr(template, "project", None)
     return None if project is None else project(text, agent_input)
+
+
+def action_from_text(template: Any, text: str, agent_input: AgentInput, repair: bool = False) -> ParsedAction:
+    """The env action and validity of a model turn under ``template``, as every model policy reads it.
+
+    A protocol template projects the turn as its framework does; a ``raw_turns`` template (Search-R1's
+    rules in the env) passes the whole turn; any other takes the last answer tag and checks it against the
+    admissible actions (``repair`` snaps it to the closest one).
+    """
+    projected = protocol_action(template, text, agent_input)
+    if projected is not None:
+        return projected
+    if template.raw_turns:
+        return raw_turn(text, template.action_tags)
+    return parse_action(text, template.action_tags, agent_input.admissible_actions, repair)
