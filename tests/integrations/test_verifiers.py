@@ -138,6 +138,7 @@ def _verifiers_eval(url: str, model: str, benchmark: str = BENCHMARK) -> dict[st
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # SmolLM2 on CPU: 11.5 min measured at load 15 on 2 cores
 def test_verifiers_evaluation_matches_anchorgym_eval(served, tmp_path):
     """Per task: the same success and score, and step by step the same observations, answers and actions."""
     url, model = served
