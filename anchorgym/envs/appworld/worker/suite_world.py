@@ -29,6 +29,7 @@ FIRST_NAMES = [
 ]  # fmt: skip
 LAST_NAMES = ["Stone", "Diaz", "Patel", "Walsh", "Haddad", "Kim", "Okafor", "Berg", "Moreau", "Silva", "Novak", "Ito"]
 RELATIONSHIPS = ["friend", "coworker", "roommate", "sibling", "cousin", "neighbor"]
+BALANCE = 5000.0  # every Venmo user's balance: enough for any task's payments
 NUM_PEOPLE = 64  # about 57 contacts: three pages of search_contacts
 PAYMENT_NOTES = [
     "pizza night", "concert tickets", "coffee", "rent share", "cab ride", "lunch", "groceries", "book club",
@@ -203,7 +204,11 @@ def _build_phone(models: Any, people: list[dict[str, Any]]) -> None:
 def _build_venmo(models: Any, people: list[dict[str, Any]], payments: list[dict[str, Any]]) -> None:
     users = [
         _save(
-            models.venmo.User, **_account(p), password=password("venmo", p["index"]), venmo_balance=5000.0, verified=True
+            models.venmo.User,
+            **_account(p),
+            password=password("venmo", p["index"]),
+            venmo_balance=BALANCE,
+            verified=True,
         )
         for p in people
     ]
