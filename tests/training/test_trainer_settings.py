@@ -25,27 +25,13 @@ from anchorgym.training.metrics import read_metrics
 from anchorgym.training.trainer import Trainer, train
 from anchorgym.training.update import Learner, Sample
 
-from .training_toyenv import register_corridor
-
-ENV = register_corridor()
-BASE = dict(
-    env_id=ENV,
-    num_tasks=1,
-    group_size=4,
-    history_length=0,
-    action_format="choice",
-    choice_size=2,
-    learning_rate=3e-3,
-    mini_batch_size=32,
-    micro_batch_size=16,
-    kl_coef=0.0,
-    progress=False,
-    save_every=0,
-)
+from .test_trainer import ENV
+from .test_trainer import config as corridor_config
 
 
 def config(tmp_path: Path, **changes) -> TrainConfig:
-    return TrainConfig(**{**BASE, "output_dir": str(tmp_path / "run"), **changes})
+    """The corridor config of test_trainer.py, without checkpoints."""
+    return corridor_config(tmp_path, **{"save_every": 0, **changes})
 
 
 @pytest.fixture(scope="module")
