@@ -24,7 +24,7 @@ log-probs. How the peak is measured, and why:
   default, 1,443 MiB with the fixed threshold. The old method (``ru_maxrss`` after loading, default
   malloc) gave ``full`` 5,026 vs ``kept`` 4,508 MiB, 1.1x: freed tensors left in the heaps hid the saving.
 
-Target: ``full`` needs >= 1.5x the memory of ``kept`` above the loaded model; measured 3,050 vs 930 MiB,
+Target: ``full`` needs >= 1.5x the memory of ``kept`` above the loaded model; measured 3,061 vs 941 MiB,
 3.3x (16 rows, SmolLM2-135M, float32, torch 2.13 CPU). ``kept`` is about the float32 gradients of the
 135M parameters (513 MiB) plus the 30 checkpointed layer inputs (16 x 404 x 576 x 4 B = 14 MiB each,
 426 MiB); ``full`` also holds the float32 logits of every position (16 x 404 x 49,152 x 4 B = 1,212 MiB)
