@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -23,7 +24,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from claims import Claims  # noqa: E402
 
 from anchorgym.training.advantages import compute  # noqa: E402
-from tests.training.reference import reference  # noqa: E402
+
+
+def _load_reference():
+    """The tests' plain-Python reference estimators, by path: verl's wheel installs a top-level ``tests``
+    package into site-packages, which shadows this repo's ``tests`` folder (a namespace package)."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "training" / "reference.py"
+    spec = importlib.util.spec_from_file_location("anchorgym_tests_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.reference
+
+
+reference = _load_reference()
 
 GROUPS, SIZE, LENGTH, STATES = 2500, 8, 50, 40
 RESULTS = Path(__file__).parent / "results" / "advantages.json"

@@ -34,7 +34,8 @@ def test_main_venv_keeps_pydantic_2():
 def test_registered_with_its_prompt_and_installer():
     info = env_info("anchorgym/AppWorld-v0")
     assert info.max_steps == 50
-    assert info.splits == ("offline", "train", "dev", "test_normal", "test_challenge")
+    # "train" and "test" also name the suite's splits (source="suite": families held out of train)
+    assert info.splits == ("offline", "train", "dev", "test_normal", "test_challenge", "test")
     assert info.data_installer == "anchorgym.envs.appworld.data:install_data"
     assert template_for("anchorgym/AppWorld-v0").action_tags == ("code",)
 
