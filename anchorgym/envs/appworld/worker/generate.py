@@ -70,22 +70,33 @@ def _write_api_docs(root: Path, docs: Any) -> None:
 
 def write_task(root: Path, spec: Any, supervisor: dict[str, str], when: str) -> None:
     """Write one task as AppWorld's ``Task.load``/``GroundTruth.load`` expect it."""
+    task_dir = write_task_start(root, spec.id, spec.instruction, supervisor, when, "generate")
+    _write_ground_truth(task_dir / "ground_truth", spec)
+
+
+def write_task_start(
+    root: Path, task_id: str, instruction: str, supervisor: dict[str, str], when: str, label: str
+) -> Path:
+    """Write a task's starting state (its DB changes: the supervisor's task row) and ``specs.json``.
+
+    Returns the task's folder; ``label`` names the in-memory database it is built in.
+    """
     from appworld.apps import get_all_apps
     from appworld.collections.models import ModelCollection
     from appworld.common.constants import DB_VERSION
 
-    task_dir = root / "data" / "tasks" / spec.id
+    task_dir = root / "data" / "tasks" / task_id
     models = ModelCollection.load(
-        to_db_home_path=f":memory:generate-{spec.id}",
+        to_db_home_path=f":memory:{label}-{task_id}",
         from_db_home_path=str(root / "data" / "base_dbs"),
         load_apps=get_all_apps(),
     )
-    models.supervisor.Task.create(supervisor_id=1, instruction=spec.instruction).save()
+    models.supervisor.Task.create(supervisor_id=1, instruction=instruction).save()
     models.save(db_home_path=str(task_dir / "dbs"), format="changes", delete_if_exists=True)
     models.close()
-    specs = {"instruction": spec.instruction, "supervisor": supervisor, "datetime": when, "db_version": DB_VERSION}
+    specs = {"instruction": instruction, "supervisor": supervisor, "datetime": when, "db_version": DB_VERSION}
     _write_json(task_dir / "specs.json", specs)
-    _write_ground_truth(task_dir / "ground_truth", spec)
+    return task_dir
 
 
 def _write_ground_truth(directory: Path, spec: Any) -> None:

@@ -49,23 +49,10 @@ def build_base(root: Path, plan: dict[str, Any]) -> None:
 
 def write_task(root: Path, task: Any, when: str) -> None:
     """Write one task as AppWorld's ``Task.load``/``GroundTruth.load`` expect it."""
-    from appworld.apps import get_all_apps
-    from appworld.collections.models import ModelCollection
-    from appworld.common.constants import DB_VERSION
-    from generate import _write_json
+    from generate import _write_json, write_task_start
     from suite_world import SUPERVISOR
 
-    task_dir = root / "data" / "tasks" / task.id
-    models = ModelCollection.load(
-        to_db_home_path=f":memory:suite-{task.id}",
-        from_db_home_path=str(root / "data" / "base_dbs"),
-        load_apps=get_all_apps(),
-    )
-    models.supervisor.Task.create(supervisor_id=1, instruction=task.instruction).save()
-    models.save(db_home_path=str(task_dir / "dbs"), format="changes", delete_if_exists=True)
-    models.close()
-    specs = {"instruction": task.instruction, "supervisor": SUPERVISOR, "datetime": when, "db_version": DB_VERSION}
-    _write_json(task_dir / "specs.json", specs)
+    task_dir = write_task_start(root, task.id, task.instruction, SUPERVISOR, when, "suite")
     truth = task_dir / "ground_truth"
     truth.mkdir(parents=True, exist_ok=True)
     metadata = {
