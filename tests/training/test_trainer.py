@@ -367,16 +367,12 @@ def _vllm_vs_hf_logprob_gap(policy, model) -> float:
     return float((hf - torch.tensor(completion.logprobs, device="cuda")).abs().mean())
 
 
-@pytest.mark.slow
-def test_periodic_eval_goes_through_the_harness(tmp_path):
-    # Sokoban, eval every iteration on the 4-puzzle lm-smoke spec: one harness result per evaluation, greedy
-    import json
-
-    cfg = TrainConfig(
+def sokoban_eval_config(tmp_path: Path, **changes) -> TrainConfig:
+    """A 3-step Sokoban run of the tiny model in choice format, evaluated on the 4-puzzle lm-smoke spec."""
+    base = dict(
         env_id="anchorgym/Sokoban-v0",
         env_kwargs={"dim_room": [6, 6], "num_boxes": 1},
         output_dir=str(tmp_path / "run"),
-        iterations=2,
         num_tasks=1,
         group_size=2,
         task_ids=["11"],
@@ -386,11 +382,19 @@ def test_periodic_eval_goes_through_the_harness(tmp_path):
         mini_batch_size=8,
         micro_batch_size=8,
         kl_coef=0.0,
-        eval_every=1,
         eval_benchmark="sokoban-6x6-1box/lm-smoke@v1",
         save_every=0,
         progress=False,
     )
+    return TrainConfig(**{**base, **changes})
+
+
+@pytest.mark.slow
+def test_periodic_eval_goes_through_the_harness(tmp_path):
+    # Sokoban, eval every iteration on the 4-puzzle lm-smoke spec: one harness result per evaluation, greedy
+    import json
+
+    cfg = sokoban_eval_config(tmp_path, iterations=2, eval_every=1)
     out = train(cfg)
     rows = metrics(out)
     for iteration, row in enumerate(rows, start=1):

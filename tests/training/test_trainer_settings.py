@@ -25,7 +25,7 @@ from anchorgym.training.metrics import read_metrics
 from anchorgym.training.trainer import Trainer, train
 from anchorgym.training.update import Learner, Sample
 
-from .test_trainer import ENV
+from .test_trainer import ENV, sokoban_eval_config
 from .test_trainer import config as corridor_config
 
 
@@ -146,25 +146,7 @@ def test_text_anchor_is_the_observation_digest_the_env_gives():
 
 @pytest.mark.slow
 def test_validation_runs_before_training_and_samples_at_its_temperature(tmp_path):
-    cfg = TrainConfig(
-        env_id="anchorgym/Sokoban-v0",
-        env_kwargs={"dim_room": [6, 6], "num_boxes": 1},
-        output_dir=str(tmp_path / "run"),
-        iterations=1,
-        num_tasks=1,
-        group_size=2,
-        task_ids=["11"],
-        max_steps=3,
-        history_length=0,
-        action_format="choice",
-        mini_batch_size=8,
-        micro_batch_size=8,
-        kl_coef=0.0,
-        eval_before_train=True,
-        eval_temperature=0.4,
-        eval_benchmark="sokoban-6x6-1box/lm-smoke@v1",
-        progress=False,
-    )
+    cfg = sokoban_eval_config(tmp_path, iterations=1, eval_before_train=True, eval_temperature=0.4)
     out = train(cfg)
     rows = read_metrics(out / "metrics.csv")
     assert [r["iteration"] for r in rows] == ["0", "1"]
