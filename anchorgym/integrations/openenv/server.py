@@ -16,6 +16,9 @@ are OpenEnv's HTTP routes.
   answers that message, and every later one, with the reason; the other sessions and
   the server carry on. A caller's mistake (a bad task id, a step before reset) is
   answered with its message and leaves the session usable.
+* MCP tools (OpenEnv's RFC 003): ``start_episode`` and ``act`` on ``/mcp`` (JSON-RPC, OpenEnv's
+  ``MCPToolClient``, and MCP's streamable HTTP for plain MCP clients) and as ``ListToolsAction`` /
+  ``CallToolAction`` in the step loop; see :mod:`.mcp`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,12 +34,14 @@ from typing import Any
 import gymnasium as gym
 from openenv.core.env_server.http_server import create_app
 from openenv.core.env_server.interfaces import Environment
+from openenv.core.env_server.mcp_types import CallToolAction, ListToolsAction
 from openenv.core.env_server.types import ConcurrencyConfig, EnvironmentMetadata
 
 from anchorgym import __version__
 from anchorgym.envs.backends import USER_ERRORS
 from anchorgym.envs.registry import env_info, make
 from anchorgym.errors import AnchorGymError, ConfigError, DataNotFoundError, WorkerError, unknown
+from anchorgym.integrations.openenv.mcp import SessionTools, StreamableMCP, ToolAwareAction
 from anchorgym.integrations.openenv.types import QUERIES, AnchorAction, AnchorObservation, AnchorState, jsonable
 
 logger = logging.getLogger(__name__)
@@ -96,6 +102,9 @@ class AnchorOpenEnv(Environment[AnchorAction, AnchorObservation, AnchorState]):
         self.episode_id: str | None = None
         self.ended: str | None = None
         self.last_active = time.monotonic()
+        self._tools: SessionTools | None = None
+        # One env call at a time: MCP tool calls run on threads of their own, beside the session's executor.
+        self._lock = threading.RLock()
 
     def reset(
         self,
@@ -123,7 +132,11 @@ class AnchorOpenEnv(Environment[AnchorAction, AnchorObservation, AnchorState]):
         return AnchorObservation(text=obs, info=jsonable(info))
 
     def step(self, action: AnchorAction, timeout_s: float | None = None, **kwargs: Any) -> AnchorObservation:
-        """Step the env with ``action.text``, or read ``action.query`` from it."""
+        """Step the env with ``action.text``, or read ``action.query`` from it (or list or call its MCP tools)."""
+        if isinstance(action, ListToolsAction):
+            return self.tools.list_observation()
+        if isinstance(action, CallToolAction):
+            return self.tools.call_observation(action)
         self._check_usable()
         if action.query is not None:
             return AnchorObservation(result=self._query(action.query))
@@ -152,6 +165,28 @@ class AnchorOpenEnv(Environment[AnchorAction, AnchorObservation, AnchorState]):
             anchor=self.env.anchor() if started else "",
             ended=self.ended,
         )
+
+    # ------------------------------------------------------------ MCP (OpenEnv's mcp_server / mcp_client contract)
+    @property
+    def tools(self) -> SessionTools:
+        """The session's MCP tools (made on first use: most one-shot envs, e.g. of the Task API, never need them)."""
+        if self._tools is None:
+            self._tools = SessionTools(self)
+        return self._tools
+
+    @property
+    def mcp_server(self) -> Any:
+        """The session's FastMCP server (OpenEnv's ``/mcp`` lists and calls its tools)."""
+        return self.tools.server
+
+    @property
+    def mcp_client(self) -> Any:
+        """The in-process FastMCP client of :attr:`mcp_server`."""
+        return self.tools.client
+
+    def mcp_session(self) -> Any:
+        """Hold the MCP client open (OpenEnv enters this for the lifetime of a session)."""
+        return self.tools.mcp_session()
 
     def get_metadata(self) -> EnvironmentMetadata:
         """Name the env (its anchorgym id) and describe it."""
@@ -220,7 +255,8 @@ class AnchorOpenEnv(Environment[AnchorAction, AnchorObservation, AnchorState]):
     def _guard(self, method: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call the env; a crash ends the session (the reason is kept), a caller's mistake does not."""
         try:
-            return function(*args, **kwargs)
+            with self._lock:
+                return function(*args, **kwargs)
         except USER_ERRORS:
             raise
         except gym.error.ResetNeeded as error:
@@ -248,6 +284,14 @@ class SerialAnchorOpenEnv(AnchorOpenEnv):
     """
 
     REQUIRES_SINGLE_THREAD_EXECUTOR = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock = SERIAL_LOCK  # MCP tool calls run beside the shared thread: they take turns with it too
+
+
+SERIAL_LOCK = threading.RLock()
+"""Held by every env call of a :class:`SerialAnchorOpenEnv`."""
 
 
 def build_app(
@@ -290,13 +334,14 @@ def build_app(
     config = ConcurrencyConfig(max_concurrent_envs=max_sessions, session_timeout=idle_timeout_s)
     app = create_app(
         factory,
-        AnchorAction,
+        ToolAwareAction,  # an AnchorAction, or one of OpenEnv's MCP actions (list_tools, call_tool)
         AnchorObservation,
         env_name=openenv_name(env_id),
         concurrency_config=config,
         state_cls=AnchorState,
     )
     add_error_replies(app)
+    app.add_middleware(StreamableMCP, name=openenv_name(env_id))  # plain MCP clients on /mcp
     return app
 
 
