@@ -33,14 +33,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from anchorgym.errors import ConfigError, missing_extra, unknown
+from anchorgym.errors import ConfigError, missing_extra
+from anchorgym.integrations.verifiers import common
+from anchorgym.integrations.verifiers.common import REWARDS, episode_rows
 
 try:
     import verifiers as vf
 except ImportError as error:  # pragma: no cover - depends on the installed extras
     raise missing_extra("verifiers", "verifiers") from error
 
-REWARDS = ("won", "score")
+__all__ = ["REWARDS", "AnchorEnvFailure", "AnchorVerifiersEnv", "episode_rows", "load_environment"]
 _MESSAGE_TYPES = {"system": vf.SystemMessage, "user": vf.UserMessage}
 """verifiers' message type for each role of a template's messages."""
 
@@ -85,10 +87,7 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
     ) -> None:
         from anchorgym.policies.prompting import template_for
 
-        if reward not in REWARDS:
-            raise unknown("reward", reward, REWARDS)
-        if history_length < 0 or (max_steps is not None and max_steps < 1):
-            raise ConfigError(f"history_length must be >= 0 and max_steps >= 1, got {history_length} and {max_steps}.")
+        common.check_settings(history_length, max_steps, reward)
         self.anchor_env_id, self.split, self.max_steps = env_id, split, max_steps
         self.history_length, self.reward_kind, self.repair = history_length, reward, repair
         self.env_kwargs = dict(env_kwargs or {})
@@ -99,29 +98,12 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
 
     def make_env(self) -> Any:
         """Make one anchorgym env with the split, step limit and kwargs of this environment (or a remote one)."""
-        from anchorgym.envs.registry import make
-
-        if self.url is not None:
-            return self._remote_env()
-
-        limit = {} if self.max_steps is None else {"max_steps": self.max_steps}
-        return make(self.anchor_env_id, split=self.split, **limit, **self.env_kwargs)
-
-    def _remote_env(self) -> Any:
-        from anchorgym.integrations.openenv.remote import RemoteEnv
-
-        env = RemoteEnv(self.url, **self.remote_options)
-        if not self._server_checked:  # once: the server must play these episodes
+        env = common.make_env(
+            self.anchor_env_id, self.split, self.max_steps, self.env_kwargs, self.url, self.remote_options
+        )
+        if self.url is not None and not self._server_checked:  # once: the server must play these episodes
             state = _env_call(env.state, "state")
-            wanted = (self.anchor_env_id, self.split, self.max_steps or state.get("max_steps"))
-            served = (state.get("env_id"), state.get("split"), state.get("max_steps"))
-            if served != wanted:
-                env.close()
-                raise ConfigError(
-                    f"The OpenEnv server at {self.url} plays {served[0]} (split {served[1]}, max_steps {served[2]}); "
-                    f"these rollouts need {wanted[0]} (split {wanted[1]}, max_steps {wanted[2]}). Serve it with: "
-                    f"anchorgym env serve {wanted[0]} --split {wanted[1]} --max-steps {wanted[2]}"
-                )
+            common.check_server(env, self.url, self.anchor_env_id, self.split, self.max_steps, state)
             self._server_checked = True
         return env
 
@@ -139,46 +121,20 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
 
     def agent_input(self, state: vf.State) -> Any:
         """Return the :class:`~anchorgym.policies.base.AgentInput` of the rollout's current step."""
-        from anchorgym.policies.base import AgentInput
-
-        anchor, info = state["anchor"], state["anchor"]["info"]
-        history = anchor["history"][-self.history_length :] if self.history_length > 0 else []
-        actions = info.get("admissible_actions")
-        return AgentInput(
-            env_id=self.anchor_env_id,
-            instruction=str(info.get("instruction", "")),
-            observation=anchor["observation"],
-            admissible_actions=None if actions is None else [str(a) for a in actions],
-            history=list(history),
-            step=int(info.get("step", len(anchor["history"]))),
-            task_type=str(info.get("task_type", "")),
-            full_history=list(anchor["history"]),
-            task_id=str(state["info"]["task_id"]),
+        return common.agent_input(
+            self.anchor_env_id, state["anchor"], str(state["info"]["task_id"]), self.history_length
         )
 
     def prompt(self, state: vf.State) -> vf.Messages:
         """Build the current step's fresh prompt: the template's messages (system and user; a protocol's user alone)."""
-        messages = self.template.messages(self.agent_input(state), history_length=self.history_length)
-        if messages[-1]["role"] == "assistant":  # a one-turn protocol: the model writes on in its own message
-            raise ConfigError(
-                f"The verifiers environment cannot play {self.anchor_env_id}: its protocol continues one assistant "
-                "message (Search-R1's), which verifiers' multi-turn rollouts cannot. Evaluate it with anchorgym eval."
-            )
+        messages = common.prompt_messages(
+            self.template, self.anchor_env_id, self.agent_input(state), self.history_length
+        )
         return [_MESSAGE_TYPES[m["role"]](content=m["content"]) for m in messages]
 
     def parse(self, text: str, state: vf.State) -> str:
         """Return the env action for the model's answer ``text`` (the harness's parsing rules, or the protocol's)."""
-        from anchorgym.policies.parsing import parse_action, raw_turn
-        from anchorgym.policies.protocols import protocol_action
-
-        agent_input = self.agent_input(state)
-        projected = protocol_action(self.template, text, agent_input)
-        if projected is not None:
-            return projected.action
-        tags = self.template.action_tags
-        if self.template.raw_turns:
-            return raw_turn(text, tags).action
-        return parse_action(text, tags, agent_input.admissible_actions, self.repair).action
+        return common.parse_answer(self.template, text, self.agent_input(state), self.repair)
 
     async def env_response(self, messages: vf.Messages, state: vf.State, **kwargs: Any) -> vf.Messages:
         """Step the env with the action parsed from the last model turn; return the next user message.
@@ -230,12 +186,11 @@ class AnchorVerifiersEnv(vf.MultiTurnEnv):
 
     async def success(self, state: vf.State) -> float:
         """1.0 when the episode was won (``info["won"]``), else 0.0."""
-        return float(bool(_final_info(state).get("won", False)))
+        return common.success(_final_info(state))
 
     async def score(self, state: vf.State) -> float:
         """The episode's final ``info["score"]`` (its success when the env reports no score)."""
-        info = _final_info(state)
-        return float(info.get("score", float(bool(info.get("won", False)))))
+        return common.score(_final_info(state))
 
 
 class AnchorEnvFailure(vf.InfraError):
@@ -277,23 +232,6 @@ def _dataset(system: str, rows: Sequence[dict[str, Any]]) -> Any:
     return Dataset.from_list([{"prompt": [{"role": "system", "content": system}], "info": dict(row)} for row in rows])
 
 
-def episode_rows(tasks: Sequence[str], seeds: Sequence[int], episodes_per_task: int = 1) -> list[dict[str, Any]]:
-    """Return one row per ``(seed, task, episode)``, in ``anchorgym eval``'s order, with the harness's env seeds.
-
-    >>> from anchorgym.harness.plan import derive_seed
-    >>> [row["env_seed"] for row in episode_rows(["1000000000"], [0])] == [derive_seed(0, "1000000000", 0)]
-    True
-    """
-    from anchorgym.harness.plan import derive_seed
-
-    return [
-        {"task_id": str(task), "env_seed": derive_seed(seed, task, episode), "seed": int(seed), "episode": episode}
-        for seed in seeds
-        for task in tasks
-        for episode in range(episodes_per_task)
-    ]
-
-
 def load_environment(env_id: str | None = None, benchmark: str | None = None, **kwargs: Any) -> AnchorVerifiersEnv:
     """Return a verifiers environment playing ``env_id``, or the episodes of a benchmark spec.
 
@@ -314,56 +252,5 @@ def load_environment(env_id: str | None = None, benchmark: str | None = None, **
         ConfigError: neither ``env_id`` nor ``benchmark`` is given, or they disagree.
         UnknownNameError: an unknown env id, benchmark or reward.
     """
-    if benchmark is not None:
-        return _from_benchmark(env_id, benchmark, **kwargs)
-    if env_id is None:
-        raise ConfigError("load_environment needs an env id or a benchmark, e.g. benchmark='sokoban-6x6-1box/test@v2'.")
-    return _from_env(env_id, **kwargs)
-
-
-def _from_benchmark(env_id: str | None, benchmark: str, seeds: Sequence[int] | None = None, **kwargs: Any) -> Any:
-    from anchorgym.harness.runner import template_info
-    from anchorgym.harness.specs import load_benchmark
-
-    spec = load_benchmark(benchmark)
-    if env_id is not None and env_id != spec.env_id:
-        raise ConfigError(f"Benchmark {spec.id} plays {spec.env_id}, not {env_id}. Leave env_id out or fix it.")
-    template_info(spec)  # the installed prompt template must be the one the spec pins
-    tasks = spec.resolve_tasks(_task_ids(spec.env_id, spec.split, spec.env_kwargs))
-    rows = episode_rows(tasks, spec.seeds if seeds is None else seeds, spec.episodes_per_task)
-    settings = {"split": spec.split, "max_steps": spec.max_steps, "history_length": spec.history_length}
-    return AnchorVerifiersEnv(spec.env_id, rows, env_kwargs=spec.env_kwargs, **settings, **kwargs)
-
-
-def _from_env(
-    env_id: str,
-    split: str = "test",
-    num_tasks: int | None = 16,
-    task_ids: Sequence[str] | None = None,
-    seeds: Sequence[int] = (0,),
-    episodes_per_task: int = 1,
-    max_steps: int | None = None,
-    history_length: int = 2,
-    reward: str = "won",
-    repair: bool = False,
-    url: str | None = None,
-    remote_options: dict[str, Any] | None = None,
-    **env_kwargs: Any,
-) -> AnchorVerifiersEnv:
-    if task_ids is None:
-        task_ids = list(_task_ids(env_id, split, env_kwargs)[:num_tasks])
-    rows = episode_rows([str(t) for t in task_ids], seeds, episodes_per_task)
-    settings = {"max_steps": max_steps, "history_length": history_length, "reward": reward, "repair": repair}
-    remote = {"url": url, "remote_options": remote_options}
-    return AnchorVerifiersEnv(env_id, rows, split=split, env_kwargs=env_kwargs, **settings, **remote)
-
-
-def _task_ids(env_id: str, split: str, env_kwargs: dict[str, Any]) -> Sequence[str]:
-    """Return the task ids of ``split`` (read from one env)."""
-    from anchorgym.envs.registry import make
-
-    env = make(env_id, split=split, **env_kwargs)
-    try:
-        return env.task_ids()
-    finally:
-        env.close()
+    env_id, rows, settings = common.resolve_episodes(env_id, benchmark, **kwargs)
+    return AnchorVerifiersEnv(env_id, rows, **settings)
