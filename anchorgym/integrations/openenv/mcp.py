@@ -130,7 +130,7 @@ class SessionTools:
         try:
             return tool_result(self.session.step(AnchorAction(text=action)))
         except ResetNeededError as error:
-            raise ResetNeededError(f"No episode is running: call start_episode first ({error}).") from error
+            raise ResetNeededError("No episode is running: call start_episode first.") from error
 
     def _async_tool(self, name: str) -> Callable[..., Any]:
         """``name`` as a coroutine (FastMCP runs it on the server's event loop): the env call runs in a thread."""
