@@ -85,6 +85,19 @@ appworld-venv: install
 
 TEST_DEPS += appworld-venv
 
+# verifiers 0.4 (verifiers.v1): its own venv, .venv/verifiers-v1, since it pins mcp==2.0.0 and openenv 0.10
+# needs mcp<2 (tests/integrations/test_verifiers_v1.py runs it by subprocess). Needs PyPI once.
+VERIFIERS_V1_VENV := $(VENV)/verifiers-v1
+.PHONY: verifiers-venv
+verifiers-venv: $(VERIFIERS_V1_VENV)/.installed
+
+$(VERIFIERS_V1_VENV)/.installed: pyproject.toml | install
+	@{ test -x $(VERIFIERS_V1_VENV)/bin/python || $(PY) -m venv $(VERIFIERS_V1_VENV); } \
+	&& $(VERIFIERS_V1_VENV)/bin/python -m pip install -q -e '.[verifiers-v1]' && touch $@ \
+	|| $(call skip_outside_ci,the verifiers 0.4 venv could not be built: its tests will be skipped)
+
+TEST_DEPS += verifiers-venv
+
 test: $(TEST_DEPS)
 	ANCHORGYM_TEST_POSTGRES_URL=$${ANCHORGYM_TEST_POSTGRES_URL:-$$(cat $(PG_URL_FILE) 2>/dev/null)} \
 		$(PY) -m pytest -m "not gpu" -q $(PYTEST_ARGS)
