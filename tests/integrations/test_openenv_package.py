@@ -44,6 +44,7 @@ def test_openenv_validate_accepts_the_package(package):
     ]
     manifest = yaml.safe_load((package / "openenv.yaml").read_text())
     assert (manifest["name"], manifest["app"], manifest["port"]) == ("anchorgym__Sokoban-v1", "server.app:app", 8000)
+    assert manifest["validation"]["capabilities"]["declared_tools"] == ["start_episode", "act"]  # the MCP tools
     assert [w.name for w in (package / "wheels").iterdir()][0].startswith("anchorgym-")
     done = subprocess.run([OPENENV, "validate", str(package), "--skip-build"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -77,6 +78,8 @@ def test_the_packaged_server_passes_openenv_runtime_validation_and_serves_its_we
         assert requests.get(f"{url}/web/", timeout=60).status_code == 200  # OpenEnv's web UI
         state = requests.get(f"{url}/state", timeout=60).json()
         assert (state["env_id"], state["split"], state["max_steps"]) == (SOKOBAN, "test", 20)
+        listed = requests.post(f"{url}/mcp", json={"jsonrpc": "2.0", "method": "tools/list", "id": 1}, timeout=60)
+        assert [tool["name"] for tool in listed.json()["result"]["tools"]] == ["start_episode", "act"]
     finally:
         proc.terminate()
         proc.wait(timeout=60)

@@ -3,7 +3,7 @@
 The folder it writes is what OpenEnv's tools expect of an environment package:
 
 * ``openenv.yaml``: the manifest ``openenv validate`` and ``openenv push`` read (name, version, the FastAPI app,
-  the port, and the ``validation:`` block);
+  the port, and the ``validation:`` block, whose ``declared_tools`` are the server's MCP tools);
 * ``pyproject.toml``: the ``server`` script (``server.app:main``) and the dependency on ``anchorgym[openenv,EXTRA]``;
 * ``server/app.py``: the app, :func:`~anchorgym.integrations.openenv.server.build_app` of the env with the
   package's split, step limit and arguments; ``python -m server.app`` (or ``uv run server``) serves it;
@@ -30,6 +30,7 @@ from typing import Any
 from anchorgym import __version__
 from anchorgym.envs.registry import env_info
 from anchorgym.errors import ConfigError, unknown
+from anchorgym.integrations.openenv.mcp import TOOL_NAMES
 from anchorgym.integrations.openenv.server import openenv_name
 
 PORT = 8000
@@ -174,6 +175,7 @@ validation:
   capabilities:
     verifier:
       kind: reward_channel
+    declared_tools: [{", ".join(TOOL_NAMES)}]
   types:
     tags: [anchorgym, text]
 """
@@ -283,5 +285,6 @@ The anchorgym env `{env_id}` (split `{split}`) as an OpenEnv environment, writte
     openenv push                             # publish to a Hugging Face Space
 
 From Python: `GenericEnvClient.from_docker_image("{name.lower()}")`, or anchorgym's clients with
-`url="http://127.0.0.1:{PORT}"`. The web UI is at `/web`.
+`url="http://127.0.0.1:{PORT}"`. The web UI is at `/web`. MCP clients (OpenEnv's `MCPToolClient`, or any
+client over streamable HTTP at `/mcp`) play it with the tools `start_episode(task_id, seed)` and `act(action)`.
 """
