@@ -8,6 +8,9 @@ plain MCP client (``fastmcp.Client`` over MCP's streamable HTTP transport on the
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -93,9 +96,10 @@ def plain_client_episode(url, seed, task_id, actions):
 CLIENTS = [tool_client_episode, step_loop_episode, plain_client_episode]
 
 
-def test_mcp_episodes_equal_in_process_episodes(serve):
+@pytest.mark.parametrize("threaded", [False, True])
+def test_mcp_episodes_equal_in_process_episodes(serve, threaded):
     env = make(ENV_ID, split="test")
-    with serve(ENV_ID, "test") as url:
+    with serve(ENV_ID, "test", threaded=threaded) as url:
         for seed, task_id in [(0, None), (7, None), (5, env.task_ids()[3])]:
             actions, expected = in_process_episode(env, seed, task_id)
             assert len(expected) >= 3 and INVALID in actions
@@ -197,3 +201,32 @@ def test_mcp_clients_count_against_max_sessions_and_give_their_slot_back(serve):
                 return (await client.call_tool("start_episode", {"seed": 0})).structured_content["done"]
 
         assert asyncio.run(again()) is False
+
+
+def test_the_served_mcp_url_plays_and_a_gone_session_is_a_404(tmp_path):
+    """`anchorgym env serve` prints the MCP URL; a plain client plays there; an unknown session id gets MCP's 404."""
+    import requests
+
+    env = {**os.environ, "ANCHORGYM_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "anchorgym.cli", "env", "serve", ENV_ID, "--split", "test", "--port", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        mcp_url = line.split("MCP: ")[1].rstrip(")\n")
+        assert mcp_url.startswith("http://127.0.0.1:") and mcp_url.endswith("/mcp"), line
+
+        async def play():
+            async with Client(mcp_url, timeout=TIMEOUT_S) as client:
+                await client.call_tool("start_episode", {"task_id": "1000000005", "seed": 0})
+                return (await client.call_tool("act", {"action": "up"})).structured_content
+
+        result = asyncio.run(play())
+        assert (result["info"]["task_id"], result["info"]["step"]) == ("1000000005", 1)
+        listing = {"jsonrpc": "2.0", "method": "tools/list", "id": 1}
+        gone = requests.post(mcp_url, json=listing, headers={"Mcp-Session-Id": "no-such-session"}, timeout=TIMEOUT_S)
+        assert gone.status_code == 404 and "Unknown session_id: no-such-session" in gone.json()["error"]["message"]
+        closed = requests.delete(mcp_url, headers={"Mcp-Session-Id": "no-such-session"}, timeout=TIMEOUT_S)
+        assert closed.status_code == 404
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)

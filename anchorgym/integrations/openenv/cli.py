@@ -20,10 +20,10 @@ def add_env_parser(subparsers: argparse._SubParsersAction) -> None:
     commands = env.add_subparsers(dest="env_command", metavar="COMMAND", required=True)
     serve = commands.add_parser(
         "serve",
-        help="serve an env over OpenEnv (HTTP + WebSocket) for TRL, verifiers, remote vector envs",
+        help="serve an env over OpenEnv (HTTP + WebSocket + MCP tools) for TRL, verifiers, remote vector envs, agents",
         description="Serve ENV_ID in Meta's OpenEnv protocol: one session, with its own env, per WebSocket "
         "connection to /ws; reset takes seed and task_id; observations carry the text, reward, done flags and "
-        "the standard info keys (anchor included).",
+        "the standard info keys (anchor included). MCP clients play it with the tools start_episode and act on /mcp.",
     )
     serve.add_argument(
         "env_id", nargs="?", help="registered env id, e.g. anchorgym/Sokoban-v1 (built-in or from a plugin)"
@@ -160,7 +160,10 @@ def serve_command(args: argparse.Namespace) -> int:
     server = uvicorn_server(app, args.log_level)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"Serving {env_id} over OpenEnv at http://{shown}:{port} (sessions: ws://{shown}:{port}/ws)", flush=True)
+    base = f"{shown}:{port}"
+    print(
+        f"Serving {env_id} over OpenEnv at http://{base} (sessions: ws://{base}/ws, MCP: http://{base}/mcp)", flush=True
+    )
     server.run(sockets=[sock])
     return 0
 
