@@ -6,10 +6,12 @@
 3. Plays the expert and two trivial baselines (complete at once; call random APIs, then complete) on one
    split through ``anchorgym eval`` (the vector env, AppWorld's engine and grader): success and score.
 
-Usage: python benchmarks/appworld_stats.py [--split test] [--variants 7] [--per-family 2] [--skip-play]
+Usage: python benchmarks/appworld_stats.py [--suite-version 2] [--split test] [--per-family 2] [--skip-play]
 
-Writes ``results/appworld_suite.json``. Generating and verifying the suite once takes about 20 minutes on a
-loaded 2-core machine; each played episode opens a world (seconds), hence the default of 2 variants per family.
+Writes ``results/appworld_suite_v{N}.json``. Generating and verifying suite v2 (213 tasks) took about 3 minutes
+on a 2-core machine (v1's 224 tasks took about 20 minutes under load); each played episode opens a world
+(seconds), hence the default of 2 variants per family. For version 2 it also checks that every level-3 expert
+makes at least 15 API calls.
 """
 
 from __future__ import annotations
@@ -25,9 +27,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from claims import Claims  # noqa: E402
 
-from anchorgym.envs.appworld.data import INDEX_FILE, SUITE_CALLS_FILE, ensure_suite  # noqa: E402
+from anchorgym.envs.appworld.data import (  # noqa: E402
+    INDEX_FILE,
+    SUITE_CALLS_FILE,
+    SUITE_VARIANTS_BY_VERSION,
+    SUITE_VERSION,
+    ensure_suite,
+)
 
-RESULTS = Path(__file__).parent / "results" / "appworld_suite.json"
+RESULTS = Path(__file__).parent / "results"
+LEVEL3_MIN_CALLS = 15  # the issue's level 3: 15 or more API calls (suite version 2 on)
 # AppWorld (Trivedi et al., ACL 2024), its own 750 tasks: means over the tasks' ground-truth solutions.
 PUBLISHED = {"apps_per_task": 1.8, "unique_apis_per_task": 9.5, "api_calls_per_task": 42.5, "lines_per_task": 50}
 POLICIES = {
@@ -76,16 +85,18 @@ def suite_stats(root: Path) -> dict:
     return stats
 
 
-def play(split: str, variants: int, per_family: int) -> dict:
+def play(split: str, variants: int, per_family: int, version: int) -> dict:
     """Success and score of every policy on the first ``per_family`` variants of each family of ``split``."""
     from anchorgym.harness.runner import evaluate
     from anchorgym.harness.specs import load_benchmark
 
-    spec = load_benchmark("appworld-suite/test@v1")
+    spec = load_benchmark(f"appworld-suite/test@v{version}")
     raw = {**spec.raw, "split": split, "seeds": [0]}
-    raw["env"] = {**raw["env"], "kwargs": {"source": "suite", "suite_variants": variants}}
-    raw["id"] = f"appworld-suite-stats/{split}@v1"
-    raw["tasks"] = [t for t in _split_ids(split, variants) if int(t.rsplit("_", 1)[1]) <= per_family]
+    kwargs = {"source": "suite", "suite_variants": variants, "suite_version": version}
+    raw["env"] = {**raw["env"], "kwargs": kwargs}
+    raw["id"] = f"appworld-suite-stats/{split}@v{version}"
+    ids = _split_ids(split, variants, version)
+    raw["tasks"] = [t for t in ids if int(t.rsplit("_", 1)[1]) <= per_family]
     spec_file = Path(tempfile.mkdtemp()) / "suite.json"
     spec_file.write_text(json.dumps({"format": "anchorgym-benchmarks/1", "benchmarks": [raw]}))
     scores = {}
@@ -103,20 +114,23 @@ def play(split: str, variants: int, per_family: int) -> dict:
     return scores
 
 
-def _split_ids(split: str, variants: int) -> list[str]:
-    root = ensure_suite(variants=variants)
+def _split_ids(split: str, variants: int, version: int) -> list[str]:
+    root = ensure_suite(variants=variants, version=version)
     return [line for line in (root / "data" / "datasets" / f"{split}.txt").read_text().split() if line]
 
 
 def main() -> None:
     """Measure, print the claims, write the results file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite-version", type=int, default=SUITE_VERSION)
     parser.add_argument("--split", default="test")
-    parser.add_argument("--variants", type=int, default=7)
+    parser.add_argument("--variants", type=int, default=None, help="variants per family (default: the version's)")
     parser.add_argument("--per-family", type=int, default=2, help="variants of each family to play (7: all)")
     parser.add_argument("--skip-play", action="store_true", help="only the statistics (no episodes)")
     args = parser.parse_args()
-    root = ensure_suite(verify=True, variants=args.variants)
+    version = args.suite_version
+    variants = args.variants or SUITE_VARIANTS_BY_VERSION[version]
+    root = ensure_suite(verify=True, variants=variants, version=version)
     stats = suite_stats(root)
     claims = Claims()
     claims.check("CHECK", "suite_tasks", stats["tasks"], ">= 200", stats["tasks"] >= 200)
@@ -129,9 +143,12 @@ def main() -> None:
             f"{calls['mean']} +- {calls['std']} (min {calls['min']}, max {calls['max']}; {row['tasks']} tasks)",
             f"AppWorld's published mean over all levels: {PUBLISHED['api_calls_per_task']}",
         )
-    result = {"stats": stats, "published_appworld": PUBLISHED}
+    if version >= 2:
+        fewest = stats["levels"][3]["api_calls"]["min"]
+        claims.check("CHECK", "level3_min_api_calls", fewest, f">= {LEVEL3_MIN_CALLS}", fewest >= LEVEL3_MIN_CALLS)
+    result = {"suite_version": version, "variants": variants, "stats": stats, "published_appworld": PUBLISHED}
     if not args.skip_play:
-        scores = play(args.split, args.variants, args.per_family)
+        scores = play(args.split, variants, args.per_family, version)
         result["policies"] = {args.split: scores}
         expert, trivial = (
             scores["expert"]["success"],
@@ -139,8 +156,8 @@ def main() -> None:
         )
         claims.check("CHECK", f"expert_success_{args.split}", expert, "1.0", expert == 1.0)
         claims.check("CHECK", f"trivial_policies_success_{args.split}", trivial, "0.0", trivial == 0.0)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"appworld_suite_v{version}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     claims.exit()
 

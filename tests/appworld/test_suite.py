@@ -1,15 +1,15 @@
 """The AppWorld suite: deterministic generation, held-out families, the expert and trivial baselines.
 
-The full suite (224 tasks, 7 variants per family) is generated and verified by
-``anchorgym data appworld``; these tests generate the small one (one variant per
-family, 33 tasks) in a temporary folder and play a sample of every level.
+Version 1 (224 tasks, 7 variants per family; the released @v1 specs) is pinned by digest. Version 2
+(213 tasks, 5 variants per family, with Gmail and Splitwise) is generated and verified in full by
+``anchorgym data appworld``; these tests generate the small suites (one variant per family) in a
+temporary folder and play a sample of every level of both versions.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,17 @@ from anchorgym.envs.appworld import data
 
 WORKER = Path(data.__file__).resolve().parent / "worker"
 SAMPLE = ["birthday_1", "relfile_1", "notepaylog_1"]  # held-out test families: levels 1, 2, 3
+SAMPLE_V2 = ["birthday_1", "relgroup_1", "emailsplit_1", "relsplitemail_1"]  # v2 held out: levels 1, 2, 3, 3
+# Version 1 as released (2026-12-07): sha256 of its anchorgym_tasks.json (seed 0, 7 variants; every
+# instruction, solution, answer and evaluation input) and of its evaluation.py.
+V1_INDEX_SHA256 = "71a2e9f028184f1d0f872eceee7f76267cba0c13ad3d3c0b645a02ed0148a8d8"
+V1_EVALUATION_SHA256 = "3866d9e3841d81101a936a9249afc30109e40c62053c996e3b59753c9833ba7a"
+SPEC_HASHES = {
+    "appworld-suite/test@v1": "sha256:5d121f97756777a4fc8befaaff2b11424797de08a0131584848048e9eeb34dff",
+    "appworld-suite/smoke@v1": "sha256:d761556efca1442f1ed41787f51d9a44f76e7be4d020d54ff5bbda5eb5bb9c44",
+    "appworld-suite/test@v2": "sha256:307333dcbb6327fbcde47d14a35c6706f5ed3dd958c78d89f9666d5b506bf4c5",
+    "appworld-suite/smoke@v2": "sha256:abe83bfbf37ab4656571bbfe1b7bf40627a32e1b37ea29aaa98302c739a6fca8",
+}
 
 
 @pytest.fixture
@@ -31,12 +42,40 @@ def suite_modules(monkeypatch):
     return suite_world, suite_tasks, suite_generate
 
 
-def test_tasks_are_a_pure_function_of_the_seed(suite_modules):
-    world, tasks, _ = suite_modules
-    first = json.dumps([asdict(t) for t in tasks.all_tasks(world.plan_world(0), 0, 7)])
-    again = json.dumps([asdict(t) for t in tasks.all_tasks(world.plan_world(0), 0, 7)])
-    other = json.dumps([asdict(t) for t in tasks.all_tasks(world.plan_world(1), 1, 7)])
+@pytest.mark.parametrize(("version", "variants"), [(1, 7), (2, 5)])
+def test_tasks_are_a_pure_function_of_the_seed(suite_modules, version, variants):
+    world, tasks, generate = suite_modules
+
+    def index(seed):
+        suite = tasks.all_tasks(world.plan_world(seed, version), seed, variants)
+        return json.dumps(generate.index_of(suite, seed, variants, version), indent=2, sort_keys=True)
+
+    first, again, other = index(0), index(0), index(1)
     assert first == again and first != other
+
+
+def test_version_1_regenerates_the_released_suite_byte_for_byte(suite_modules):
+    """The @v1 specs keep playing the tasks they were released with, and keep their hashes."""
+    import hashlib
+
+    from anchorgym.harness.specs import load_benchmark
+
+    world, tasks, generate = suite_modules
+    suite = tasks.all_tasks(world.plan_world(0, 1), 0, 7)
+    text = json.dumps(generate.index_of(suite, 0, 7, 1), indent=2, sort_keys=True) + "\n"  # as _write_json writes it
+    assert hashlib.sha256(text.encode()).hexdigest() == V1_INDEX_SHA256
+    assert {t.evaluation_code for t in suite} == {tasks.EVALUATION}
+    assert hashlib.sha256(tasks.EVALUATION.encode()).hexdigest() == V1_EVALUATION_SHA256
+    assert {name: load_benchmark(name).content_hash() for name in SPEC_HASHES} == SPEC_HASHES
+    assert "suite_version" not in load_benchmark("appworld-suite/test@v1").env_kwargs  # plays the default: 1
+    assert data.SUITE_DEFAULT_VERSION == 1 and data.SUITE_VERSION == 2
+
+
+def test_unknown_suite_version_is_one_clear_error():
+    from anchorgym.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match=r"Unknown AppWorld suite version '3'\..* Known: 1, 2\."):
+        data.suite_root(version=3)
 
 
 def test_full_suite_counts_levels_and_held_out_families(suite_modules):
@@ -53,9 +92,50 @@ def test_full_suite_counts_levels_and_held_out_families(suite_modules):
     assert {t.level for t in suite if t.family in test} == {1, 2, 3}
 
 
-def test_every_task_checks_no_other_changes_as_appworld_labels_it(suite_modules):
-    _, tasks, _ = suite_modules
-    for task in tasks.all_tasks(__import__("suite_world").plan_world(0), 0, 1):
+def test_version_2_adds_gmail_and_splitwise_in_both_splits(suite_modules):
+    world, tasks, generate = suite_modules
+    suite = tasks.all_tasks(world.plan_world(0, 2), 0, 5)
+    assert len(suite) == 213 and len({t.family for t in suite}) == len(tasks.FAMILIES_V2) == 43
+    assert sorted(Counter(t.level for t in suite).items()) == [(1, 39), (2, 79), (3, 95)]
+    splits = generate.splits(suite, 2)
+    family = {t.id: t.family for t in suite}
+    train, test = {family[i] for i in splits["train"]}, {family[i] for i in splits["test"]}
+    assert (len(splits["train"]), len(splits["test"]), len(train), len(test)) == (154, 59, 31, 12)
+    assert (
+        not train & test
+        and test == set(tasks.TEST_FAMILIES_V2)
+        and {t.level for t in suite if t.family in test} == {1, 2, 3}
+    )
+    for app in ("gmail", "splitwise"):
+        assert {f for f in train if app in {a for t in suite if t.family == f for a in t.apps}}, app
+        assert {f for f in test if app in {a for t in suite if t.family == f for a in t.apps}}, app
+    v1 = {t.id: t for t in tasks.all_tasks(world.plan_world(0, 1), 0, 1)}
+    assert all(t.evaluation_code == tasks.EVALUATION for t in v1.values())
+    v2 = {t.id: t for t in suite}
+    assert tasks.REQ_EMAILS in tasks.EVALUATION_V2 and v2["emailsplit_1"].evaluation_code == tasks.EVALUATION_V2
+    # the deepened level-3 families read every list, not one: a directory listing or a search, then a loop
+    assert "show_directory" in v2["filenote_1"].solution and "show_directory" not in v1["filenote_1"].solution
+    assert "for note in found" in v2["notefile_1"].solution
+
+
+def test_version_2_emails_hide_the_list_behind_a_look_alike_sender(suite_modules):
+    """Every list or bill email has a decoy with the same subject from the sender's look-alike (same first name)."""
+    world, _, _ = suite_modules
+    plan = world.plan_world(0, 2)
+    people = plan["people"]
+    real = [e for e in plan["emails"] if e["kind"] in ("list", "bill")]
+    assert len(real) == 8
+    for email in real:
+        decoys = [e for e in plan["emails"] if e["kind"] == "decoy" and e["subject"] == email["subject"]]
+        assert len(decoys) == 1 and decoys[0]["body"] != email["body"]
+        sender, twin = people[email["sender"]], people[decoys[0]["sender"]]
+        assert sender["first_name"] == twin["first_name"] and sender["last_name"] != twin["last_name"]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_every_task_checks_no_other_changes_as_appworld_labels_it(suite_modules, version):
+    world, tasks, _ = suite_modules
+    for task in tasks.all_tasks(world.plan_world(0, version), 0, 1):
         requirements = task.requirements
         assert requirements[0] == (tasks.REQ_COMPLETE, "no_op_fail")
         assert requirements[-1] == (tasks.REQ_COLLATERAL, "no_op_pass")  # a no-op passes it, as in AppWorld
@@ -63,51 +143,55 @@ def test_every_task_checks_no_other_changes_as_appworld_labels_it(suite_modules)
 
 
 @pytest.fixture(scope="module")
-def small_suite(appworld_ready, tmp_path_factory):
-    """The one-variant suite, generated (not verified) into a temporary folder the env reads."""
+def small_base(appworld_ready, tmp_path_factory):
+    """A temporary data folder the env reads; the small suites are generated (not verified) into it."""
     base = tmp_path_factory.mktemp("suite")
-    root = data.ensure_suite(base=base, variants=1)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ANCHORGYM_APPWORLD_DATA", str(base))
-        yield root
+        yield base
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # builds AppWorld worlds of ~600 records; minutes on a busy 2-core machine
-def test_generation_is_byte_for_byte(appworld_ready, tmp_path):
+@pytest.mark.timeout(900)  # builds AppWorld worlds of ~700 records; minutes on a busy 2-core machine
+@pytest.mark.parametrize(
+    ("version", "families"), [(1, ("senderstext", "billspay")), (2, ("emailsplit", "filenote", "relgroup"))]
+)
+def test_generation_is_byte_for_byte(appworld_ready, tmp_path, version, families):
     """Two generations of the same seed (a few families, in two folders) write the same bytes."""
-    families = ("senderstext", "billspay")
-    first = data.ensure_suite(base=tmp_path / "a", variants=1, families=families)
-    again = data.ensure_suite(base=tmp_path / "b", variants=1, families=families)
+    first = data.ensure_suite(base=tmp_path / "a", variants=1, families=families, version=version)
+    again = data.ensure_suite(base=tmp_path / "b", variants=1, families=families, version=version)
 
     def files(root):
         return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file() and "experiments" not in p.parts)
 
     assert files(first) == files(again)
-    assert sorted(f.parent.parent.name for f in files(first) if f.name == "evaluation.py") == [
-        "billspay_1", "senderstext_1"]  # fmt: skip
+    written = sorted(f.parent.parent.name for f in files(first) if f.name == "evaluation.py")
+    assert written == sorted(f"{family}_1" for family in families)
     assert [str(f) for f in files(first) if (first / f).read_bytes() != (again / f).read_bytes()] == []
 
 
-@pytest.fixture(scope="module")
-def vec(small_suite):
+@pytest.fixture(scope="module", params=[1, 2], ids=["v1", "v2"])
+def vec(small_base, request):
+    """A vector env over the held-out sample of one suite version (one env per sampled task)."""
     from anchorgym.envs.vector import make_vec
 
+    sample = SAMPLE if request.param == 1 else SAMPLE_V2
     envs = make_vec(
-        "anchorgym/AppWorld-v0", num_tasks=len(SAMPLE), backend="sync", split="test", source="suite",
-        suite_variants=1, code_timeout_s=60,
+        "anchorgym/AppWorld-v0", num_tasks=len(sample), backend="sync", split="test", source="suite",
+        suite_variants=1, suite_version=request.param, code_timeout_s=60,
     )  # fmt: skip
+    envs.sample = sample
     yield envs
     envs.close()
 
 
 def _play(vec, policy_code, max_steps=8):
-    """Play SAMPLE with ``policy_code(env_index, step)``; return {task: (won, score)}."""
+    """Play the env's sample with ``policy_code(env_index, step)``; return {task: (won, score)}."""
     results = {}
-    vec.reset(options={"task_ids": SAMPLE})
+    vec.reset(options={"task_ids": vec.sample})
     for step in range(max_steps):
-        _, _, terminated, truncated, infos = vec.step([policy_code(i, step) for i in range(len(SAMPLE))])
-        for i, task in enumerate(SAMPLE):
+        _, _, terminated, truncated, infos = vec.step([policy_code(i, step) for i in range(len(vec.sample))])
+        for i, task in enumerate(vec.sample):
             if (terminated[i] or truncated[i]) and task not in results:
                 results[task] = (bool(infos["won"][i]), round(float(infos["score"][i]), 3))
         if not vec.active.any():
@@ -116,7 +200,7 @@ def _play(vec, policy_code, max_steps=8):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # builds AppWorld worlds of ~600 records; minutes on a busy 2-core machine
+@pytest.mark.timeout(900)  # builds AppWorld worlds of ~700 records; minutes on a busy 2-core machine
 def test_the_expert_solves_every_level_through_the_vector_env(vec):
     experts = {}
 
@@ -125,11 +209,11 @@ def test_the_expert_solves_every_level_through_the_vector_env(vec):
             experts[i] = vec.call_at([i], "expert_action")[0]
         return experts[i]
 
-    assert _play(vec, expert) == {task: (True, 1.0) for task in SAMPLE}
+    assert _play(vec, expert) == {task: (True, 1.0) for task in vec.sample}
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # builds AppWorld worlds of ~600 records; minutes on a busy 2-core machine
+@pytest.mark.timeout(900)  # builds AppWorld worlds of ~700 records; minutes on a busy 2-core machine
 def test_trivial_policies_fail_every_sampled_task(vec):
     from anchorgym.envs.appworld.baselines import COMPLETE, RandomApiPolicy
     from anchorgym.envs.appworld.expert import as_action
@@ -138,7 +222,11 @@ def test_trivial_policies_fail_every_sampled_task(vec):
     done = _play(vec, lambda i, step: as_action(COMPLETE))
     assert not any(won for won, _ in done.values())
     # only "marked complete" and "no other changes" pass: 2 of 3 or 4 tests
-    assert done == {"birthday_1": (False, 0.667), "relfile_1": (False, 0.667), "notepaylog_1": (False, 0.5)}
+    expected = {
+        "birthday_1": (False, 0.667), "relfile_1": (False, 0.667), "notepaylog_1": (False, 0.5),
+        "relgroup_1": (False, 0.667), "emailsplit_1": (False, 0.667), "relsplitemail_1": (False, 0.5),
+    }  # fmt: skip
+    assert done == {task: expected[task] for task in vec.sample}
     policy = RandomApiPolicy(steps=3)
 
     def random_api(i, step):
@@ -146,7 +234,7 @@ def test_trivial_policies_fail_every_sampled_task(vec):
         return policy.act([agent_input])[0].action
 
     done = _play(vec, random_api)
-    assert sorted(done) == sorted(SAMPLE) and not any(won for won, _ in done.values())
+    assert sorted(done) == sorted(vec.sample) and not any(won for won, _ in done.values())
 
 
 def test_random_is_refused_before_any_env_worker_starts(monkeypatch, tmp_path):

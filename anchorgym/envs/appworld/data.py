@@ -9,9 +9,12 @@
   appworld [--data-dir DIR]``); split ``offline``. The folder name carries a
   digest of the generator's sources, so editing them regenerates.
 * ``suite``: the multi-app scenario families that :mod:`.worker.suite_generate`
-  writes (phone, Venmo, SimpleNote, files; levels 1-3); splits ``train`` and
-  ``test`` (held-out families). ``anchorgym data appworld`` generates and
-  verifies the full set (seed 0, 7 variants per family).
+  writes (levels 1-3); splits ``train`` and ``test`` (held-out families).
+  ``suite_version=1`` (what an unversioned ``source="suite"`` plays, as the
+  released ``appworld-suite/*@v1`` specs do): phone, Venmo, SimpleNote, files,
+  7 variants per family. ``suite_version=2`` (the newest, ``@v2`` specs) adds
+  Gmail and Splitwise families and deepens level 3; 5 variants per family.
+  ``anchorgym data appworld`` generates and verifies the newest full set.
 * ``auto`` (default): ``real`` when ``APPWORLD_ROOT`` holds data, else ``generated``.
 """
 
@@ -39,7 +42,10 @@ SOURCES = ("auto", "real", "generated", "suite")
 SUITE_SOURCES = ("generate.py", "suite_generate.py", "suite_tasks.py", "suite_world.py")
 SUITE_SPLITS = ("train", "test")
 SUITE_SEED = 0
-SUITE_VARIANTS = 7
+SUITE_VERSIONS = (1, 2)
+SUITE_VERSION = 2  # the newest: what `anchorgym data appworld` generates and verifies
+SUITE_DEFAULT_VERSION = 1  # an unversioned source="suite": the released @v1 specs name no version
+SUITE_VARIANTS_BY_VERSION = {1: 7, 2: 5}
 SUITE_CALLS_FILE = "anchorgym_api_calls.json"
 
 
@@ -101,17 +107,29 @@ def ensure_generated(verify: bool = False, build_venv: bool = False, base: str |
     return root
 
 
+def _suite_version(version: int) -> int:
+    if version not in SUITE_VERSIONS:
+        raise unknown("AppWorld suite version", str(version), [str(v) for v in SUITE_VERSIONS])
+    return version
+
+
 def suite_root(
-    base: str | Path | None = None, seed: int = SUITE_SEED, variants: int = SUITE_VARIANTS, families: str = ""
+    base: str | Path | None = None,
+    seed: int = SUITE_SEED,
+    variants: int | None = None,
+    families: str = "",
+    version: int = SUITE_DEFAULT_VERSION,
 ) -> Path:
-    """Return the folder of the suite generated from ``seed`` with ``variants`` per family.
+    """Return the folder of suite ``version`` generated from ``seed`` with ``variants`` per family.
 
     Its name carries a digest of the generator's sources and the settings, so editing either regenerates.
     """
+    version = _suite_version(version)
+    variants = SUITE_VARIANTS_BY_VERSION[version] if variants is None else variants
     digest = hashlib.blake2b(digest_size=6)
     for name in SUITE_SOURCES:
         digest.update((WORKER_DIR / name).read_bytes())
-    digest.update(f"{seed}:{variants}:{families}".encode())
+    digest.update(f"{seed}:{variants}:{families}:{version}".encode())
     base = Path(base or os.environ.get("ANCHORGYM_APPWORLD_DATA") or cache_dir())
     return base / f"appworld-suite-{digest.hexdigest()}"
 
@@ -121,8 +139,9 @@ def ensure_suite(
     build_venv: bool = False,
     base: str | Path | None = None,
     seed: int = SUITE_SEED,
-    variants: int = SUITE_VARIANTS,
+    variants: int | None = None,
     families: tuple[str, ...] = (),
+    version: int = SUITE_DEFAULT_VERSION,
 ) -> Path:
     """Generate the suite unless present (and, with ``verify``, check it once); return its root.
 
@@ -132,17 +151,21 @@ def ensure_suite(
         build_venv: build the AppWorld venv first if it is missing.
         base: the folder to generate under (see :func:`suite_root`).
         seed: the world's and the variants' seed.
-        variants: variants per scenario family.
+        variants: variants per scenario family (default: the version's, 7 for version 1, 5 for version 2).
         families: only these families (default: all); tests use a few to stay fast.
+        version: the suite version (1: the released @v1 suite; 2: with Gmail and Splitwise).
     """
-    root = suite_root(base, seed, variants, ",".join(families))
+    version = _suite_version(version)
+    variants = SUITE_VARIANTS_BY_VERSION[version] if variants is None else variants
+    root = suite_root(base, seed, variants, ",".join(families), version)
     root.parent.mkdir(parents=True, exist_ok=True)
     done = (root / INDEX_FILE).exists() and (not verify or (root / SUITE_CALLS_FILE).exists())
     if done:
         return root
     python = ensure_venv() if build_venv else require_python()
     command = [str(python), str(WORKER_DIR / "suite_main.py"), str(root), "--seed", str(seed)]
-    command += ["--variants", str(variants), "--families", ",".join(families), *(["--verify"] if verify else [])]
+    command += ["--variants", str(variants), "--families", ",".join(families), "--suite-version", str(version)]
+    command += ["--verify"] if verify else []
     _run_with_progress(command, root.parent)
     return root
 
@@ -159,7 +182,7 @@ def _run_with_progress(command: list[str], cwd: Path) -> None:
         if len(parts) == 4 and parts[0] == PROGRESS_PREFIX:
             phase, done, total = parts[1], int(parts[2]), int(parts[3])
             if phase not in bars:
-                bars[phase] = tqdm(total=total, desc=f"AppWorld offline tasks: {phase}", unit="task")
+                bars[phase] = tqdm(total=total, desc=f"AppWorld tasks: {phase}", unit="task")
             bars[phase].update(done - bars[phase].n)
         else:
             lines.append(line.rstrip())
@@ -181,10 +204,16 @@ def _split_ids(root: Path, split: str) -> tuple[str, ...]:
     return tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
 
 
-def load_source(source: str = "auto", split: str | None = None, suite_variants: int = SUITE_VARIANTS) -> TaskSource:
+def load_source(
+    source: str = "auto",
+    split: str | None = None,
+    suite_variants: int | None = None,
+    suite_version: int = SUITE_DEFAULT_VERSION,
+) -> TaskSource:
     """Resolve ``source`` and ``split`` to a :class:`TaskSource`.
 
-    ``suite_variants`` picks the suite generated with that many variants per family (``source="suite"``).
+    With ``source="suite"``, ``suite_version`` picks the suite version and ``suite_variants`` the suite
+    generated with that many variants per family (default: the version's full set).
 
     Raises:
         UnknownNameError: unknown source or split.
@@ -193,7 +222,7 @@ def load_source(source: str = "auto", split: str | None = None, suite_variants: 
     if source not in SOURCES:
         raise unknown("AppWorld task source", source, SOURCES)
     if source == "suite":
-        root = ensure_suite(variants=suite_variants)
+        root = ensure_suite(variants=suite_variants, version=suite_version)
         split = split or SUITE_SPLITS[0]
         index = json.loads((root / INDEX_FILE).read_text())["tasks"]
         return TaskSource("suite", root, split, _split_ids(root, split), index)
@@ -255,8 +284,9 @@ def install_data(source: str | None = None, target: str | None = None, verify: b
         raise DataNotFoundError(f"{source} holds no data/tasks: point it at the folder `appworld download data` made.")
     ensure_venv()
     root = ensure_generated(verify=verify, build_venv=True, base=target)
-    suite = ensure_suite(verify=verify, build_venv=True, base=target)
-    print(f"AppWorld suite ({SUITE_VARIANTS} variants per family, splits train/test): {suite}")
+    suite = ensure_suite(verify=verify, build_venv=True, base=target, version=SUITE_VERSION)
+    variants = SUITE_VARIANTS_BY_VERSION[SUITE_VERSION]
+    print(f"AppWorld suite v{SUITE_VERSION} ({variants} variants per family, splits train/test): {suite}")
     if source is not None:
         print(f"AppWorld data found at {source}: export APPWORLD_ROOT={Path(source).resolve()} to play it.")
     if target is not None:

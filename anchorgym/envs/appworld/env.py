@@ -22,7 +22,7 @@ from typing import Any
 
 from anchorgym.envs.appworld.anchor import anchor_apps, anchor_state
 from anchorgym.envs.appworld.client import WorldWorker
-from anchorgym.envs.appworld.data import SUITE_VARIANTS, dataset_hashes, load_source
+from anchorgym.envs.appworld.data import SUITE_DEFAULT_VERSION, dataset_hashes, load_source
 from anchorgym.envs.appworld.expert import expert_code
 from anchorgym.envs.appworld.venv import require_python
 from anchorgym.envs.core import AnchorEnv, AnchorFn, Transition
@@ -51,7 +51,10 @@ class AppWorldEnv(AnchorEnv):
         worker_memory_cap_mb: the worker's address-space limit (0: none): code that allocates
             past it gets a ``MemoryError`` in its output instead of exhausting the machine.
         suite_variants: with ``source="suite"``, the suite generated with this many variants per
-            family (the full set has 7; tests generate 1).
+            family (default: the version's full set, 7 for version 1 and 5 for version 2; tests generate 1).
+        suite_version: with ``source="suite"``, the suite version: 2 adds Gmail and Splitwise families and
+            deepens level 3 (``appworld-suite/*@v2``); an unversioned suite is version 1, the tasks the
+            released ``appworld-suite/*@v1`` specs play.
     """
 
     open_action_space = True  # actions are code: the harness refuses policies that need admissible actions
@@ -66,9 +69,10 @@ class AppWorldEnv(AnchorEnv):
         code_timeout_s: int = 30,
         max_worker_mb: int = 2048,
         worker_memory_cap_mb: int = 8192,
-        suite_variants: int = SUITE_VARIANTS,
+        suite_variants: int | None = None,
+        suite_version: int = SUITE_DEFAULT_VERSION,
     ) -> None:
-        self.source = load_source(source, split, suite_variants)
+        self.source = load_source(source, split, suite_variants, suite_version)
         super().__init__(self.source.split, max_steps, anchor_fn, render_mode)
         self.code_timeout_s = int(code_timeout_s)
         self.worker = WorldWorker(

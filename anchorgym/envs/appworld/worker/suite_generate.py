@@ -1,6 +1,6 @@
 """Write the AppWorld suite (multi-app scenario families) into an ``APPWORLD_ROOT``-shaped folder.
 
-Run inside the AppWorld venv: ``python suite_generate.py OUT_DIR --seed S --variants V [--verify]``.
+Run inside the AppWorld venv: ``python suite_generate.py OUT_DIR --seed S --variants V [--suite-version N] [--verify]``.
 It draws the world from the seed (:mod:`suite_world`), saves it as AppWorld's
 ``data/base_dbs`` with AppWorld's API docs, and writes every task of every family
 (:mod:`suite_tasks`) exactly as AppWorld stores its own (``specs.json``, ``dbs/``
@@ -72,18 +72,31 @@ def write_task(root: Path, task: Any, when: str) -> None:
     (truth / "solution.py").write_text(task.solution)
 
 
-def splits(tasks: list[Any]) -> dict[str, list[str]]:
+def splits(tasks: list[Any], version: int = 1) -> dict[str, list[str]]:
     """``train`` and ``test`` task ids: a family is either held out (test) or not, never both."""
-    from suite_tasks import TEST_FAMILIES
+    from suite_tasks import test_families
 
+    held_out = test_families(version)
     return {
-        "train": [t.id for t in tasks if t.family not in TEST_FAMILIES],
-        "test": [t.id for t in tasks if t.family in TEST_FAMILIES],
+        "train": [t.id for t in tasks if t.family not in held_out],
+        "test": [t.id for t in tasks if t.family in held_out],
     }
 
 
-def generate(out: Path, seed: int, variants: int, families: list[str] | None = None) -> list[Any]:
-    """Build the suite at ``out`` (atomically); return its tasks."""
+def index_of(tasks: list[Any], seed: int, variants: int, version: int) -> dict[str, Any]:
+    """The content of ``anchorgym_tasks.json`` (version 1's has no ``suite_version`` key: kept byte for byte)."""
+    index = {
+        "version": INDEX_VERSION,
+        "seed": seed,
+        "variants": variants,
+        "splits": splits(tasks, version),
+        "tasks": {t.id: {**asdict(t), "app": t.app, "kind": t.kind} for t in tasks},
+    }
+    return index if version == 1 else {**index, "suite_version": version}
+
+
+def generate(out: Path, seed: int, variants: int, families: list[str] | None = None, version: int = 1) -> list[Any]:
+    """Build the suite (``version`` 1 or 2) at ``out`` (atomically); return its tasks."""
     from datetime import datetime
 
     from appworld.apps.api_lib import set_local_date_and_time
@@ -96,25 +109,18 @@ def generate(out: Path, seed: int, variants: int, families: list[str] | None = N
     staging.mkdir(parents=True)
     os.environ["APPWORLD_ROOT"] = str(staging)
     freezer = set_local_date_and_time(datetime.fromisoformat(WORLD_DATETIME))
-    plan = plan_world(seed)
+    plan = plan_world(seed, version)
     build_base(staging, plan)
     tasks = all_tasks(plan, seed, variants, families)
     for done, task in enumerate(tasks, start=1):
         write_task(staging, task, WORLD_DATETIME)
         progress("generate", done, len(tasks))
     freezer.stop()
-    parts = splits(tasks)
-    for name, ids in parts.items():
+    index = index_of(tasks, seed, variants, version)
+    for name, ids in index["splits"].items():
         path = staging / "data" / "datasets" / f"{name}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{i}\n" for i in ids))
-    index = {
-        "version": INDEX_VERSION,
-        "seed": seed,
-        "variants": variants,
-        "splits": parts,
-        "tasks": {t.id: {**asdict(t), "app": t.app, "kind": t.kind} for t in tasks},
-    }
     _write_json(staging / INDEX_FILE, index)
     if (out / INDEX_FILE).exists():  # another process finished first: keep its copy
         shutil.rmtree(staging)
@@ -163,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variants", type=int, default=7)
     parser.add_argument("--families", default="", help="comma-separated family names (default: all)")
+    parser.add_argument("--suite-version", type=int, default=1, help="1: the @v1 suite; 2: with Gmail and Splitwise")
     parser.add_argument("--verify", action="store_true")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules
@@ -176,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         tasks = [SuiteTask(**{k: v for k, v in t.items() if k in fields}) for t in index["tasks"].values()]
         os.environ["APPWORLD_ROOT"] = str(out)
     else:
-        tasks = generate(out, args.seed, args.variants, families)
+        tasks = generate(out, args.seed, args.variants, families, args.suite_version)
     problems = verify(out, tasks) if args.verify else []
     shutil.rmtree(out / "experiments" / "outputs" / VERIFY_EXPERIMENT, ignore_errors=True)
     print(json.dumps({"tasks": len(tasks), "problems": problems}))

@@ -1,4 +1,10 @@
-"""The suite's scenario families: AppWorld-shaped tasks over phone, Venmo, SimpleNote and files.
+"""The suite's scenario families: AppWorld-shaped tasks over phone, Venmo, SimpleNote, files, Gmail, Splitwise.
+
+Version 1 (``FAMILIES``, the released @v1 suite, kept byte for byte) uses phone, Venmo, SimpleNote and
+files. Version 2 (``FAMILIES_V2``, chosen by the world plan's ``version``) adds Gmail and Splitwise
+families (lists and bills emailed by contacts whose look-alikes sent decoys, emails per person, Splitwise
+groups and expenses) and deepens the short level-3 families (every team file, bills file or tagged note
+instead of one), so that every level-3 expert needs at least 15 API calls.
 
 A family is one scenario (AppWorld's ``task_id`` prefix) with several variants
 (``<family>_<n>``). Each family composes a *source* of people (a phone
@@ -45,6 +51,9 @@ LOGIN = {
     '["access_token"]\n',
     "file_system": 'fs_token = apis.file_system.login(username=profile["email"], password=passwords["file_system"])'
     '["access_token"]\n',
+    "gmail": 'gmail_token = apis.gmail.login(username=profile["email"], password=passwords["gmail"])["access_token"]\n',
+    "splitwise": 'splitwise_token = apis.splitwise.login(username=profile["email"], password=passwords["splitwise"])'
+    '["access_token"]\n',
 }
 CONTACT_LOOKUP = """\
 contacts = all_pages(apis.phone.search_contacts, access_token=phone_token)
@@ -60,6 +69,9 @@ REQ_NOTE = "exactly one note with the expected title holds the expected lines"
 REQ_FILE = "the expected file holds the expected lines"
 REQ_DELETED = "exactly the expected files are deleted"
 REQ_COLLATERAL = "no other changes were made"
+REQ_EMAILS = "exactly the expected emails are sent"
+REQ_EXPENSES = "exactly the expected Splitwise expenses are recorded"
+REQ_GROUP = "exactly one Splitwise group with the expected name holds the expected members"
 
 EVALUATION = """\
 import json
@@ -123,6 +135,38 @@ def evaluate(test, public_data, private_data, main_user, models, ground_truth_an
                 unexpected.append(name)
         test.case(unexpected, "==", [])
 """
+EVALUATION_V2_CHECKS = """\
+    if "emails" in checks:
+        me = models.end.gmail.User.find_one(email=main_user.email)
+        sent = _new(models, "gmail.Email", sender_id=me.id)
+        with test("exactly the expected emails are sent"):
+            got = sorted([sorted(e.recipient_email_addresses), e.subject.strip(), e.body.strip()] for e in sent)
+            test.case(got, "==", sorted([sorted(r), s, b] for r, s, b in private_data["emails"]))
+    if "expenses" in checks:
+        me = models.end.splitwise.User.find_one(email=main_user.email)
+        added = _new(models, "splitwise.Expense", user_id=me.id)
+        with test("exactly the expected Splitwise expenses are recorded"):
+            got = sorted(
+                [
+                    (e.description or "").strip().lower(),
+                    round(e.amount, 2),
+                    e.payer.email,
+                    sorted([s.debtor.email, round(s.share_amount, 2)] for s in e.expense_shares),
+                    e.group_id,
+                ]
+                for e in added
+            )
+            test.case(got, "==", sorted(private_data["expenses"]))
+    if "group" in checks:
+        groups = models.end.splitwise.Group.find_all(name=private_data["group_name"])
+        with test("exactly one Splitwise group with the expected name holds the expected members"):
+            test.case(len(groups), "==", 1)
+            members = models.end.splitwise.GroupMember.find_all(group_id=groups[0].id)
+            test.case(sorted(m.user.email for m in members), "==", sorted(private_data["group_members"]))
+"""
+# version 2's evaluation: version 1's with the Gmail and Splitwise checks before "no other changes"
+_COLLATERAL_BLOCK = '    with test("no other changes were made"):'
+EVALUATION_V2 = EVALUATION.replace(_COLLATERAL_BLOCK, EVALUATION_V2_CHECKS + _COLLATERAL_BLOCK)
 CHECK_REQUIREMENTS = {
     "answer": REQ_ANSWER,
     "payments": REQ_PAYMENTS,
@@ -130,13 +174,20 @@ CHECK_REQUIREMENTS = {
     "note": REQ_NOTE,
     "file": REQ_FILE,
     "deleted": REQ_DELETED,
+    "emails": REQ_EMAILS,  # version 2
+    "expenses": REQ_EXPENSES,
+    "group": REQ_GROUP,
 }
+V2_CHECKS = ("emails", "expenses", "group")
 CHECK_MODELS = {  # the models a check's changes may touch
     "payments": ["venmo.Notification", "venmo.Transaction", "venmo.User"],
     "texts": ["phone.GlobalTextMessage", "phone.UserTextMessage"],
     "note": ["simple_note.Note"],
     "file": ["file_system.File", "file_system.Directory"],
     "deleted": ["file_system.File", "file_system.Directory"],
+    "emails": ["gmail.Email", "gmail.GlobalEmailThread", "gmail.UserEmailThread"],
+    "expenses": ["splitwise.Expense", "splitwise.ExpenseShare", "splitwise.Notification"],
+    "group": ["splitwise.Group", "splitwise.GroupMember", "splitwise.Notification"],
 }
 
 
@@ -165,8 +216,12 @@ class SuiteTask:
 
     @property
     def evaluation_code(self) -> str:
-        """The ``evaluation.py`` source (shared; ``private_data["checks"]`` selects the checks)."""
-        return EVALUATION
+        """The ``evaluation.py`` source (shared; ``private_data["checks"]`` selects the checks).
+
+        Tasks with Gmail or Splitwise checks (suite version 2) get :data:`EVALUATION_V2`; every other task
+        keeps version 1's file byte for byte.
+        """
+        return EVALUATION_V2 if set(self.private_data["checks"]) & set(V2_CHECKS) else EVALUATION
 
     @property
     def requirements(self) -> list[tuple[str, str]]:
@@ -622,7 +677,7 @@ def _file_report(source: Source, plan: dict[str, Any], rng: random.Random) -> Si
     return snk_venmo_report(source, plan, rng, "file")
 
 
-APP_ORDER = ("supervisor", "phone", "venmo", "simple_note", "file_system")
+APP_ORDER = ("supervisor", "phone", "venmo", "simple_note", "file_system", "gmail", "splitwise")
 
 
 def _ordered(apps: set[str]) -> list[str]:
@@ -682,14 +737,300 @@ TEST_FAMILIES = frozenset(
 )  # held out: never in train
 
 
+# ----------------------------------------------------------------- suite version 2: Gmail, Splitwise, deeper level 3
+CONTACTS = """\
+contacts = all_pages(apis.phone.search_contacts, access_token=phone_token)
+by_name = {f"{c['first_name']} {c['last_name']}": c for c in contacts}
+"""
+
+
+def _email_source(plan: dict[str, Any], rng: random.Random, kind: str) -> tuple[dict[str, Any], str]:
+    """Pick a list or bill email; return it and the code that finds its body (sender's full name + subject)."""
+    email = rng.choice([e for e in plan["emails"] if e["kind"] == kind])
+    sender = _full(plan["people"][email["sender"]])
+    code = CONTACTS + (
+        "threads = all_pages(apis.gmail.show_inbox_threads, access_token=gmail_token, "
+        f'from_email=by_name["{sender}"]["email"])\n'
+        f'thread_id = next(t["email_thread_id"] for t in threads if t["subject"] == "{email["subject"]}")\n'
+        'body = apis.gmail.show_thread(email_thread_id=thread_id, access_token=gmail_token)["emails"][0]["body"]\n'
+    )
+    return email, code
+
+
+def src_email_list(plan: dict[str, Any], rng: random.Random) -> Source:
+    """The people listed in an email from a contact (whose look-alike sent a decoy with the same subject)."""
+    email, code = _email_source(plan, rng, "list")
+    code += "names = [n.strip() for n in body.splitlines() if n.strip()]\npeople = [by_name[name] for name in names]\n"
+    sender = _full(plan["people"][email["sender"]])
+    phrase = (
+        f"the people listed in the email '{email['subject']}' that {sender} sent me on Gmail "
+        "(one full name per line; find them in my phone contacts)"
+    )
+    return Source(phrase, ["gmail", "phone"], code, _by_full_names(plan, email["body"]))
+
+
+def src_email_bills(plan: dict[str, Any], rng: random.Random) -> Source:
+    """The rows (name, amount) of a bill emailed by a contact (a look-alike sent a decoy bill)."""
+    email, code = _email_source(plan, rng, "bill")
+    rows = [line.split(",") for line in email["body"].splitlines()[1:]]
+    people = _by_full_names(plan, "\n".join(name for name, _ in rows))
+    amounts = {p["index"]: float(amount) for p, (_, amount) in zip(people, rows, strict=True)}
+    code += (
+        "rows = [line.split(',') for line in body.splitlines()[1:] if line.strip()]\n"
+        "amounts = {name.strip(): float(amount) for name, amount in rows}\n"
+        "people = [by_name[name.strip()] for name, _ in rows]\n"
+    )
+    sender = _full(plan["people"][email["sender"]])
+    phrase = (
+        f"the bill '{email['subject']}' that {sender} emailed me on Gmail "
+        "(name,amount rows; find them in my phone contacts)"
+    )
+    return Source(phrase, ["gmail", "phone"], code, people, amounts)
+
+
+def src_all_files(plan: dict[str, Any], rng: random.Random) -> Source:
+    """Everyone listed in any team file (a directory listing, a loop of reads, then the contact book)."""
+    files = [f for f in plan["files"] if f["path"].startswith("~/documents/lists/team_")]
+    names: list[str] = []
+    for file in sorted(files, key=lambda f: f["path"]):
+        names += [n for n in (line.strip() for line in file["content"].splitlines()) if n and n not in names]
+    code = (
+        'paths = apis.file_system.show_directory(directory_path="~/documents/lists/", entry_type="files", '
+        "access_token=fs_token)\n"
+        "names = []\n"
+        'for path in [p for p in paths if p.rsplit("/", 1)[1].startswith("team_") and p.endswith(".txt")]:\n'
+        '    text = apis.file_system.show_file(file_path=path, access_token=fs_token)["content"]\n'
+        "    names += [n.strip() for n in text.splitlines() if n.strip() and n.strip() not in names]\n" + CONTACT_LOOKUP
+    )
+    phrase = (
+        "everyone listed in any of my team files ~/documents/lists/team_*.txt (one full name per line; "
+        "find them in my phone contacts)"
+    )
+    return Source(phrase, ["file_system", "phone"], code, _by_full_names(plan, "\n".join(names)))
+
+
+def src_all_bills(plan: dict[str, Any], rng: random.Random) -> Source:
+    """Everyone in any bills CSV, with their amounts summed over the files."""
+    files = sorted((f for f in plan["files"] if f["path"].startswith("~/documents/bills/")), key=lambda f: f["path"])
+    totals: dict[str, float] = {}
+    for file in files:
+        for line in file["content"].splitlines()[1:]:
+            name, amount = line.split(",")
+            totals[name] = totals.get(name, 0.0) + float(amount)
+    people = _by_full_names(plan, "\n".join(totals))
+    amounts = {p["index"]: totals[_full(p)] for p in people}
+    code = (
+        'paths = apis.file_system.show_directory(directory_path="~/documents/bills/", entry_type="files", '
+        "access_token=fs_token)\n"
+        "amounts = {}\n"
+        'for path in [p for p in paths if p.endswith(".csv")]:\n'
+        '    text = apis.file_system.show_file(file_path=path, access_token=fs_token)["content"]\n'
+        "    for line in text.splitlines()[1:]:\n"
+        "        if line.strip():\n"
+        '            name, amount = line.split(",")\n'
+        "            amounts[name.strip()] = amounts.get(name.strip(), 0.0) + float(amount)\n"
+        "names = list(amounts)\n" + CONTACT_LOOKUP
+    )
+    phrase = (
+        "everyone in any of my bills files ~/documents/bills/*.csv (name,amount rows; a person's amount is the sum "
+        "over the files; find them in my phone contacts)"
+    )
+    return Source(phrase, ["file_system", "phone"], code, people, amounts)
+
+
+def src_all_notes(plan: dict[str, Any], rng: random.Random) -> Source:
+    """Everyone listed in any SimpleNote note tagged 'lists' (a paginated search, then a loop of reads)."""
+    notes = [n for n in plan["notes"] if "lists" in n["tags"]]
+    names: list[str] = []
+    for note in notes:
+        names += [n for n in (line.strip() for line in note["content"].splitlines()) if n and n not in names]
+    code = (
+        'found = all_pages(apis.simple_note.search_notes, access_token=note_token, tags=["lists"])\n'
+        "names = []\n"
+        "for note in found:\n"
+        '    content = apis.simple_note.show_note(note_id=note["note_id"], access_token=note_token)["content"]\n'
+        "    names += [n.strip() for n in content.splitlines() if n.strip() and n.strip() not in names]\n"
+        + CONTACT_LOOKUP
+    )
+    phrase = "everyone listed in any of my SimpleNote notes tagged 'lists' (find them in my phone contacts)"
+    return Source(phrase, ["simple_note", "phone"], code, _by_full_names(plan, "\n".join(names)))
+
+
+def src_big_relationship(plan: dict[str, Any], rng: random.Random) -> Source:
+    """My contacts with a relationship shared by at least 7 of them."""
+    counts = {r: sum(r in p["relationships"] for p in plan["people"]) for r in _relationships(plan)}
+    relationship = rng.choice(sorted(r for r, n in counts.items() if n >= 7))
+    people = [p for p in plan["people"][1:] if relationship in p["relationships"]]
+    code = f'people = all_pages(apis.phone.search_contacts, access_token=phone_token, relationship="{relationship}")\n'
+    return Source(f"my {relationship}s (in my phone's contact book)", ["phone"], code, people)
+
+
+SUBJECTS = ["Quick update", "Save the date", "Thank you!", "Reminder", "Plans for Saturday"]
+EXPENSES = ["dinner", "team lunch", "groceries", "takeout", "cabin rental", "concert tickets"]
+GROUP_NAMES = ["Book Club", "Hiking Crew", "Game Night", "Supper Club", "Trip Fund", "Study Group"]
+
+
+def _amount_of(person: str = "person") -> str:
+    return f"amounts[f\"{{{person}['first_name']}} {{{person}['last_name']}}\"]"
+
+
+def snk_email(source: Source, plan: dict[str, Any], rng: random.Random) -> Sink:
+    """Email each person separately (with their amount when the source is a bill)."""
+    if source.amounts:
+        what = rng.choice(EXPENSES)
+        subject = f"Your share: {what}"
+        emails = [
+            [[p["email"]], subject, f"Hi {p['first_name']}, you owe ${source.amounts[p['index']]:.2f} for {what}."]
+            for p in source.people
+        ]
+        lookup = f"    amount = {_amount_of()}\n"
+        body = f"f\"Hi {{person['first_name']}}, you owe ${{amount:.2f}} for {what}.\""
+        phrase = (
+            f"Email each of them separately on Gmail with the subject '{subject}' and the body "
+            f"'Hi <their first name>, you owe $<their amount, two decimals> for {what}.'"
+        )
+    else:
+        subject, message = rng.choice(SUBJECTS), rng.choice(MESSAGES)
+        emails = [[[p["email"]], subject, message] for p in source.people]
+        lookup, body = "", repr(message)
+        phrase = f"Email each of them separately on Gmail with the subject '{subject}' and the body '{message}'."
+    code = (
+        "for person in people:\n"
+        + lookup
+        + f'    apis.gmail.send_email(email_addresses=[person["email"]], subject="{subject}", body={body}, '
+        "access_token=gmail_token)\n"
+    )
+    return Sink(phrase, ["gmail"], code, {"emails": emails})
+
+
+def snk_split_each(source: Source, plan: dict[str, Any], rng: random.Random) -> Sink:
+    """Record one Splitwise expense per person (no group): paid by me, owed entirely by them."""
+    me = plan["people"][0]["email"]
+    what = rng.choice(EXPENSES)
+    amount = _amount_of()
+    expenses = [
+        [what, source.amounts[p["index"]], me, [[p["email"], source.amounts[p["index"]]]], None] for p in source.people
+    ]
+    code = (
+        "for person in people:\n"
+        f'    apis.splitwise.record_expense(description="{what}", paid_amount={amount}, payer_email=profile["email"], '
+        'debtor_emails=[person["email"]], access_token=splitwise_token)\n'
+    )
+    phrase = (
+        f"On Splitwise, record one expense per person (in no group), described '{what}', paid by me, of the amount "
+        "next to their name, owed entirely by them."
+    )
+    return Sink(phrase, ["splitwise"], code, {"expenses": expenses})
+
+
+def snk_group(source: Source, plan: dict[str, Any], rng: random.Random) -> Sink:
+    """Create a Splitwise group with exactly these people (and me)."""
+    name = f"{rng.choice(GROUP_NAMES)} {rng.randrange(10, 99)}"
+    members = [plan["people"][0]["email"], *(p["email"] for p in source.people)]
+    code = (
+        f'apis.splitwise.create_group(name="{name}", member_emails=[p["email"] for p in people], '
+        "access_token=splitwise_token)\n"
+    )
+    phrase = f"Create a Splitwise group named '{name}' whose members are exactly them (and me)."
+    return Sink(phrase, ["splitwise"], code, {"group": True, "group_name": name, "group_members": members})
+
+
+def _split_equal(source: Source, plan: dict[str, Any], rng: random.Random) -> tuple[Sink, str, float]:
+    """One Splitwise expense (no group) paid by me, split equally between me and them; its description, share."""
+    me = plan["people"][0]["email"]
+    what = rng.choice(EXPENSES)
+    share = float(rng.randrange(8, 30))
+    total = share * (len(source.people) + 1)
+    shares = sorted([[e, share] for e in [me, *(p["email"] for p in source.people)]])
+    code = (
+        f'apis.splitwise.record_expense(description="{what}", paid_amount={total}, payer_email=profile["email"], '
+        'debtor_emails=[profile["email"]] + [p["email"] for p in people], access_token=splitwise_token)\n'
+    )
+    phrase = (
+        f"Record one Splitwise expense (in no group) described '{what}' of ${total:.2f}, paid by me and split equally "
+        "between me and them."
+    )
+    return Sink(phrase, ["splitwise"], code, {"expenses": [[what, total, me, shares, None]]}), what, share
+
+
+def snk_split_equal(source: Source, plan: dict[str, Any], rng: random.Random) -> Sink:
+    """One Splitwise expense (no group) paid by me, split equally between me and them."""
+    return _split_equal(source, plan, rng)[0]
+
+
+def snk_split_equal_email(source: Source, plan: dict[str, Any], rng: random.Random) -> Sink:
+    """One Splitwise expense split equally between me and them, then an email to each with their share."""
+    split, what, share = _split_equal(source, plan, rng)
+    subject = f"Splitwise: {what}"
+    body = "Hi {}, your share of " + what + " is ${:.2f}."
+    emails = [[[p["email"]], subject, body.format(p["first_name"], share)] for p in source.people]
+    code = split.code + (
+        f"share = {split.checks['expenses'][0][1]} / (len(people) + 1)\n"
+        "for person in people:\n"
+        f'    apis.gmail.send_email(email_addresses=[person["email"]], subject="{subject}", '
+        f"body=f\"Hi {{person['first_name']}}, your share of {what} is ${{share:.2f}}.\", access_token=gmail_token)\n"
+    )
+    phrase = split.phrase + (
+        f" Then email each of them separately on Gmail with the subject '{subject}' and the body "
+        f"'Hi <their first name>, your share of {what} is $<the share, two decimals>.'"
+    )
+    return Sink(phrase, ["splitwise", "gmail"], code, {**split.checks, "emails": emails})
+
+
+def fam_inbox_count(plan: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """L1 Gmail: how many inbox threads come from an address (paginated, filtered)."""
+    counts: dict[int, int] = {}
+    for email in plan["emails"]:
+        counts[email["sender"]] = counts.get(email["sender"], 0) + 1
+    person = plan["people"][rng.choice(sorted(i for i, n in counts.items() if n >= 2))]
+    code = (
+        "answer = len(all_pages(apis.gmail.show_inbox_threads, access_token=gmail_token, "
+        f'from_email="{person["email"]}"))\n'
+    )
+    instruction = f"How many email threads in my Gmail inbox are from {person['email']}? Answer with the number."
+    answer = counts[person["index"]]
+    return {"instruction": instruction, "apps": ["gmail"], "code": code, "answer": answer, "checks": {}}
+
+
+FAMILIES_V2: dict[str, Callable[[dict[str, Any], random.Random], dict[str, Any]]] = {
+    **FAMILIES,
+    # level 3, deepened: every list / bill / tagged note, not one (a listing, then a loop of reads)
+    "billsnote": _compose(src_all_bills, snk_note),
+    "filenote": _compose(src_all_files, snk_note),
+    "notefile": _compose(src_all_notes, snk_file),
+    # Gmail and Splitwise
+    "inboxcount": fam_inbox_count,
+    "relemail": _compose(src_relationship, snk_email),
+    "emailtext": _compose(src_email_list, snk_text),
+    "relgroup": _compose(src_relationship, snk_group),
+    "billsemail": _compose(src_bills, snk_email),
+    "emailpay": _compose(src_email_list, snk_pay),
+    "emailsplit": _compose(src_email_bills, snk_split_each),
+    "relsplitemail": _compose(src_big_relationship, snk_split_equal_email),
+    "relsplit": _compose(src_relationship, snk_split_equal),
+    "billssplit": _compose(src_bills, snk_split_each),
+}
+TEST_FAMILIES_V2 = TEST_FAMILIES | {"relgroup", "emailsplit", "relsplitemail"}  # held out: never in train
+
+
 def _header(apps: list[str]) -> str:
     return PAGE_HELPER + PASSWORDS + "".join(LOGIN[a] for a in apps)
+
+
+def families_of(plan: dict[str, Any]) -> dict[str, Callable[[dict[str, Any], random.Random], dict[str, Any]]]:
+    """The family table of the suite version ``plan`` was drawn for (see :func:`suite_world.plan_world`)."""
+    return FAMILIES_V2 if plan.get("version", 1) == 2 else FAMILIES
+
+
+def test_families(version: int) -> frozenset[str]:
+    """The held-out (test) families of a suite version."""
+    return TEST_FAMILIES_V2 if version == 2 else TEST_FAMILIES
 
 
 def make_task(family: str, variant: int, plan: dict[str, Any], seed: int) -> SuiteTask:
     """Build variant ``variant`` of ``family`` over the world ``plan``, deterministically from ``seed``."""
     rng = random.Random(f"{seed}:{family}:{variant}")
-    built = FAMILIES[family](plan, rng)
+    built = families_of(plan)[family](plan, rng)
     apps = built["apps"]
     answering = built["answer"] is not None
     completion = "apis.supervisor.complete_task(answer=answer)\n" if answering else "apis.supervisor.complete_task()\n"
@@ -711,7 +1052,7 @@ def make_task(family: str, variant: int, plan: dict[str, Any], seed: int) -> Sui
 def all_tasks(plan: dict[str, Any], seed: int, variants: int, families: list[str] | None = None) -> list[SuiteTask]:
     """Every family's first ``variants`` variants, dropping variants identical to an earlier one."""
     tasks = []
-    for family in families or list(FAMILIES):
+    for family in families or list(families_of(plan)):
         seen = set()
         number = 0
         for attempt in range(variants * 4):

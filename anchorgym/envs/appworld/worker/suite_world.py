@@ -22,6 +22,8 @@ SUPERVISOR = {
     "phone_number": "5550001111",
 }
 APPS = ("phone", "venmo", "simple_note", "file_system")
+APPS_V2 = (*APPS, "gmail", "splitwise")  # suite version 2 adds Gmail and Splitwise
+SUITE_VERSIONS = (1, 2)
 FIRST_NAMES = [
     "Bob", "Carla", "Dev", "Erin", "Farid", "Gina", "Hugo", "Iris", "Jonas", "Kemi", "Luis", "Mira",
     "Nate", "Olga", "Pavel", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera", "Wes", "Xena", "Yusuf",
@@ -31,6 +33,14 @@ LAST_NAMES = ["Stone", "Diaz", "Patel", "Walsh", "Haddad", "Kim", "Okafor", "Ber
 RELATIONSHIPS = ["friend", "coworker", "roommate", "sibling", "cousin", "neighbor"]
 BALANCE = 5000.0  # every Venmo user's balance: enough for any task's payments
 NUM_PEOPLE = 64  # about 57 contacts: three pages of search_contacts
+NUM_PEOPLE_V2 = 72  # every first name twice (look-alikes); 64 contacts: four pages of search_contacts
+EVENTS = ["hike", "board game night", "book launch", "picnic", "karaoke", "housewarming", "beach day", "pottery class"]
+PLACES = ["Pizza Palace", "Sushi Bar", "Taco Stand", "Noodle House", "Burger Joint", "Curry Corner", "Dim Sum Hall"]
+NOISE_SUBJECTS = [
+    "Quick question", "Lunch tomorrow?", "Photos from the weekend", "Re: schedule", "Happy birthday!",
+    "Article you might like", "Meeting notes", "Weekend plans", "Carpool", "Recipe", "Podcast rec", "Hello!",
+]  # fmt: skip
+SPLITWISE_GROUPS = [("Roommates", "rent and utilities"), ("Ski Trip", "cabin and lift passes")]
 PAYMENT_NOTES = [
     "pizza night", "concert tickets", "coffee", "rent share", "cab ride", "lunch", "groceries", "book club",
     "movie night", "gas money", "birthday gift", "brunch", "utilities", "board games", "parking", "dinner",
@@ -83,20 +93,28 @@ def password(app: str, person: int) -> str:
     return f"{app}-pw-{person:02d}-{random.Random(f'suite{app}{person}').randrange(10**6):06d}"
 
 
-def plan_world(seed: int) -> dict[str, Any]:
+def plan_world(seed: int, version: int = 1) -> dict[str, Any]:
     """Draw the world's facts from ``seed`` as plain data (no engine needed).
+
+    Version 1 is the world the @v1 suite was released with (kept byte for byte); version 2 has 72
+    people and adds Gmail (``emails``: name lists and bills from contacts, look-alike decoys, noise)
+    and Splitwise (``groups``).
 
     Returns:
         ``people`` (index 0 is the supervisor; each with name, email, phone, contact flag and
         relationships), ``payments`` (sender, receiver, amount, note, ISO date), ``notes``
-        (title, content, tags), ``files`` (tilde path, content).
+        (title, content, tags), ``files`` (tilde path, content); version 2 also ``version``,
+        ``emails`` (sender, subject, body, kind, ISO date) and ``groups`` (name, description, members).
     """
+    if version not in SUITE_VERSIONS:
+        raise ValueError(f"unknown suite version {version}; known: {SUITE_VERSIONS}")
+    num_people = NUM_PEOPLE if version == 1 else NUM_PEOPLE_V2
     rng = random.Random(seed)
     names = [(first, last) for first in FIRST_NAMES for last in LAST_NAMES]
     rng.shuffle(names)
     chosen: list[tuple[str, str]] = []
     for first, last in names:  # at most two people per first name: look-alikes, never duplicates
-        if sum(f == first for f, _ in chosen) < 2 and len(chosen) < NUM_PEOPLE:
+        if sum(f == first for f, _ in chosen) < 2 and len(chosen) < num_people:
             chosen.append((first, last))
     chosen.sort()
     people = [{**SUPERVISOR, "index": 0, "contact": False, "relationships": []}]
@@ -147,7 +165,56 @@ def plan_world(seed: int) -> dict[str, Any]:
             f"{p['first_name']} {p['last_name']},{rng.randrange(5, 80)}.{rng.choice(['00', '50', '25'])}" for p in group
         ]
         files.append({"path": f"~/documents/bills/split_{number}.csv", "content": "name,amount\n" + "\n".join(rows)})
-    return {"seed": seed, "people": people, "payments": payments, "notes": notes, "files": files}
+    plan = {"seed": seed, "people": people, "payments": payments, "notes": notes, "files": files}
+    if version == 2:
+        plan.update(version=2, **_plan_v2(rng, people))
+    return plan
+
+
+def look_alike(people: list[dict[str, Any]], person: dict[str, Any]) -> dict[str, Any] | None:
+    """The other person with ``person``'s first name, if any."""
+    return next((p for p in people[1:] if p["first_name"] == person["first_name"] and p is not person), None)
+
+
+def _plan_v2(rng: random.Random, people: list[dict[str, Any]]) -> dict[str, Any]:
+    """Gmail and Splitwise facts of the version-2 world.
+
+    Each list or bill email comes from a contact whose look-alike (same first name) is also a contact and
+    sends a decoy with the same subject and other names, so only the sender's full name identifies it.
+    """
+    start = datetime.fromisoformat(WORLD_DATETIME)
+    contacts = [p for p in people[1:] if p["contact"]]
+    senders = [p for p in contacts if (twin := look_alike(people, p)) is not None and twin["contact"]]
+    emails = []
+
+    def when() -> str:
+        return (start - timedelta(days=rng.randrange(1, 90), minutes=rng.randrange(0, 1440))).isoformat()
+
+    def add(kind: str, sender: dict[str, Any], subject: str, body: str) -> None:
+        emails.append({"kind": kind, "sender": sender["index"], "subject": subject, "body": body, "created_at": when()})
+
+    picked = rng.sample(senders, len(EVENTS[:4]) + len(PLACES[:4]))
+    for event, sender in zip(EVENTS[:4], picked[:4], strict=True):
+        for who in (sender, look_alike(people, sender)):
+            group = sorted(rng.sample(contacts, rng.randrange(4, 8)), key=lambda p: p["index"])
+            add("list" if who is sender else "decoy", who, f"Guest list: {event}", _name_lines(group))
+    for place, sender in zip(PLACES[:4], picked[4:], strict=True):
+        for who in (sender, look_alike(people, sender)):
+            group = sorted(rng.sample(contacts, rng.randrange(4, 7)), key=lambda p: p["index"])
+            rows = [f"{_full(p)},{rng.randrange(8, 60)}.{rng.choice(['00', '50', '25'])}" for p in group]
+            add("bill" if who is sender else "decoy", who, f"{place} bill", "name,amount\n" + "\n".join(rows))
+    for _ in range(60):  # noise: the inbox needs pagination
+        add("noise", rng.choice(people[1:]), rng.choice(NOISE_SUBJECTS), "See you soon.")
+    emails.sort(key=lambda e: e["created_at"])
+    groups = [
+        {"name": name, "description": text, "members": sorted(p["index"] for p in rng.sample(contacts, 4))}
+        for name, text in SPLITWISE_GROUPS
+    ]
+    return {"emails": emails, "groups": groups}
+
+
+def _full(person: dict[str, Any]) -> str:
+    return f"{person['first_name']} {person['last_name']}"
 
 
 def _name_lines(group: list[dict[str, Any]]) -> str:
@@ -166,7 +233,8 @@ def build_world(models: Any, plan: dict[str, Any]) -> None:
     sup = SUPERVISOR
     main = _save(models.admin.MainUser, **sup, birthday="1990-12-10", sex="female")
     _save(models.supervisor.Supervisor, **sup, birthday="1990-12-10", sex="female")
-    for app in APPS:
+    apps = APPS_V2 if plan.get("version", 1) == 2 else APPS
+    for app in apps:
         _save(models.admin.AccountPassword, main_user_id=main.id, account_name=app, password=password(app, 0))
         _save(models.supervisor.AccountPassword, supervisor_id=1, account_name=app, password=password(app, 0))
     _build_phone(models, people)
@@ -178,6 +246,9 @@ def build_world(models: Any, plan: dict[str, Any]) -> None:
         _save(models.simple_note.Note, user_id=note_user.id, **note)
     fs_user = _save(models.file_system.User, **_account(people[0]), password=password("file_system", 0), verified=True)
     _build_files(models, fs_user, plan["files"])
+    if plan.get("version", 1) == 2:
+        _build_gmail(models, people, plan["emails"])
+        _build_splitwise(models, people, plan["groups"])
 
 
 def _account(person: dict[str, Any]) -> dict[str, str]:
@@ -237,3 +308,52 @@ def _build_files(models: Any, user: Any, files: list[dict[str, str]]) -> None:
         _save(models.file_system.Directory, path=path, user_id=user.id)
     for file in files:
         _save(models.file_system.File, path=file["path"].replace("~/", home), user_id=user.id, content=file["content"])
+
+
+def _build_gmail(models: Any, people: list[dict[str, Any]], emails: list[dict[str, Any]]) -> None:
+    """Everyone has a Gmail account; the supervisor's inbox holds ``emails`` (one thread each)."""
+    users = [_save(models.gmail.User, **_account(p), password=password("gmail", p["index"])) for p in people]
+    for email in emails:
+        when = datetime.fromisoformat(email["created_at"])
+        sender = users[email["sender"]]
+        record = _save(
+            models.gmail.Email,
+            sender_id=sender.id,
+            recipient_ids=[users[0].id],
+            subject=email["subject"],
+            body=email["body"],
+            created_at=when,
+        )
+        thread = _save(models.gmail.GlobalEmailThread, email_ids=[record.id], created_at=when, updated_at=when)
+        for user, read in ((sender, True), (users[0], False)):  # the sender's outbox and the supervisor's inbox
+            _save(
+                models.gmail.UserEmailThread,
+                global_email_thread_id=thread.id,
+                user_id=user.id,
+                email_ids=[record.id],
+                incoming=user is users[0],
+                outgoing=user is sender,
+                read=read,
+                created_at=when,
+                updated_at=when,
+            )
+
+
+def _build_splitwise(models: Any, people: list[dict[str, Any]], groups: list[dict[str, Any]]) -> None:
+    """Everyone has a Splitwise account; the supervisor already has a few groups (decoys)."""
+    users = [
+        _save(models.splitwise.User, **_account(p), password=password("splitwise", p["index"]), verified=True)
+        for p in people
+    ]
+    when = datetime.fromisoformat(WORLD_DATETIME) - timedelta(days=120)
+    for number, group in enumerate(groups):
+        record = _save(
+            models.splitwise.Group,
+            user_id=users[0].id,
+            name=group["name"],
+            description=group["description"],
+            invitation_code=f"GRP{number:02d}",  # AppWorld's default is random: fixed for same bytes
+            created_at=when,
+        )
+        for member in [0, *group["members"]]:
+            _save(models.splitwise.GroupMember, group_id=record.id, user_id=users[member].id, joined_at=when)
