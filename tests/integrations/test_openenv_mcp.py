@@ -230,3 +230,28 @@ def test_the_served_mcp_url_plays_and_a_gone_session_is_a_404(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def test_an_idle_mcp_session_is_closed_and_its_slot_comes_back(serve):
+    """--idle-timeout closes an MCP client's session as any other: its id then gets a 404, a new client gets in."""
+    import time
+
+    import requests
+
+    def initialize(url):
+        hello = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
+        request = {"jsonrpc": "2.0", "method": "initialize", "params": hello, "id": 0}
+        return requests.post(f"{url}/mcp", json=request, timeout=TIMEOUT_S)
+
+    with serve(ENV_ID, "test", max_sessions=1, idle_timeout_s=1.0) as url:
+        opened = initialize(url)
+        assert opened.json()["result"]["protocolVersion"] == "2025-06-18"
+        session = opened.headers["Mcp-Session-Id"]
+        assert "at capacity" in initialize(url).json()["error"]["message"]
+        deadline = time.monotonic() + 120  # OpenEnv's reaper looks every 5 s; wait for it, however slow the machine
+        while "error" in (again := initialize(url)).json() and time.monotonic() < deadline:
+            time.sleep(0.5)  # (asking for a new session does not touch the idle one)
+        assert "Mcp-Session-Id" in again.headers, again.text  # the idle session was closed: its slot came back
+        listing = {"jsonrpc": "2.0", "method": "tools/list", "id": 1}
+        reply = requests.post(f"{url}/mcp", json=listing, headers={"Mcp-Session-Id": session}, timeout=TIMEOUT_S)
+        assert reply.status_code == 404 and "Unknown session_id" in reply.json()["error"]["message"]
