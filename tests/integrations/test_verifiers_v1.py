@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +79,15 @@ def test_bad_arguments_have_clear_errors_under_verifiers_0_4(v1_python):
     ]
 
 
+def _evaluate_v1(python: str, url: str, model: str, kwargs: dict, max_tokens: int = MAX_NEW_TOKENS) -> list[dict]:
+    """Evaluate ``load_environment(**kwargs)`` with verifiers 0.4 in its venv; return its episodes (JSON)."""
+    script = str(Path(__file__).parent / "verifiers_v1_run.py")
+    args = [url, model, str(max_tokens), json.dumps(kwargs)]
+    run = subprocess.run([python, script, *args], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout)
+
+
 @pytest.fixture(scope="module")
 def served() -> Iterator[str]:
     """``anchorgym serve tiny --max-batch 1`` on 127.0.0.1 (a real process); yields its base URL."""
@@ -105,11 +115,8 @@ def test_verifiers_0_4_evaluation_matches_anchorgym_eval(v1_python, served, tmp_
     records = [json.loads(line) for line in (tmp_path / "eval/episodes.jsonl").read_text().splitlines()]
     expected = {(r["seed"], r["task_id"]): r for r in records}
 
-    script = str(Path(__file__).parent / "verifiers_v1_run.py")
-    args = [served, "tiny", BENCHMARK, str(MAX_NEW_TOKENS), "0,1"]
-    run = subprocess.run([v1_python, script, *args], capture_output=True, text=True, timeout=900, cwd=ROOT)
-    assert run.returncode == 0, run.stderr[-3000:]
-    got = {(e["info"]["seed"], e["info"]["task_id"]): e for e in json.loads(run.stdout)}
+    episodes = _evaluate_v1(v1_python, served, "tiny", {"benchmark": BENCHMARK, "seeds": [0, 1]})
+    got = {(e["info"]["seed"], e["info"]["task_id"]): e for e in episodes}
 
     assert sorted(got) == sorted(expected) == [(s, t) for s in (0, 1) for t in TASKS]
     for key, record in expected.items():
@@ -126,3 +133,69 @@ def test_verifiers_0_4_evaluation_matches_anchorgym_eval(v1_python, served, tmp_
         ] * len(steps)
         for branch, step in zip(episode["branches"], steps, strict=True):
             assert step["observation"] in branch[1][1] and branch[2][1] == step["text"]
+
+
+# ----------------------------------------------------------------- an env that fails, a server that answers one text
+@pytest.fixture
+def answering_server(request) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 answering every chat completion with ``<action>ACTION</action>``.
+
+    ACTION is ``crash`` unless the test parametrizes this fixture indirectly with another action.
+    """
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answer = f"<action>{getattr(request, 'param', 'crash')}</action>"
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            message = {"role": "assistant", "content": answer}
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+            body = {"id": "c", "object": "chat.completion", "created": 0, "model": request["model"]}
+            data = json.dumps({**body, "choices": [choice], "usage": usage}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_env_that_raises_fails_its_episode_only(v1_python, answering_server):
+    """The env's exception is the episode's error (AnchorEnvFailure), as an errored episode of anchorgym eval."""
+    kwargs = {"env_id": "anchorgym-test/CrashySokoban-v0", "task_ids": ["1000000000", "1000000001"], "max_steps": 5}
+    episodes = _evaluate_v1(v1_python, answering_server, "m", kwargs)
+    assert [e["info"]["task_id"] for e in episodes] == ["1000000000", "1000000001"]
+    for episode in episodes:
+        assert not episode["ok"] and episode["steps"] == [] and episode["reward"] == 0.0
+        assert episode["errors"] == ["AnchorEnvFailure: the env raised in step: RuntimeError: the engine fell over"]
+
+
+@pytest.mark.parametrize("answering_server", ["up"], indirect=True)
+def test_episodes_on_an_openenv_server_equal_in_process_ones(v1_python, answering_server, serve):
+    """With url=, each episode plays on an OpenEnv server through RemoteEnv; the steps are the in-process ones."""
+    kwargs = {"env_id": "anchorgym/Sokoban-v1", "task_ids": ["1000000000", "1000000001"], "max_steps": 3}
+    with serve("anchorgym/Sokoban-v1", "test", env_kwargs={"max_steps": 3}) as url:
+        remote = _evaluate_v1(v1_python, answering_server, "m", {**kwargs, "url": url})
+        wrong = _evaluate_v1(v1_python, answering_server, "m", {**kwargs, "max_steps": 5, "url": url})
+    local = _evaluate_v1(v1_python, answering_server, "m", kwargs)
+    assert [(e["info"], e["rewards"], e["steps"]) for e in remote] == [
+        (e["info"], e["rewards"], e["steps"]) for e in local
+    ]
+    assert all(e["ok"] and [s["action"] for s in e["steps"]] == ["up"] * 3 for e in remote)
+    assert [(e["ok"], e["traces"]) for e in wrong] == [(False, 0), (False, 0)]
+    assert wrong[0]["errors"][0].startswith(
+        f"EnvError: AnchorVerifiersEnv.run(): ConfigError: The OpenEnv server at {url} plays anchorgym/Sokoban-v1 "
+        "(split test, max_steps 3); "
+        "these rollouts need anchorgym/Sokoban-v1 (split test, max_steps 5)."
+    )

@@ -204,6 +204,7 @@ class AnchorVerifiersEnv(vf.Env[AnchorEnvConfig]):
 
             agent_input, prompt = fresh()
             async with agents.player.interaction(task) as interaction:
+                interaction.trace.info["anchorgym_steps"] = steps  # filled in as the episode goes on
                 segment = await interaction.turn(prompt)
                 while not segment.terminated:
                     text = _reply(segment)
@@ -219,7 +220,6 @@ class AnchorVerifiersEnv(vf.Env[AnchorEnvConfig]):
         finally:
             env.close()
         trace = interaction.trace
-        trace.info["anchorgym_steps"] = steps
         reward = settings["reward"]
         trace.record_reward("success", common.success(anchor["info"]), float(reward == "won"))
         trace.record_reward("score", common.score(anchor["info"]), float(reward == "score"))
