@@ -184,7 +184,8 @@ def test_an_env_that_raises_fails_its_episode_only(v1_python, answering_server):
 @pytest.mark.parametrize("answering_server", ["up"], indirect=True)
 def test_episodes_on_an_openenv_server_equal_in_process_ones(v1_python, answering_server, serve):
     """With url=, each episode plays on an OpenEnv server through RemoteEnv; the steps are the in-process ones."""
-    kwargs = {"env_id": "anchorgym/Sokoban-v1", "task_ids": ["1000000000", "1000000001"], "max_steps": 3}
+    # answering "up" leaves task 1000000000 unsolved after 3 steps and solves 1000000019
+    kwargs = {"env_id": "anchorgym/Sokoban-v1", "task_ids": ["1000000000", "1000000019"], "max_steps": 3}
     with serve("anchorgym/Sokoban-v1", "test", env_kwargs={"max_steps": 3}) as url:
         remote = _evaluate_v1(v1_python, answering_server, "m", {**kwargs, "url": url})
         wrong = _evaluate_v1(v1_python, answering_server, "m", {**kwargs, "max_steps": 5, "url": url})
@@ -192,7 +193,9 @@ def test_episodes_on_an_openenv_server_equal_in_process_ones(v1_python, answerin
     assert [(e["info"], e["rewards"], e["steps"]) for e in remote] == [
         (e["info"], e["rewards"], e["steps"]) for e in local
     ]
-    assert all(e["ok"] and [s["action"] for s in e["steps"]] == ["up"] * 3 for e in remote)
+    assert all(e["ok"] and {s["action"] for s in e["steps"]} == {"up"} for e in remote)
+    assert [(e["rewards"]["success"], e["reward"], len(e["steps"])) for e in remote][0] == (0.0, 0.0, 3)
+    assert [(e["rewards"]["success"], e["reward"]) for e in remote][1] == (1.0, 1.0)
     assert [(e["ok"], e["traces"]) for e in wrong] == [(False, 0), (False, 0)]
     assert wrong[0]["errors"][0].startswith(
         f"EnvError: AnchorVerifiersEnv.run(): ConfigError: The OpenEnv server at {url} plays anchorgym/Sokoban-v1 "
