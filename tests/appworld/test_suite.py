@@ -1,7 +1,7 @@
 """The AppWorld suite: deterministic generation, held-out families, the expert and trivial baselines.
 
 Version 1 (224 tasks, 7 variants per family; the released @v1 specs) is pinned by digest. Version 2
-(213 tasks, 5 variants per family, with Gmail and Splitwise) is generated and verified in full by
+(228 tasks, 5 variants per family, with Gmail, Splitwise and Amazon) is generated and verified in full by
 ``anchorgym data appworld``; these tests generate the small suites (one variant per family) in a
 temporary folder and play a sample of every level of both versions.
 """
@@ -18,7 +18,7 @@ from anchorgym.envs.appworld import data
 
 WORKER = Path(data.__file__).resolve().parent / "worker"
 SAMPLE = ["birthday_1", "relfile_1", "notepaylog_1"]  # held-out test families: levels 1, 2, 3
-SAMPLE_V2 = ["birthday_1", "relgroup_1", "emailsplit_1", "relsplitemail_1"]  # v2 held out: levels 1, 2, 3, 3
+SAMPLE_V2 = ["birthday_1", "relgroup_1", "emailsplit_1", "relsplitemail_1", "emailwishlist_1"]  # levels 1, 2, 3
 # Version 1 as released (2026-12-07): sha256 of its anchorgym_tasks.json (seed 0, 7 variants; every
 # instruction, solution, answer and evaluation input) and of its evaluation.py.
 V1_INDEX_SHA256 = "71a2e9f028184f1d0f872eceee7f76267cba0c13ad3d3c0b645a02ed0148a8d8"
@@ -26,7 +26,7 @@ V1_EVALUATION_SHA256 = "3866d9e3841d81101a936a9249afc30109e40c62053c996e3b59753c
 SPEC_HASHES = {
     "appworld-suite/test@v1": "sha256:5d121f97756777a4fc8befaaff2b11424797de08a0131584848048e9eeb34dff",
     "appworld-suite/smoke@v1": "sha256:d761556efca1442f1ed41787f51d9a44f76e7be4d020d54ff5bbda5eb5bb9c44",
-    "appworld-suite/test@v2": "sha256:307333dcbb6327fbcde47d14a35c6706f5ed3dd958c78d89f9666d5b506bf4c5",
+    "appworld-suite/test@v2": "sha256:be7ff0a962a1a81210625aa07d42375c3ab4838f88ac0119d38f32d426f12a5a",
     "appworld-suite/smoke@v2": "sha256:abe83bfbf37ab4656571bbfe1b7bf40627a32e1b37ea29aaa98302c739a6fca8",
 }
 
@@ -92,21 +92,21 @@ def test_full_suite_counts_levels_and_held_out_families(suite_modules):
     assert {t.level for t in suite if t.family in test} == {1, 2, 3}
 
 
-def test_version_2_adds_gmail_and_splitwise_in_both_splits(suite_modules):
+def test_version_2_adds_gmail_splitwise_and_amazon_in_both_splits(suite_modules):
     world, tasks, generate = suite_modules
     suite = tasks.all_tasks(world.plan_world(0, 2), 0, 5)
-    assert len(suite) == 213 and len({t.family for t in suite}) == len(tasks.FAMILIES_V2) == 43
-    assert sorted(Counter(t.level for t in suite).items()) == [(1, 39), (2, 79), (3, 95)]
+    assert len(suite) == 228 and len({t.family for t in suite}) == len(tasks.FAMILIES_V2) == 47
+    assert sorted(Counter(t.level for t in suite).items()) == [(1, 40), (2, 85), (3, 103)]
     splits = generate.splits(suite, 2)
     family = {t.id: t.family for t in suite}
     train, test = {family[i] for i in splits["train"]}, {family[i] for i in splits["test"]}
-    assert (len(splits["train"]), len(splits["test"]), len(train), len(test)) == (154, 59, 31, 12)
+    assert (len(splits["train"]), len(splits["test"]), len(train), len(test)) == (161, 67, 33, 14)
     assert (
         not train & test
         and test == set(tasks.TEST_FAMILIES_V2)
         and {t.level for t in suite if t.family in test} == {1, 2, 3}
     )
-    for app in ("gmail", "splitwise"):
+    for app in ("gmail", "splitwise", "amazon"):
         assert {f for f in train if app in {a for t in suite if t.family == f for a in t.apps}}, app
         assert {f for f in test if app in {a for t in suite if t.family == f for a in t.apps}}, app
     v1 = {t.id: t for t in tasks.all_tasks(world.plan_world(0, 1), 0, 1)}
@@ -118,18 +118,22 @@ def test_version_2_adds_gmail_and_splitwise_in_both_splits(suite_modules):
     assert "for note in found" in v2["notefile_1"].solution
 
 
-def test_version_2_emails_hide_the_list_behind_a_look_alike_sender(suite_modules):
-    """Every list or bill email has a decoy with the same subject from the sender's look-alike (same first name)."""
+def test_version_2_emails_and_products_have_look_alikes(suite_modules):
+    """Every list, bill or shopping email has a decoy with the same subject from the sender's look-alike (same
+    first name); every Amazon product has a look-alike with the same base name."""
     world, _, _ = suite_modules
     plan = world.plan_world(0, 2)
     people = plan["people"]
-    real = [e for e in plan["emails"] if e["kind"] in ("list", "bill")]
-    assert len(real) == 8
+    real = [e for e in plan["emails"] if e["kind"] in ("list", "bill", "shopping")]
+    assert len(real) == 12
     for email in real:
         decoys = [e for e in plan["emails"] if e["kind"] == "decoy" and e["subject"] == email["subject"]]
         assert len(decoys) == 1 and decoys[0]["body"] != email["body"]
         sender, twin = people[email["sender"]], people[decoys[0]["sender"]]
         assert sender["first_name"] == twin["first_name"] and sender["last_name"] != twin["last_name"]
+    products = [p["name"] for p in plan["amazon"]["products"]]
+    assert len(products) == len(set(products)) == 24  # 12 pairs of look-alikes ("Oat Milk 1L", "Oat Milk 2L")
+    assert all(f"{base} {variant}" in products for _, base, variants in world.AMAZON_PRODUCTS for variant in variants)
 
 
 @pytest.mark.parametrize("version", [1, 2])
@@ -225,6 +229,7 @@ def test_trivial_policies_fail_every_sampled_task(vec):
     expected = {
         "birthday_1": (False, 0.667), "relfile_1": (False, 0.667), "notepaylog_1": (False, 0.5),
         "relgroup_1": (False, 0.667), "emailsplit_1": (False, 0.667), "relsplitemail_1": (False, 0.5),
+        "emailwishlist_1": (False, 0.667),
     }  # fmt: skip
     assert done == {task: expected[task] for task in vec.sample}
     policy = RandomApiPolicy(steps=3)

@@ -13,7 +13,7 @@
   ``suite_version=1`` (what an unversioned ``source="suite"`` plays, as the
   released ``appworld-suite/*@v1`` specs do): phone, Venmo, SimpleNote, files,
   7 variants per family. ``suite_version=2`` (the newest, ``@v2`` specs) adds
-  Gmail and Splitwise families and deepens level 3; 5 variants per family.
+  Gmail, Splitwise and Amazon families and deepens level 3; 5 variants per family.
   ``anchorgym data appworld`` generates and verifies the newest full set.
 * ``auto`` (default): ``real`` when ``APPWORLD_ROOT`` holds data, else ``generated``.
 """
@@ -153,7 +153,7 @@ def ensure_suite(
         seed: the world's and the variants' seed.
         variants: variants per scenario family (default: the version's, 7 for version 1, 5 for version 2).
         families: only these families (default: all); tests use a few to stay fast.
-        version: the suite version (1: the released @v1 suite; 2: with Gmail and Splitwise).
+        version: the suite version (1: the released @v1 suite; 2: with Gmail, Splitwise and Amazon).
     """
     version = _suite_version(version)
     variants = SUITE_VARIANTS_BY_VERSION[version] if variants is None else variants

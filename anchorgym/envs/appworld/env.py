@@ -52,7 +52,7 @@ class AppWorldEnv(AnchorEnv):
             past it gets a ``MemoryError`` in its output instead of exhausting the machine.
         suite_variants: with ``source="suite"``, the suite generated with this many variants per
             family (default: the version's full set, 7 for version 1 and 5 for version 2; tests generate 1).
-        suite_version: with ``source="suite"``, the suite version: 2 adds Gmail and Splitwise families and
+        suite_version: with ``source="suite"``, the suite version: 2 adds Gmail, Splitwise and Amazon families and
             deepens level 3 (``appworld-suite/*@v2``); an unversioned suite is version 1, the tasks the
             released ``appworld-suite/*@v1`` specs play.
     """

@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variants", type=int, default=7)
     parser.add_argument("--families", default="", help="comma-separated family names (default: all)")
-    parser.add_argument("--suite-version", type=int, default=1, help="1: the @v1 suite; 2: with Gmail and Splitwise")
+    parser.add_argument("--suite-version", type=int, default=1, help="1: the @v1 suite; 2: more apps")
     parser.add_argument("--verify", action="store_true")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules

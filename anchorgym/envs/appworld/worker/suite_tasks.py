@@ -1,9 +1,10 @@
-"""The suite's scenario families: AppWorld-shaped tasks over phone, Venmo, SimpleNote, files, Gmail, Splitwise.
+"""The suite's scenario families: AppWorld-shaped tasks over phone, Venmo, SimpleNote, files and (v2) more.
 
 Version 1 (``FAMILIES``, the released @v1 suite, kept byte for byte) uses phone, Venmo, SimpleNote and
-files. Version 2 (``FAMILIES_V2``, chosen by the world plan's ``version``) adds Gmail and Splitwise
-families (lists and bills emailed by contacts whose look-alikes sent decoys, emails per person, Splitwise
-groups and expenses) and deepens the short level-3 families (every team file, bills file or tagged note
+files. Version 2 (``FAMILIES_V2``, chosen by the world plan's ``version``) adds Gmail, Splitwise and
+Amazon families (lists, bills and shopping lists emailed by contacts whose look-alikes sent decoys,
+emails per person, Splitwise groups and expenses, an Amazon cart or wish list filled from a note or an
+email among look-alike products) and deepens the short level-3 families (every team file, bills file or tagged note
 instead of one), so that every level-3 expert needs at least 15 API calls.
 
 A family is one scenario (AppWorld's ``task_id`` prefix) with several variants
@@ -54,6 +55,8 @@ LOGIN = {
     "gmail": 'gmail_token = apis.gmail.login(username=profile["email"], password=passwords["gmail"])["access_token"]\n',
     "splitwise": 'splitwise_token = apis.splitwise.login(username=profile["email"], password=passwords["splitwise"])'
     '["access_token"]\n',
+    "amazon": 'amazon_token = apis.amazon.login(username=profile["email"], password=passwords["amazon"])'
+    '["access_token"]\n',
 }
 CONTACT_LOOKUP = """\
 contacts = all_pages(apis.phone.search_contacts, access_token=phone_token)
@@ -72,6 +75,8 @@ REQ_COLLATERAL = "no other changes were made"
 REQ_EMAILS = "exactly the expected emails are sent"
 REQ_EXPENSES = "exactly the expected Splitwise expenses are recorded"
 REQ_GROUP = "exactly one Splitwise group with the expected name holds the expected members"
+REQ_CART = "the Amazon cart holds exactly the expected products and quantities"
+REQ_WISH_LIST = "the Amazon wish list holds exactly the expected products and quantities"
 
 EVALUATION = """\
 import json
@@ -163,8 +168,15 @@ EVALUATION_V2_CHECKS = """\
             test.case(len(groups), "==", 1)
             members = models.end.splitwise.GroupMember.find_all(group_id=groups[0].id)
             test.case(sorted(m.user.email for m in members), "==", sorted(private_data["group_members"]))
+    for key, model in (("cart", "CartEntry"), ("wish_list", "WishListEntry")):
+        if key in checks:
+            me = models.end.amazon.User.find_one(email=main_user.email)
+            entries = getattr(models.end.amazon, model).find_all(user_id=me.id)
+            words = "cart" if key == "cart" else "wish list"
+            with test(f"the Amazon {words} holds exactly the expected products and quantities"):
+                test.case(sorted([e.product.name, e.quantity] for e in entries), "==", sorted(private_data[key]))
 """
-# version 2's evaluation: version 1's with the Gmail and Splitwise checks before "no other changes"
+# version 2's evaluation: version 1's with the Gmail, Splitwise and Amazon checks before "no other changes"
 _COLLATERAL_BLOCK = '    with test("no other changes were made"):'
 EVALUATION_V2 = EVALUATION.replace(_COLLATERAL_BLOCK, EVALUATION_V2_CHECKS + _COLLATERAL_BLOCK)
 CHECK_REQUIREMENTS = {
@@ -177,8 +189,10 @@ CHECK_REQUIREMENTS = {
     "emails": REQ_EMAILS,  # version 2
     "expenses": REQ_EXPENSES,
     "group": REQ_GROUP,
+    "cart": REQ_CART,
+    "wish_list": REQ_WISH_LIST,
 }
-V2_CHECKS = ("emails", "expenses", "group")
+V2_CHECKS = ("emails", "expenses", "group", "cart", "wish_list")
 CHECK_MODELS = {  # the models a check's changes may touch
     "payments": ["venmo.Notification", "venmo.Transaction", "venmo.User"],
     "texts": ["phone.GlobalTextMessage", "phone.UserTextMessage"],
@@ -188,6 +202,8 @@ CHECK_MODELS = {  # the models a check's changes may touch
     "emails": ["gmail.Email", "gmail.GlobalEmailThread", "gmail.UserEmailThread"],
     "expenses": ["splitwise.Expense", "splitwise.ExpenseShare", "splitwise.Notification"],
     "group": ["splitwise.Group", "splitwise.GroupMember", "splitwise.Notification"],
+    "cart": ["amazon.CartEntry"],
+    "wish_list": ["amazon.WishListEntry"],
 }
 
 
@@ -614,7 +630,8 @@ def fam_note_to_file(plan: dict[str, Any], rng: random.Random) -> dict[str, Any]
         f'apis.file_system.create_file(file_path="{path}", content=content, access_token=fs_token)\n'
     )
     instruction = f"Copy the content of my SimpleNote note '{note['title']}' into a new file {path}."
-    checks = {"file": True, "file_path": path.replace("~/", "/home/ada/"), "file_lines": [note["content"]]}
+    lines = [line.strip() for line in note["content"].splitlines() if line.strip()]  # v2 shopping lists: several
+    checks = {"file": True, "file_path": path.replace("~/", "/home/ada/"), "file_lines": lines}
     return {
         "instruction": instruction,
         "apps": ["simple_note", "file_system"],
@@ -677,7 +694,7 @@ def _file_report(source: Source, plan: dict[str, Any], rng: random.Random) -> Si
     return snk_venmo_report(source, plan, rng, "file")
 
 
-APP_ORDER = ("supervisor", "phone", "venmo", "simple_note", "file_system", "gmail", "splitwise")
+APP_ORDER = ("supervisor", "phone", "venmo", "simple_note", "file_system", "gmail", "splitwise", "amazon")
 
 
 def _ordered(apps: set[str]) -> list[str]:
@@ -737,7 +754,7 @@ TEST_FAMILIES = frozenset(
 )  # held out: never in train
 
 
-# ----------------------------------------------------------------- suite version 2: Gmail, Splitwise, deeper level 3
+# ----------------------------------------------------------------- suite version 2: Gmail, Splitwise, Amazon, deeper L3
 CONTACTS = """\
 contacts = all_pages(apis.phone.search_contacts, access_token=phone_token)
 by_name = {f"{c['first_name']} {c['last_name']}": c for c in contacts}
@@ -977,6 +994,63 @@ def snk_split_equal_email(source: Source, plan: dict[str, Any], rng: random.Rand
     return Sink(phrase, ["splitwise", "gmail"], code, {**split.checks, "emails": emails})
 
 
+SHOP_LOOP = """\
+for name, quantity in [line.rsplit(",", 1) for line in text.splitlines() if line.strip()]:
+    found = all_pages(apis.amazon.search_products, query=name.strip())
+    product_id = next(p["product_id"] for p in found if p["name"] == name.strip())
+    apis.amazon.{api}(product_id=product_id, quantity=int(quantity), access_token=amazon_token)
+"""
+
+
+def _shop(plan: dict[str, Any], text: str, to: str) -> tuple[str, dict[str, Any], str]:
+    """Add every 'Product Name, quantity' line of ``text`` to the cart or the wish list: phrase, checks, code."""
+    start = {name: quantity for name, quantity in plan["amazon"][to]}
+    for line in text.splitlines():
+        name, quantity = line.rsplit(",", 1)
+        start[name.strip()] = start.get(name.strip(), 0) + int(quantity)
+    words = "cart" if to == "cart" else "wish list"
+    api = "add_product_to_cart" if to == "cart" else "add_product_to_wish_list"
+    phrase = (
+        f"Add each product it lists to my Amazon {words} in the quantity given (the product's exact name matters: "
+        f"look-alike products exist); leave the rest of the {words} as it is."
+    )
+    return phrase, {to: sorted([n, q] for n, q in start.items())}, SHOP_LOOP.replace("{api}", api)
+
+
+def _fam_note_shop(to: str) -> Callable[[dict[str, Any], random.Random], dict[str, Any]]:
+    def build(plan: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+        note = rng.choice([n for n in plan["notes"] if n["title"].startswith("Shopping List")])
+        phrase, checks, loop = _shop(plan, note["content"], to)
+        code = (
+            f'found = apis.simple_note.search_notes(access_token=note_token, query="{note["title"]}", page_limit=20)\n'
+            f'note_id = next(n["note_id"] for n in found if n["title"] == "{note["title"]}")\n'
+            'text = apis.simple_note.show_note(note_id=note_id, access_token=note_token)["content"]\n' + loop
+        )
+        instruction = (
+            f"My SimpleNote note '{note['title']}' lists products, one 'Product Name, quantity' per line. {phrase}"
+        )
+        return {"instruction": instruction, "apps": ["simple_note", "amazon"], "code": code, "answer": None,
+                "checks": checks}  # fmt: skip
+
+    return build
+
+
+def _fam_email_shop(to: str) -> Callable[[dict[str, Any], random.Random], dict[str, Any]]:
+    def build(plan: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+        email, code = _email_source(plan, rng, "shopping")
+        phrase, checks, loop = _shop(plan, email["body"], to)
+        sender = _full(plan["people"][email["sender"]])
+        instruction = (
+            f"{sender} emailed me '{email['subject']}' on Gmail, one 'Product Name, quantity' per line (find "
+            f"{sender}'s email address in my phone contacts). {phrase}"
+        )
+        code += "text = body\n" + loop
+        return {"instruction": instruction, "apps": ["phone", "gmail", "amazon"], "code": code, "answer": None,
+                "checks": checks}  # fmt: skip
+
+    return build
+
+
 def fam_inbox_count(plan: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     """L1 Gmail: how many inbox threads come from an address (paginated, filtered)."""
     counts: dict[int, int] = {}
@@ -1009,8 +1083,14 @@ FAMILIES_V2: dict[str, Callable[[dict[str, Any], random.Random], dict[str, Any]]
     "relsplitemail": _compose(src_big_relationship, snk_split_equal_email),
     "relsplit": _compose(src_relationship, snk_split_equal),
     "billssplit": _compose(src_bills, snk_split_each),
+    # Amazon: shopping lists in a note or an email, into the cart (train) or the wish list (test)
+    "notecart": _fam_note_shop("cart"),
+    "emailcart": _fam_email_shop("cart"),
+    "notewishlist": _fam_note_shop("wish_list"),
+    "emailwishlist": _fam_email_shop("wish_list"),
 }
-TEST_FAMILIES_V2 = TEST_FAMILIES | {"relgroup", "emailsplit", "relsplitemail"}  # held out: never in train
+# held out: never in train
+TEST_FAMILIES_V2 = TEST_FAMILIES | {"relgroup", "emailsplit", "relsplitemail", "notewishlist", "emailwishlist"}
 
 
 def _header(apps: list[str]) -> str:

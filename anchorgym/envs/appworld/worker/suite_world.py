@@ -22,7 +22,7 @@ SUPERVISOR = {
     "phone_number": "5550001111",
 }
 APPS = ("phone", "venmo", "simple_note", "file_system")
-APPS_V2 = (*APPS, "gmail", "splitwise")  # suite version 2 adds Gmail and Splitwise
+APPS_V2 = (*APPS, "gmail", "splitwise", "amazon")  # suite version 2 adds Gmail, Splitwise and Amazon
 SUITE_VERSIONS = (1, 2)
 FIRST_NAMES = [
     "Bob", "Carla", "Dev", "Erin", "Farid", "Gina", "Hugo", "Iris", "Jonas", "Kemi", "Luis", "Mira",
@@ -41,6 +41,22 @@ NOISE_SUBJECTS = [
     "Article you might like", "Meeting notes", "Weekend plans", "Carpool", "Recipe", "Podcast rec", "Hello!",
 ]  # fmt: skip
 SPLITWISE_GROUPS = [("Roommates", "rent and utilities"), ("Ski Trip", "cabin and lift passes")]
+AMAZON_PRODUCTS = [  # (type, name, look-alike variants): "Oat Milk 1L" and "Oat Milk 2L" are different products
+    ("grocery", "Oat Milk", ["1L", "2L"]),
+    ("grocery", "Coffee Beans", ["Medium Roast", "Dark Roast"]),
+    ("electronics", "AA Batteries", ["4 Pack", "12 Pack"]),
+    ("stationery", "Spiral Notebook", ["A5", "A4"]),
+    ("kitchen", "Paper Towels", ["6 Rolls", "12 Rolls"]),
+    ("party", "Paper Plates", ["50 Count", "100 Count"]),
+    ("party", "Balloons", ["Red", "Gold"]),
+    ("kitchen", "Dish Soap", ["Lemon", "Lavender"]),
+    ("grocery", "Sparkling Water", ["12 Cans", "24 Cans"]),
+    ("party", "Party Napkins", ["Blue", "White"]),
+    ("grocery", "Granola", ["Honey", "Chocolate"]),
+    ("home", "Scented Candles", ["Vanilla", "Cedar"]),
+]
+AMAZON_SELLERS = ["Northwind Goods", "Blue Harbor Supply", "Maple Street Market"]
+SHOPPING_LISTS = 3  # SimpleNote notes "Shopping List N" (tag "shopping"): "Product Name, quantity" lines
 PAYMENT_NOTES = [
     "pizza night", "concert tickets", "coffee", "rent share", "cab ride", "lunch", "groceries", "book club",
     "movie night", "gas money", "birthday gift", "brunch", "utilities", "board games", "parking", "dinner",
@@ -97,8 +113,9 @@ def plan_world(seed: int, version: int = 1) -> dict[str, Any]:
     """Draw the world's facts from ``seed`` as plain data (no engine needed).
 
     Version 1 is the world the @v1 suite was released with (kept byte for byte); version 2 has 72
-    people and adds Gmail (``emails``: name lists and bills from contacts, look-alike decoys, noise)
-    and Splitwise (``groups``).
+    people and adds Gmail (``emails``: name lists, bills and shopping lists from contacts, look-alike
+    decoys, noise), Splitwise (``groups``), Amazon (``amazon``: look-alike products, a cart, a wish list)
+    and SimpleNote shopping lists.
 
     Returns:
         ``people`` (index 0 is the supervisor; each with name, email, phone, contact flag and
@@ -167,7 +184,9 @@ def plan_world(seed: int, version: int = 1) -> dict[str, Any]:
         files.append({"path": f"~/documents/bills/split_{number}.csv", "content": "name,amount\n" + "\n".join(rows)})
     plan = {"seed": seed, "people": people, "payments": payments, "notes": notes, "files": files}
     if version == 2:
-        plan.update(version=2, **_plan_v2(rng, people))
+        extra = _plan_v2(rng, people)
+        plan["notes"] = notes + extra.pop("shopping_notes")
+        plan.update(version=2, **extra)
     return plan
 
 
@@ -177,7 +196,7 @@ def look_alike(people: list[dict[str, Any]], person: dict[str, Any]) -> dict[str
 
 
 def _plan_v2(rng: random.Random, people: list[dict[str, Any]]) -> dict[str, Any]:
-    """Gmail and Splitwise facts of the version-2 world.
+    """Gmail, Splitwise and Amazon facts of the version-2 world.
 
     Each list or bill email comes from a contact whose look-alike (same first name) is also a contact and
     sends a decoy with the same subject and other names, so only the sender's full name identifies it.
@@ -210,7 +229,36 @@ def _plan_v2(rng: random.Random, people: list[dict[str, Any]]) -> dict[str, Any]
         {"name": name, "description": text, "members": sorted(p["index"] for p in rng.sample(contacts, 4))}
         for name, text in SPLITWISE_GROUPS
     ]
-    return {"emails": emails, "groups": groups}
+    products = [
+        {
+            "name": f"{base} {variant}",
+            "product_type": kind,
+            "seller": rng.randrange(len(AMAZON_SELLERS)),
+            "price": round(rng.randrange(199, 2999) / 100, 2),
+            "delivery_days": rng.randrange(1, 8),
+        }
+        for kind, base, variants in AMAZON_PRODUCTS
+        for variant in variants
+    ]
+    names = [p["name"] for p in products]
+    in_cart = rng.sample(names, 2)  # already in the cart and the wish list: they must stay as they are
+    cart = [[name, rng.randrange(1, 3)] for name in in_cart]
+    wish_list = [[name, 1] for name in rng.sample([n for n in names if n not in in_cart], 2)]
+    listable = [n for n in names if n not in in_cart and n not in {w[0] for w in wish_list}]
+
+    def shopping() -> str:
+        return "\n".join(f"{name}, {rng.randrange(1, 5)}" for name in rng.sample(listable, rng.randrange(3, 6)))
+
+    shopping_notes = [
+        {"title": f"Shopping List {number}", "content": shopping(), "tags": ["shopping"]}
+        for number in range(1, SHOPPING_LISTS + 1)
+    ]
+    for event, sender in zip(EVENTS[4:], rng.sample(senders, 4), strict=True):
+        for who in (sender, look_alike(people, sender)):
+            add("shopping" if who is sender else "decoy", who, f"Supplies for the {event}", shopping())
+    emails.sort(key=lambda e: e["created_at"])
+    amazon = {"products": products, "cart": cart, "wish_list": wish_list}
+    return {"emails": emails, "groups": groups, "amazon": amazon, "shopping_notes": shopping_notes}
 
 
 def _full(person: dict[str, Any]) -> str:
@@ -249,6 +297,7 @@ def build_world(models: Any, plan: dict[str, Any]) -> None:
     if plan.get("version", 1) == 2:
         _build_gmail(models, people, plan["emails"])
         _build_splitwise(models, people, plan["groups"])
+        _build_amazon(models, people[0], plan["amazon"])
 
 
 def _account(person: dict[str, Any]) -> dict[str, str]:
@@ -357,3 +406,30 @@ def _build_splitwise(models: Any, people: list[dict[str, Any]], groups: list[dic
         )
         for member in [0, *group["members"]]:
             _save(models.splitwise.GroupMember, group_id=record.id, user_id=users[member].id, joined_at=when)
+
+
+def _build_amazon(models: Any, supervisor: dict[str, Any], amazon: dict[str, Any]) -> None:
+    """The supervisor's Amazon account, a catalogue of look-alike products, a cart and a wish list."""
+    user = _save(models.amazon.User, **_account(supervisor), password=password("amazon", 0), verified=True)
+    sellers = [_save(models.amazon.Seller, name=name, rating=4.5) for name in AMAZON_SELLERS]
+    ids = {}
+    for product in amazon["products"]:
+        record = _save(
+            models.amazon.Product,
+            product_type=product["product_type"],
+            name=product["name"],
+            description=f"{product['name']}, sold by {AMAZON_SELLERS[product['seller']]}.",
+            seller_id=sellers[product["seller"]].id,
+            price=product["price"],
+            delivery_days=product["delivery_days"],
+            inventory_quantity=50,
+            weight=1.0,
+            length=8.0,
+            width=6.0,
+            height=4.0,
+        )
+        ids[product["name"]] = record.id
+    for name, quantity in amazon["cart"]:
+        _save(models.amazon.CartEntry, user_id=user.id, product_id=ids[name], quantity=quantity)
+    for name, quantity in amazon["wish_list"]:
+        _save(models.amazon.WishListEntry, user_id=user.id, product_id=ids[name], quantity=quantity)
