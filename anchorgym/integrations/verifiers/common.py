@@ -168,17 +168,10 @@ def prompt_messages(template: Any, env_id: str, agent_input: Any, history_length
 
 
 def parse_answer(template: Any, text: str, agent_input: Any, repair: bool) -> str:
-    """Return the env action for the model's answer ``text`` (the harness's parsing rules, or the protocol's)."""
-    from anchorgym.policies.parsing import parse_action, raw_turn
-    from anchorgym.policies.protocols import protocol_action
+    """Return the env action for the model's answer ``text``, read as every model policy reads it."""
+    from anchorgym.policies.protocols import action_from_text
 
-    projected = protocol_action(template, text, agent_input)
-    if projected is not None:
-        return projected.action
-    tags = template.action_tags
-    if template.raw_turns:
-        return raw_turn(text, tags).action
-    return parse_action(text, tags, agent_input.admissible_actions, repair).action
+    return action_from_text(template, text, agent_input, repair).action
 
 
 def success(info: dict[str, Any]) -> float:
