@@ -6,9 +6,14 @@
 3. Plays the expert and two trivial baselines (complete at once; call random APIs, then complete) on one
    split through ``anchorgym eval`` (the vector env, AppWorld's engine and grader): success and score.
 
-Usage: python benchmarks/appworld_stats.py [--suite-version 2] [--split test] [--per-family 2] [--skip-play]
+4. With AppWorld's own data (``--appworld-root``, default ``$APPWORLD_ROOT``, after ``appworld download data``):
+   the same figures over AppWorld's tasks, read from their ``ground_truth/metadata.json`` (AppWorld's counts of
+   apps, unique APIs, API calls and solution lines per task) by AppWorld's difficulty label and split.
 
-Writes ``results/appworld_suite_v{N}.json``. Generating and verifying suite v2 (213 tasks) took about 3 minutes
+Usage: python benchmarks/appworld_stats.py [--suite-version 2] [--split test] [--per-family 2] [--skip-play]
+       [--appworld-root DIR]
+
+Writes ``results/appworld_suite_v{N}.json``. Generating and verifying suite v2 (228 tasks) took about 3.5 minutes
 on a 2-core machine (v1's 224 tasks took about 20 minutes under load); each played episode opens a world
 (seconds), hence the default of 2 variants per family. For version 2 it also checks that every level-3 expert
 makes at least 15 API calls.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -37,8 +43,17 @@ from anchorgym.envs.appworld.data import (  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 LEVEL3_MIN_CALLS = 15  # the issue's level 3: 15 or more API calls (suite version 2 on)
-# AppWorld (Trivedi et al., ACL 2024), its own 750 tasks: means over the tasks' ground-truth solutions.
+# AppWorld (Trivedi et al., ACL 2024), its own 750 tasks: means over the tasks' ground-truth solutions, as
+# quoted from the paper (not re-checked here: AppWorld's data needs a download; --appworld-root computes them).
 PUBLISHED = {"apps_per_task": 1.8, "unique_apis_per_task": 9.5, "api_calls_per_task": 42.5, "lines_per_task": 50}
+# AppWorld's own per-task counts in ground_truth/metadata.json, and the name this script reports each under.
+APPWORLD_METADATA_FIELDS = {
+    "num_apps": "apps",
+    "num_apis": "unique_apis",
+    "num_api_calls": "api_calls",
+    "num_solution_code_lines": "solution_lines",
+}
+APPWORLD_SPLITS = ("train", "dev", "test_normal", "test_challenge")
 POLICIES = {
     "expert": "expert",
     "complete_only": "anchorgym.envs.appworld.baselines:complete_only",
@@ -85,6 +100,43 @@ def suite_stats(root: Path) -> dict:
     return stats
 
 
+def appworld_own_stats(root: Path) -> dict:
+    """AppWorld's own task statistics, from its data folder (the one holding ``data/tasks``).
+
+    Reads every task of AppWorld's splits (``data/datasets/<split>.txt``) and its
+    ``ground_truth/metadata.json``; describes apps, unique APIs, API calls and solution lines per task over
+    all of them, by AppWorld's ``difficulty`` label (1-3, set by its authors) and by split.
+    """
+    datasets = root / "data" / "datasets"
+    metadata: dict[str, dict] = {}
+    splits: dict[str, list[str]] = {}
+    for split in APPWORLD_SPLITS:
+        path = datasets / f"{split}.txt"
+        if not path.is_file():
+            continue
+        splits[split] = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        for task_id in splits[split]:
+            path = root / "data" / "tasks" / task_id / "ground_truth" / "metadata.json"
+            metadata[task_id] = json.loads(path.read_text())
+    if not metadata:
+        raise SystemExit(f"no AppWorld tasks under {root}: expected data/datasets/<split>.txt and data/tasks/")
+
+    def summary(task_ids: list[str]) -> dict:
+        row: dict = {"tasks": len(task_ids)}
+        for field, name in APPWORLD_METADATA_FIELDS.items():
+            row[name] = describe([metadata[t][field] for t in task_ids])
+        return row
+
+    by_difficulty = defaultdict(list)
+    for task_id, meta in metadata.items():
+        by_difficulty[meta["difficulty"]].append(task_id)
+    return {
+        "all": summary(list(metadata)),
+        "difficulties": {level: summary(ids) for level, ids in sorted(by_difficulty.items())},
+        "splits": {split: summary(ids) for split, ids in splits.items()},
+    }
+
+
 def play(split: str, variants: int, per_family: int, version: int) -> dict:
     """Success and score of every policy on the first ``per_family`` variants of each family of ``split``."""
     from anchorgym.harness.runner import evaluate
@@ -127,6 +179,12 @@ def main() -> None:
     parser.add_argument("--variants", type=int, default=None, help="variants per family (default: the version's)")
     parser.add_argument("--per-family", type=int, default=2, help="variants of each family to play (7: all)")
     parser.add_argument("--skip-play", action="store_true", help="only the statistics (no episodes)")
+    parser.add_argument(
+        "--appworld-root",
+        type=Path,
+        default=os.environ.get("APPWORLD_ROOT"),
+        help="AppWorld's data folder (holding data/tasks), for its own task statistics (default: $APPWORLD_ROOT)",
+    )
     args = parser.parse_args()
     version = args.suite_version
     variants = args.variants or SUITE_VARIANTS_BY_VERSION[version]
@@ -147,6 +205,19 @@ def main() -> None:
         fewest = stats["levels"][3]["api_calls"]["min"]
         claims.check("CHECK", "level3_min_api_calls", fewest, f">= {LEVEL3_MIN_CALLS}", fewest >= LEVEL3_MIN_CALLS)
     result = {"suite_version": version, "variants": variants, "stats": stats, "published_appworld": PUBLISHED}
+    if args.appworld_root:
+        own = appworld_own_stats(Path(args.appworld_root))
+        result["appworld_own"] = own
+        for level, row in own["difficulties"].items():
+            calls = row["api_calls"]
+            claims.info(
+                "STAT",
+                f"appworld_difficulty{level}_api_calls",
+                f"{calls['mean']} +- {calls['std']} (min {calls['min']}, max {calls['max']}; {row['tasks']} tasks)",
+                "AppWorld's own ground-truth metadata",
+            )
+    else:
+        print("AppWorld's own data not given (--appworld-root or APPWORLD_ROOT): quoting its paper's means instead")
     if not args.skip_play:
         scores = play(args.split, variants, args.per_family, version)
         result["policies"] = {args.split: scores}
