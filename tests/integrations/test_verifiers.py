@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,46 +158,6 @@ def test_verifiers_evaluation_matches_anchorgym_eval(served, tmp_path):
 
 
 # ----------------------------------------------------------------- an env that fails, a server that answers one text
-@pytest.fixture
-def answering_server(request) -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 answering every chat completion with ``<action>crash</action>``.
-
-    Parametrize indirectly with another action to answer that one instead.
-    """
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    answer = f"<action>{getattr(request, 'param', 'crash')}</action>"
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            message = {"role": "assistant", "content": answer}
-            body = {
-                "id": "c",
-                "object": "chat.completion",
-                "created": 0,
-                "model": request["model"],
-                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            }
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
-    server.server_close()
-
-
 def test_an_env_that_raises_ends_its_rollout_with_an_error(answering_server):
     """The env's exception becomes the rollout's verifiers error (reward 0), as an errored episode of anchorgym eval."""
     from integrations_envs import CRASHY_ID

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,41 +135,6 @@ def test_verifiers_0_4_evaluation_matches_anchorgym_eval(v1_python, served, tmp_
 
 
 # ----------------------------------------------------------------- an env that fails, a server that answers one text
-@pytest.fixture
-def answering_server(request) -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 answering every chat completion with ``<action>ACTION</action>``.
-
-    ACTION is ``crash`` unless the test parametrizes this fixture indirectly with another action.
-    """
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    answer = f"<action>{getattr(request, 'param', 'crash')}</action>"
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            message = {"role": "assistant", "content": answer}
-            choice = {"index": 0, "message": message, "finish_reason": "stop"}
-            usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
-            body = {"id": "c", "object": "chat.completion", "created": 0, "model": request["model"]}
-            data = json.dumps({**body, "choices": [choice], "usage": usage}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
-    server.server_close()
-
-
 def test_an_env_that_raises_fails_its_episode_only(v1_python, answering_server):
     """The env's exception is the episode's error (AnchorEnvFailure), as an errored episode of anchorgym eval."""
     kwargs = {"env_id": "anchorgym-test/CrashySokoban-v0", "task_ids": ["1000000000", "1000000001"], "max_steps": 5}
