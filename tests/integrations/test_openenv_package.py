@@ -107,3 +107,58 @@ def test_the_package_builds_as_a_docker_image(package):
         pytest.skip("needs a Docker daemon (docker info fails or docker is not installed)")
     done = subprocess.run(["docker", "build", "-t", "anchorgym-sokoban-test", str(package)], capture_output=True)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_openenv_from_env_serves_the_package_folder_with_uv(package, tmp_path_factory, monkeypatch):
+    """OpenEnv's ``from_env(..., use_docker=False, project_path=...)`` runs the package with ``uv run``: uv takes
+    anchorgym from the package's wheel (no index has it), and the episode equals the in-process one."""
+    from openenv.core import GenericEnvClient
+
+    from anchorgym.envs.registry import make
+
+    uv = Path(sys.executable).with_name("uv")
+    if not uv.is_file():
+        pytest.skip("needs uv (the dev extra)")
+    monkeypatch.setenv("PATH", f"{uv.parent}{os.pathsep}{os.environ['PATH']}")  # UVProvider runs `uv` from PATH
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path_factory.mktemp("uv-cache")))
+    env = make(SOKOBAN, split="test", max_steps=20)
+    obs, _ = env.reset(seed=7)
+    expected = [(obs, None, False)]
+    actions = []
+    for _ in range(6):
+        actions.append(env.expert_action())
+        obs, reward, terminated, truncated, _ = env.step(actions[-1])
+        expected.append((obs, reward, terminated or truncated))
+        if terminated or truncated:
+            break
+    client = GenericEnvClient.from_env("anchorgym/sokoban-v1", use_docker=False, project_path=str(package)).sync()
+    with client:
+        result = client.reset(seed=7)
+        played = [(result.observation["text"], None, result.done)]
+        for action in actions:
+            result = client.step({"text": action})
+            played.append((result.observation["text"], result.reward, result.done))
+    assert played == expected
+
+
+def test_a_package_folder_unpacks_its_data_archive_once(tmp_path):
+    """Served from its folder (uv run), a package reads its data from data.tar.gz unpacked beside it; in the
+    image (no archive left in the package) it reads the image's data folder."""
+    import tarfile
+
+    from anchorgym.integrations.openenv.package import package_data_dir
+
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "products.json").write_text("[]")
+    package = tmp_path / "package"
+    package.mkdir()
+    assert package_data_dir(package, "/data") == "/data"
+    with tarfile.open(package / "data.tar.gz", "w:gz") as archive:
+        archive.add(str(source), arcname=".")
+    assert package_data_dir(package, "/data") == str(package / "data")
+    assert (package / "data" / "products.json").read_text() == "[]"
+    (package / "data" / "products.json").write_text("[1]")  # a second start keeps the unpacked folder
+    assert package_data_dir(package, "/data") == str(package / "data")
+    assert (package / "data" / "products.json").read_text() == "[1]"
+    assert sorted(p.name for p in package.iterdir()) == ["data", "data.tar.gz"]

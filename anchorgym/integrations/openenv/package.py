@@ -4,7 +4,9 @@ The folder it writes is what OpenEnv's tools expect of an environment package:
 
 * ``openenv.yaml``: the manifest ``openenv validate`` and ``openenv push`` read (name, version, the FastAPI app,
   the port, and the ``validation:`` block, whose ``declared_tools`` are the server's MCP tools);
-* ``pyproject.toml``: the ``server`` script (``server.app:main``) and the dependency on ``anchorgym[openenv,EXTRA]``;
+* ``pyproject.toml``: the ``server`` script (``server.app:main``) and the dependency on ``anchorgym[openenv,EXTRA]``,
+  taken from the wheel in ``wheels/`` by ``uv`` (so ``uv run server`` in the folder, and OpenEnv's
+  ``from_env(..., use_docker=False, project_path=FOLDER)``, serve it without anchorgym on an index);
 * ``server/app.py``: the app, :func:`~anchorgym.integrations.openenv.server.build_app` of the env with the
   package's split, step limit and arguments; ``python -m server.app`` (or ``uv run server``) serves it;
 * ``Dockerfile``: ``python:3.11-slim`` that installs anchorgym from the wheel in ``wheels/`` (with the env's
@@ -95,7 +97,7 @@ def write_package(
         name = openenv_name(env_id)
         files = {
             "openenv.yaml": _manifest(name, env_id, reward_range),
-            "pyproject.toml": _pyproject(name, extras),
+            "pyproject.toml": _pyproject(name, extras, wheel_name),
             "server/__init__.py": "",
             "server/app.py": _app(env_id, split, kwargs, max_sessions),
             "Dockerfile": _dockerfile(wheel_name, extras, data_dir is not None, offline),
@@ -181,7 +183,29 @@ validation:
 """
 
 
-def _pyproject(name: str, extras: str) -> str:
+def package_data_dir(package: Path, image_data_dir: str) -> str:
+    """The env's data folder for a package's server.
+
+    In the image the Dockerfile has unpacked ``data.tar.gz`` into ``image_data_dir`` and left no archive in the
+    package. Served from the package folder itself (``uv run server``, OpenEnv's ``UVProvider``), the archive is
+    there: it is unpacked once into ``data/`` beside it (whole or not at all) and that folder is the data.
+    """
+    archive = package / "data.tar.gz"
+    if not archive.is_file():
+        return image_data_dir
+    target = package / "data"
+    if not target.is_dir():
+        staging = Path(tempfile.mkdtemp(prefix=".data-", dir=package))
+        with tarfile.open(archive) as tar:
+            tar.extractall(staging, filter="data")
+        try:
+            staging.rename(target)
+        except OSError:  # another server of this package unpacked it first
+            shutil.rmtree(staging, ignore_errors=True)
+    return str(target)
+
+
+def _pyproject(name: str, extras: str, wheel: str) -> str:
     return f"""\
 [build-system]
 requires = ["setuptools>=45", "wheel"]
@@ -199,6 +223,10 @@ server = "server.app:main"
 
 [tool.setuptools]
 packages = ["server"]
+
+# uv (`uv run server`, OpenEnv's from_env(..., use_docker=False)) installs anchorgym from this package's wheel
+[tool.uv.sources]
+anchorgym = {{ path = "wheels/{wheel}" }}
 """
 
 
@@ -212,12 +240,16 @@ $MAX_SESSIONS and $IDLE_TIMEOUT_S (seconds) override the session limits.
 
 import json
 import os
+from pathlib import Path
 
+from anchorgym.integrations.openenv.package import package_data_dir
 from anchorgym.integrations.openenv.server import build_app
 
 ENV_ID = {env_id!r}
 SPLIT = {split!r}
 ENV_KWARGS = json.loads({json.dumps(env_kwargs)!r})
+if "data_dir" in ENV_KWARGS:  # the image's data folder, or this folder's data.tar.gz unpacked (uv run)
+    ENV_KWARGS["data_dir"] = package_data_dir(Path(__file__).resolve().parents[1], ENV_KWARGS["data_dir"])
 IDLE_TIMEOUT_S = float(os.environ["IDLE_TIMEOUT_S"]) if os.environ.get("IDLE_TIMEOUT_S") else None
 
 app = build_app(ENV_ID, SPLIT, int(os.environ.get("MAX_SESSIONS", "{max_sessions}")), IDLE_TIMEOUT_S, ENV_KWARGS)
@@ -283,6 +315,9 @@ The anchorgym env `{env_id}` (split `{split}`) as an OpenEnv environment, writte
     docker run -p {PORT}:{PORT} {name.lower()}
     openenv validate --url http://127.0.0.1:{PORT}   # the running server
     openenv push                             # publish to a Hugging Face Space
+
+Without Docker: `uv run server` in this folder (uv installs anchorgym from `wheels/`), or from Python
+`GenericEnvClient.from_env("{name.lower()}", use_docker=False, project_path="PATH/TO/THIS/FOLDER")`.
 
 From Python: `GenericEnvClient.from_docker_image("{name.lower()}")`, or anchorgym's clients with
 `url="http://127.0.0.1:{PORT}"`. The web UI is at `/web`. MCP clients (OpenEnv's `MCPToolClient`, or any
