@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import threading
 from collections.abc import Iterator
@@ -12,6 +11,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # integrations_envs (the crashing test env) imports by name
+
+from chat_server import chat_server  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -56,34 +57,9 @@ def alfworld_ready(alfworld_dir) -> Path:
 
 @pytest.fixture
 def answering_server(request) -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 answering every chat completion with ``<action>ACTION</action>``.
+    """A :func:`chat_server` answering every chat completion with ``<action>ACTION</action>``.
 
     ACTION is ``crash`` unless the test parametrizes this fixture indirectly with another action.
     """
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    answer = f"<action>{getattr(request, 'param', 'crash')}</action>"
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            message = {"role": "assistant", "content": answer}
-            choice = {"index": 0, "message": message, "finish_reason": "stop"}
-            usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
-            body = {"id": "c", "object": "chat.completion", "created": 0, "model": request["model"]}
-            data = json.dumps({**body, "choices": [choice], "usage": usage}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
-    server.server_close()
+    with chat_server(f"<action>{getattr(request, 'param', 'crash')}</action>") as url:
+        yield url

@@ -14,16 +14,15 @@ so these tests skip there.
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("openenv", reason="needs the openenv extra: pip install 'anchorgym[openenv]'")
 pytest.importorskip("verifiers.v1.tasksets.openenv", reason="needs verifiers with verifiers.v1's OpenEnv taskset")
+
+from chat_server import chat_server  # noqa: E402
 
 from anchorgym.envs.registry import make  # noqa: E402
 
@@ -37,30 +36,8 @@ RESETS = [{"seed": 0, "task_id": "1000000000"}, {"seed": 3, "task_id": "10000000
 @pytest.fixture
 def replying_server(request) -> Iterator[str]:
     """A real chat-completions server on 127.0.0.1 answering every request with exactly ``request.param``."""
-    answer = request.param
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            choice = {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
-            usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
-            reply = {"id": "c", "object": "chat.completion", "created": 0, "model": body["model"]}
-            data = json.dumps({**reply, "choices": [choice], "usage": usage}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
-    server.server_close()
+    with chat_server(request.param) as url:
+        yield url
 
 
 @pytest.fixture
