@@ -265,10 +265,10 @@ def _by_full_names(plan: dict[str, Any], text: str) -> list[dict[str, Any]]:
     return [next(p for p in plan["people"][1:] if p["contact"] and _full(p) == name) for name in names]
 
 
-def src_relationship(plan: dict[str, Any], rng: random.Random) -> Source:
-    """My contacts with a relationship (phone, paginated search)."""
+def src_relationship(plan: dict[str, Any], rng: random.Random, at_least: int = 2) -> Source:
+    """My contacts with a relationship that at least ``at_least`` of them share (phone, paginated search)."""
     counts = {r: sum(r in p["relationships"] for p in plan["people"]) for r in _relationships(plan)}
-    relationship = rng.choice(sorted(r for r, n in counts.items() if n >= 2))
+    relationship = rng.choice(sorted(r for r, n in counts.items() if n >= at_least))
     people = [p for p in plan["people"][1:] if relationship in p["relationships"]]
     code = f'people = all_pages(apis.phone.search_contacts, access_token=phone_token, relationship="{relationship}")\n'
     return Source(f"my {relationship}s (in my phone's contact book)", ["phone"], code, people)

@@ -10,7 +10,7 @@ one, so that every level-3 expert needs at least 15 API calls. Sources, sinks an
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from suite_tasks import (
@@ -23,7 +23,6 @@ from suite_tasks import (
     _by_full_names,
     _compose,
     _full,
-    _relationships,
     snk_file,
     snk_note,
     snk_pay,
@@ -82,12 +81,18 @@ def src_email_bills(plan: dict[str, Any], rng: random.Random) -> Source:
     return Source(phrase, ["gmail", "phone"], code, people, amounts)
 
 
+def _names_listed(texts: Iterable[str]) -> list[str]:
+    """The names listed one per line in ``texts``, each once, in order (what the expert's loop collects)."""
+    names: list[str] = []
+    for text in texts:
+        names += [n for n in (line.strip() for line in text.splitlines()) if n and n not in names]
+    return names
+
+
 def src_all_files(plan: dict[str, Any], rng: random.Random) -> Source:
     """Everyone listed in any team file (a directory listing, a loop of reads, then the contact book)."""
     files = [f for f in plan["files"] if f["path"].startswith("~/documents/lists/team_")]
-    names: list[str] = []
-    for file in sorted(files, key=lambda f: f["path"]):
-        names += [n for n in (line.strip() for line in file["content"].splitlines()) if n and n not in names]
+    names = _names_listed(file["content"] for file in sorted(files, key=lambda f: f["path"]))
     code = (
         'paths = apis.file_system.show_directory(directory_path="~/documents/lists/", entry_type="files", '
         "access_token=fs_token)\n"
@@ -135,9 +140,7 @@ def src_all_bills(plan: dict[str, Any], rng: random.Random) -> Source:
 def src_all_notes(plan: dict[str, Any], rng: random.Random) -> Source:
     """Everyone listed in any SimpleNote note tagged 'lists' (a paginated search, then a loop of reads)."""
     notes = [n for n in plan["notes"] if "lists" in n["tags"]]
-    names: list[str] = []
-    for note in notes:
-        names += [n for n in (line.strip() for line in note["content"].splitlines()) if n and n not in names]
+    names = _names_listed(note["content"] for note in notes)
     code = (
         'found = all_pages(apis.simple_note.search_notes, access_token=note_token, tags=["lists"])\n'
         "names = []\n"
@@ -152,11 +155,7 @@ def src_all_notes(plan: dict[str, Any], rng: random.Random) -> Source:
 
 def src_big_relationship(plan: dict[str, Any], rng: random.Random) -> Source:
     """My contacts with a relationship shared by at least 7 of them."""
-    counts = {r: sum(r in p["relationships"] for p in plan["people"]) for r in _relationships(plan)}
-    relationship = rng.choice(sorted(r for r, n in counts.items() if n >= 7))
-    people = [p for p in plan["people"][1:] if relationship in p["relationships"]]
-    code = f'people = all_pages(apis.phone.search_contacts, access_token=phone_token, relationship="{relationship}")\n'
-    return Source(f"my {relationship}s (in my phone's contact book)", ["phone"], code, people)
+    return src_relationship(plan, rng, at_least=7)
 
 
 SUBJECTS = ["Quick update", "Save the date", "Thank you!", "Reminder", "Plans for Saturday"]
