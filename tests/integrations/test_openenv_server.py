@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +16,9 @@ from integrations_envs import CRASHY_ID  # noqa: E402
 from openenv.core import GenericEnvClient  # noqa: E402
 
 from anchorgym.envs.registry import make  # noqa: E402
+from anchorgym.errors import ConfigError  # noqa: E402
 from anchorgym.integrations.openenv import AnchorAction, AnchorEnvClient, gym_reset, gym_step  # noqa: E402
+from anchorgym.integrations.openenv.server import build_app  # noqa: E402
 from anchorgym.integrations.openenv.types import jsonable  # noqa: E402
 
 INVALID = "dance a jig"
@@ -268,3 +271,44 @@ def test_the_task_api_is_reachable_with_a_url_safe_env_name(serve):
         assert out.status_code == 400
         with GenericEnvClient(base_url=url).sync() as client:  # reset to a Task API (split, index)
             assert client.reset(split="test", index=2, seed=0).observation["info"]["task_id"] == tasks[2]
+
+
+def _send_head(url: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, dict]:
+    """POST ``headers`` and the first ``body`` bytes only (no more follow), then read the answer."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        connection.putrequest("POST", path)
+        for key, value in headers.items():
+            connection.putheader(key, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_a_request_body_over_the_limit_is_answered_413_before_it_is_read(serve):
+    """A body's size was unbounded (``/mcp`` read it whole); now every HTTP route stops at max_body_bytes."""
+    import requests
+
+    limit = "Request body too large: the limit is 1000 bytes. Send a shorter request."
+    with serve("anchorgym/Sokoban-v1", "test", max_body_bytes=1000) as url:
+        for path in ("/step", "/reset", "/mcp"):  # declared too large: answered without waiting for the body
+            head = {"Content-Type": "application/json", "Content-Length": str(10**12)}
+            assert _send_head(url, path, head) == (413, {"detail": limit})
+        chunked = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+        chunk = b"258\r\n" + b" " * 600 + b"\r\n"  # two chunks of 600 bytes, no end: refused at the second
+        assert _send_head(url, "/mcp", chunked, chunk * 2) == (413, {"detail": limit})
+        padded = json.dumps({"seed": 0, "task_id": "1000000001"}).encode().ljust(1000)
+        ok = requests.post(f"{url}/reset", data=padded, headers={"Content-Type": "application/json"}, timeout=60)
+        assert ok.status_code == 200 and ok.json()["observation"]["info"]["task_id"] == "1000000001"
+        with AnchorEnvClient(base_url=url).sync() as client:  # /ws is bounded by uvicorn, not by this limit
+            assert client.reset(seed=1).observation.info["step"] == 0
+            assert client.step(AnchorAction(text="up " + "x" * 2000)).observation.info["step"] == 1
+    with pytest.raises(ConfigError, match="max_body_bytes must be at least 1, got 0."):
+        build_app("anchorgym/Sokoban-v1", max_body_bytes=0)

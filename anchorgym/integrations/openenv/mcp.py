@@ -45,6 +45,7 @@ from pydantic import ConfigDict, ValidationError, validate_call
 
 from anchorgym import __version__
 from anchorgym.errors import AnchorGymError, ConfigError, unknown
+from anchorgym.integrations.openenv.asgi import read_body, replay, reply
 from anchorgym.integrations.openenv.types import AnchorAction, AnchorObservation
 
 if TYPE_CHECKING:
@@ -222,46 +223,46 @@ class StreamableMCP:
         session_id = headers.get(SESSION_HEADER)
         method = scope["method"]
         if method == "GET" and session_id is not None:
-            return await _reply(send, 405, None)  # no server-initiated stream; MCP clients expect 405 here
+            return await reply(send, 405, None)  # no server-initiated stream; MCP clients expect 405 here
         if method == "DELETE" and session_id is not None:
             close = {"method": "openenv/session/close", "params": {"session_id": session_id}}
             answer = await self._openenv(scope, close)
-            return await _reply(send, 404 if "error" in answer else 200, None)
+            return await reply(send, 404 if "error" in answer else 200, None)
         if method != "POST":
             return await self.app(scope, receive, send)
-        body = await _read_body(receive)
+        body = await read_body(receive)
         try:
             message = json.loads(body)
         except ValueError:
             message = None
         mcp_request = isinstance(message, dict) and (session_id is not None or message.get("method") == "initialize")
         if not mcp_request:
-            return await self.app(scope, _replay(body), send)
+            return await self.app(scope, replay(body, receive), send)
         assert isinstance(message, dict)
         request_id, rpc_method = message.get("id"), message.get("method")
         if rpc_method == "initialize":
             return await self._initialize(scope, send, message)
         if "id" not in message:  # a notification (notifications/initialized...) or a response: nothing to answer
-            return await _reply(send, 202, None)
+            return await reply(send, 202, None)
         if rpc_method == "ping":
-            return await _reply(send, 200, {"jsonrpc": "2.0", "id": request_id, "result": {}})
+            return await reply(send, 200, {"jsonrpc": "2.0", "id": request_id, "result": {}})
         params = message.get("params") if isinstance(message.get("params"), dict) else {}
         answer = await self._openenv(scope, {**message, "params": {**params, "session_id": session_id}})
         error = answer.get("error") or {}
         if str(error.get("message", "")).startswith("Unknown session_id"):
-            return await _reply(send, 404, answer)
+            return await reply(send, 404, answer)
         if rpc_method == "tools/call":
             answer = {"jsonrpc": "2.0", "id": request_id, "result": _call_result(answer)}
         elif rpc_method == "tools/list" and "result" in answer:
             answer["result"] = {"tools": [_tool(tool) for tool in answer["result"].get("tools", [])]}
-        return await _reply(send, 200, answer)
+        return await reply(send, 200, answer)
 
     async def _initialize(self, scope: dict[str, Any], send: Callable[..., Any], message: dict[str, Any]) -> None:
         """Open an OpenEnv session for a new MCP client; its id is the client's ``Mcp-Session-Id``."""
         request_id = message.get("id")
         answer = await self._openenv(scope, {"method": "openenv/session/create", "id": request_id})
         if "error" in answer:  # e.g. the server is at --max-sessions
-            return await _reply(send, 200, {"jsonrpc": "2.0", "id": request_id, "error": answer["error"]})
+            return await reply(send, 200, {"jsonrpc": "2.0", "id": request_id, "error": answer["error"]})
         params = message.get("params") if isinstance(message.get("params"), dict) else {}
         asked = params.get("protocolVersion")
         result = {
@@ -271,7 +272,7 @@ class StreamableMCP:
             "instructions": "Call start_episode, then act until done is true.",
         }
         session = str(answer["result"]["session_id"])
-        await _reply(send, 200, {"jsonrpc": "2.0", "id": request_id, "result": result}, {SESSION_HEADER: session})
+        await reply(send, 200, {"jsonrpc": "2.0", "id": request_id, "result": result}, {SESSION_HEADER: session})
 
     async def _openenv(self, scope: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         """Send one JSON-RPC request to OpenEnv's own ``POST /mcp``; return its JSON answer."""
@@ -286,7 +287,7 @@ class StreamableMCP:
             elif event["type"] == "http.response.body":
                 chunks.append(event.get("body", b""))
 
-        await self.app(inner, _replay(body), collect)
+        await self.app(inner, replay(body), collect)
         try:
             answer = json.loads(b"".join(chunks))
         except ValueError:
@@ -314,35 +315,3 @@ def _tool(tool: dict[str, Any]) -> dict[str, Any]:
     """A tool of OpenEnv's ``tools/list`` in MCP's shape (its set fields only)."""
     keys = ("name", "title", "description", "inputSchema", "outputSchema", "annotations")
     return {key: tool[key] for key in keys if tool.get(key) is not None}
-
-
-async def _read_body(receive: Callable[..., Any]) -> bytes:
-    body = b""
-    while True:
-        event = await receive()
-        body += event.get("body", b"")
-        if not event.get("more_body", False):
-            return body
-
-
-def _replay(body: bytes) -> Callable[..., Any]:
-    """An ASGI ``receive`` that hands over ``body`` once, then waits as a connected client does."""
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()  # never: the request is whole; a disconnect comes from the real receive
-        return {"type": "http.disconnect"}
-
-    return receive
-
-
-async def _reply(send: Callable[..., Any], status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-    body = b"" if payload is None else json.dumps(payload).encode()
-    raw = [(b"content-type", b"application/json")] if payload is not None else []
-    raw += [(key.encode(), value.encode()) for key, value in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})

@@ -41,6 +41,7 @@ from anchorgym import __version__
 from anchorgym.envs.backends import USER_ERRORS
 from anchorgym.envs.registry import env_info, make
 from anchorgym.errors import AnchorGymError, ConfigError, DataNotFoundError, WorkerError, unknown
+from anchorgym.integrations.openenv.asgi import MAX_BODY_BYTES, BodyLimit
 from anchorgym.integrations.openenv.mcp import SessionTools, StreamableMCP, ToolAwareAction
 from anchorgym.integrations.openenv.types import QUERIES, AnchorAction, AnchorObservation, AnchorState, jsonable
 
@@ -301,6 +302,7 @@ def build_app(
     idle_timeout_s: float | None = None,
     env_kwargs: dict[str, Any] | None = None,
     threaded: bool = False,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Any:
     """Build the OpenEnv FastAPI app serving ``env_id``; one env is made first, so a missing data set fails here.
 
@@ -312,13 +314,14 @@ def build_app(
         env_kwargs: further env constructor arguments.
         threaded: run each session's env calls on its own thread (only for thread-safe envs); by default
             every env call runs on one shared thread (see :class:`SerialAnchorOpenEnv`).
+        max_body_bytes: an HTTP request body over this many bytes is answered 413 before it is parsed.
 
     Returns:
         The FastAPI application (serve it with uvicorn).
 
     Raises:
         UnknownNameError: unknown env id or split.
-        ConfigError: ``max_sessions`` below 1 or ``idle_timeout_s`` not positive.
+        ConfigError: ``max_sessions`` or ``max_body_bytes`` below 1, or ``idle_timeout_s`` not positive.
     """
     info = env_info(env_id)
     split = split or info.splits[0]
@@ -328,6 +331,8 @@ def build_app(
         raise ConfigError(f"--max-sessions must be at least 1, got {max_sessions}.")
     if idle_timeout_s is not None and not idle_timeout_s > 0:
         raise ConfigError(f"--idle-timeout must be a positive number of seconds, got {idle_timeout_s}.")
+    if max_body_bytes < 1:
+        raise ConfigError(f"max_body_bytes must be at least 1, got {max_body_bytes}.")
     session_cls = AnchorOpenEnv if threaded else SerialAnchorOpenEnv
     factory = functools.partial(session_cls, env_id, split, dict(env_kwargs or {}), idle_timeout_s)
     factory().close()  # fail now, with the env's own message, rather than at the first connection
@@ -342,6 +347,7 @@ def build_app(
     )
     add_error_replies(app)
     app.add_middleware(StreamableMCP, name=openenv_name(env_id))  # plain MCP clients on /mcp
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)  # outermost: bounds every body, /mcp's included
     return app
 
 
