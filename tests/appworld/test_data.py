@@ -55,3 +55,20 @@ def test_real_split_without_appworld_data_says_how_to_get_it(appworld_ready, mon
         load_source("auto", "dev")
     source = load_source("auto")
     assert (source.kind, source.split, len(source.task_ids)) == ("generated", "offline", 24)
+
+
+def test_generation_progress_is_a_line_per_tenth_outside_a_terminal(tmp_path, capsys):
+    """The generator's progress lines become ours: in a log, a line per tenth, not a redrawn bar per task."""
+    import sys
+
+    from anchorgym.envs.appworld import data
+
+    script = (
+        "import sys\n"
+        "print('generator output')\n"
+        "for done in range(1, 21):\n"
+        f"    print('{data.PROGRESS_PREFIX} generate', done, 20, file=sys.stderr)\n"
+    )
+    data._run_with_progress([sys.executable, "-c", script], tmp_path)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"AppWorld tasks: generate: {tenth}0% ({2 * tenth} of 20 tasks)" for tenth in range(1, 11)]

@@ -34,6 +34,7 @@ from typing import Any
 
 from anchorgym.cache import cache_root
 from anchorgym.errors import ConfigError, DataNotFoundError, unknown
+from anchorgym.work_progress import WorkProgress
 
 ENV_VAR = "ALFWORLD_DATA"
 RELEASE = "json_2.1.1"
@@ -194,49 +195,10 @@ PROGRESS_FROM = {"B": 20_000_000, "files": 2_000}
 """Smaller installs finish in moments and show no progress (the ALFWorld archive is ~300 MB, 12,000 files)."""
 
 
-class _Progress:
-    """How much of a long install is done: a tqdm bar in a terminal, else a line per tenth (logs, pipes, CI).
-
-    Args:
-        label: what is being done, e.g. ``"Unpacking json_2.1.1.tar.xz"``.
-        total: the amount of work (bytes or files).
-        unit: ``"B"`` (shown in MB) or another unit name shown after the counts.
-    """
-
-    def __init__(self, label: str, total: int, unit: str) -> None:
-        self.label, self.total, self.unit, self.done, self.tenth = label, max(total, 1), unit, 0, 0
-        self.bar = None
-        self.shown = total >= PROGRESS_FROM.get(unit, 0)
-        if self.shown and sys.stderr.isatty():
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc=label, unit=unit, unit_scale=unit == "B", file=sys.stderr)
-
-    def update(self, amount: int) -> None:
-        """Count ``amount`` more units done."""
-        self.done += amount
-        if self.bar is not None:
-            self.bar.update(amount)
-            return
-        tenth = min(self.done * 10 // self.total, 10)
-        if not self.shown:
-            return
-        if tenth != self.tenth:
-            self.tenth = tenth
-            done, total = (self.done / 1e6, self.total / 1e6) if self.unit == "B" else (self.done, self.total)
-            unit = "MB" if self.unit == "B" else self.unit
-            print(f"{self.label}: {tenth * 10}% ({done:.0f} of {total:.0f} {unit})", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        """End the bar."""
-        if self.bar is not None:
-            self.bar.close()
-
-
 class _CountingReader:
-    """A read-only file that reports how far it has been read to a :class:`_Progress` (tarfile reads it)."""
+    """A read-only file that reports how far it has been read to a :class:`WorkProgress` (tarfile reads it)."""
 
-    def __init__(self, file: Any, progress: _Progress) -> None:
+    def __init__(self, file: Any, progress: WorkProgress) -> None:
         self.file, self.progress, self.furthest = file, progress, 0
 
     def read(self, size: int = -1) -> bytes:
@@ -254,7 +216,7 @@ class _CountingReader:
 def _copy_tree(inner: Path, target: Path) -> None:
     """Copy an unpacked release folder, showing files copied."""
     total = sum(len(files) for _, _, files in os.walk(inner))
-    progress = _Progress(f"Copying {inner.name}", total, "files")
+    progress = WorkProgress(f"Copying {inner.name}", total, "files", PROGRESS_FROM["files"])
 
     def copy(source: str, destination: str) -> Any:
         progress.update(1)
@@ -270,7 +232,7 @@ def _unpack(source: Path, staging: Path) -> None:
     if source.is_dir():
         _copy_tree(source / RELEASE if (source / RELEASE).is_dir() else source, staging / RELEASE)
         return
-    progress = _Progress(f"Unpacking {source.name}", source.stat().st_size, "B")
+    progress = WorkProgress(f"Unpacking {source.name}", source.stat().st_size, "B", PROGRESS_FROM["B"])
     try:
         with source.open("rb") as raw, tarfile.open(fileobj=_CountingReader(raw, progress)) as archive:
             archive.extractall(staging, filter="data")  # the archive's bytes read so far are the progress

@@ -31,6 +31,7 @@ from typing import Any
 
 from anchorgym.envs.appworld.venv import cache_dir, ensure_venv, require_python
 from anchorgym.errors import ConfigError, DataNotFoundError, WorkerError, unknown
+from anchorgym.work_progress import WorkProgress
 
 WORKER_DIR = Path(__file__).resolve().parent / "worker"
 GENERATOR_SOURCES = ("generate.py", "tasks.py", "world.py")
@@ -171,9 +172,7 @@ def ensure_suite(
 
 
 def _run_with_progress(command: list[str], cwd: Path) -> None:
-    """Run the generator, turning its progress lines into bars; raise with its output's tail on failure."""
-    from tqdm import tqdm
-
+    """Run the generator, turning its progress lines into ours; raise with its output's tail on failure."""
     stdout = tempfile.TemporaryFile(mode="w+")  # a file, so a chatty stdout can never block the pipe we read
     process = subprocess.Popen(command, cwd=str(cwd), stdout=stdout, stderr=subprocess.PIPE, text=True)
     lines, bars = [], {}
@@ -182,8 +181,8 @@ def _run_with_progress(command: list[str], cwd: Path) -> None:
         if len(parts) == 4 and parts[0] == PROGRESS_PREFIX:
             phase, done, total = parts[1], int(parts[2]), int(parts[3])
             if phase not in bars:
-                bars[phase] = tqdm(total=total, desc=f"AppWorld tasks: {phase}", unit="task")
-            bars[phase].update(done - bars[phase].n)
+                bars[phase] = WorkProgress(f"AppWorld tasks: {phase}", total, "tasks")
+            bars[phase].update(done - bars[phase].done)
         else:
             lines.append(line.rstrip())
     for bar in bars.values():
