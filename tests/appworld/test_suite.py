@@ -28,7 +28,11 @@ SPEC_HASHES = {
     "appworld-suite/smoke@v1": "sha256:d761556efca1442f1ed41787f51d9a44f76e7be4d020d54ff5bbda5eb5bb9c44",
     "appworld-suite/test@v2": "sha256:be7ff0a962a1a81210625aa07d42375c3ab4838f88ac0119d38f32d426f12a5a",
     "appworld-suite/smoke@v2": "sha256:abe83bfbf37ab4656571bbfe1b7bf40627a32e1b37ea29aaa98302c739a6fca8",
+    "appworld-suite/test@v3": "sha256:9d2556f0d1b1606af3d9572e60b141a75cf65856f1f50d932df240a4296858f6",
+    "appworld-suite/smoke@v3": "sha256:6b6d7da9e39b39f3a80978933fb9c55dc82b3b2473f0c6528dd4b5c84b730c20",
 }
+# AppWorld's apps as its api_docs app lists them (show_app_descriptions), in its collection's order.
+APPWORLD_APPS = "api_docs,supervisor,amazon,phone,file_system,spotify,venmo,gmail,splitwise,simple_note,todoist"
 
 
 @pytest.fixture
@@ -68,14 +72,14 @@ def test_version_1_regenerates_the_released_suite_byte_for_byte(suite_modules):
     assert hashlib.sha256(tasks.EVALUATION.encode()).hexdigest() == V1_EVALUATION_SHA256
     assert {name: load_benchmark(name).content_hash() for name in SPEC_HASHES} == SPEC_HASHES
     assert "suite_version" not in load_benchmark("appworld-suite/test@v1").env_kwargs  # plays the default: 1
-    assert data.SUITE_DEFAULT_VERSION == 1 and data.SUITE_VERSION == 2
+    assert data.SUITE_DEFAULT_VERSION == 1 and data.SUITE_VERSION == 3
 
 
 def test_unknown_suite_version_is_one_clear_error():
     from anchorgym.errors import UnknownNameError
 
-    with pytest.raises(UnknownNameError, match=r"Unknown AppWorld suite version '3'\..* Known: 1, 2\."):
-        data.suite_root(version=3)
+    with pytest.raises(UnknownNameError, match=r"Unknown AppWorld suite version '4'\..* Known: 1, 2, 3\."):
+        data.suite_root(version=4)
 
 
 def test_full_suite_counts_levels_and_held_out_families(suite_modules):
@@ -118,6 +122,15 @@ def test_version_2_adds_gmail_splitwise_and_amazon_in_both_splits(suite_modules)
     # the deepened level-3 families read every list, not one: a directory listing or a search, then a loop
     assert "show_directory" in v2["filenote_1"].solution and "show_directory" not in v1["filenote_1"].solution
     assert "for note in found" in v2["notefile_1"].solution
+
+
+def test_version_3_is_version_2_with_the_api_docs_app_filled(suite_modules):
+    """Same world plan, tasks and splits as version 2; only the index's version and the world's API docs differ."""
+    world, tasks, generate = suite_modules
+    suite = tasks.all_tasks(world.plan_world(0, generate.TASKS_OF_VERSION[3]), 0, 5)
+    v2, v3 = (generate.index_of(suite, 0, 5, version) for version in (2, 3))
+    assert {**v2, "suite_version": 3} == v3
+    assert generate.TASKS_OF_VERSION == {1: 1, 2: 2, 3: 2} and generate.API_DOCS_FROM_VERSION == 3
 
 
 def test_version_2_emails_and_products_have_look_alikes(suite_modules):
@@ -176,9 +189,12 @@ def test_generation_is_byte_for_byte(appworld_ready, tmp_path, version, families
     assert [str(f) for f in files(first) if (first / f).read_bytes() != (again / f).read_bytes()] == []
 
 
-@pytest.fixture(scope="module", params=[1, 2], ids=["v1", "v2"])
+@pytest.fixture(scope="module", params=[1, 3], ids=["v1", "v3"])
 def vec(small_base, request):
-    """A vector env over the held-out sample of one suite version (one env per sampled task)."""
+    """A vector env over the held-out sample of one suite version (one env per sampled task).
+
+    Version 3 plays version 2's tasks (see test_version_3_is_version_2_with_the_api_docs_app_filled).
+    """
     from anchorgym.envs.vector import make_vec
 
     sample = SAMPLE if request.param == 1 else SAMPLE_V2
@@ -186,7 +202,7 @@ def vec(small_base, request):
         "anchorgym/AppWorld-v0", num_tasks=len(sample), backend="sync", split="test", source="suite",
         suite_variants=1, suite_version=request.param, code_timeout_s=60,
     )  # fmt: skip
-    envs.sample = sample
+    envs.sample, envs.version = sample, request.param
     yield envs
     envs.close()
 
@@ -216,6 +232,27 @@ def test_the_expert_solves_every_level_through_the_vector_env(vec):
         return experts[i]
 
     assert _play(vec, expert) == {task: (True, 1.0) for task in vec.sample}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # builds AppWorld worlds of ~700 records; minutes on a busy 2-core machine
+def test_the_api_docs_app_answers_from_version_3(vec):
+    """AppWorld's agents look APIs up through its api_docs app; versions 1 and 2 left its table empty."""
+    from anchorgym.envs.appworld.expert import as_action
+
+    code = (
+        'print(",".join(a["name"] for a in apis.api_docs.show_app_descriptions()))\n'
+        'print(apis.api_docs.show_api_doc(app_name="phone", api_name="login")["path"])'
+    )
+    vec.reset(options={"task_ids": vec.sample})
+    observations, *_ = vec.step([as_action(code)] + [as_action("pass")] * (len(vec.sample) - 1))
+    output = observations[0].split("Output of your last code:\n", 1)[1]
+    if vec.version >= 3:
+        assert output.strip() == f"{APPWORLD_APPS}\n/phone/auth/token"
+    else:
+        assert output.startswith("Execution failed.") and output.endswith(
+            '{"message":"No APIs with name login found for the phone app. Check the api and app name again."}'
+        )
 
 
 @pytest.mark.slow

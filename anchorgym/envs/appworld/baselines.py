@@ -1,9 +1,11 @@
 """Trivial AppWorld policies, to show that the tasks cannot be passed by shortcuts.
 
 * ``complete_only``: marks the task complete at once, with no answer and no change.
-* ``random_api``: calls one API of the suite's apps, drawn at random, per step
-  (with no arguments; the pick happens inside the world from AppWorld's own API
-  list), for ``RANDOM_API_STEPS`` steps, then completes the task.
+* ``random_api``: calls one API, drawn at random, per step (with no arguments; the
+  pick happens inside the world from its ``api_docs`` app's lists of apps and APIs,
+  as an agent would look them up), for ``RANDOM_API_STEPS`` steps, then completes
+  the task. Only suite version 3 fills the ``api_docs`` app: in older worlds the
+  lookup finds no app and each step's code fails before calling anything.
 
 Use them as ``--policy anchorgym.envs.appworld.baselines:complete_only`` (or
 ``:random_api``) with ``anchorgym eval``.
@@ -19,7 +21,6 @@ from anchorgym.envs.appworld.expert import as_action
 from anchorgym.policies.base import AgentInput, GenerationConfig, Policy, PolicyOutput
 
 COMPLETE = "apis.supervisor.complete_task()"
-RANDOM_API_APPS = ("phone", "venmo", "simple_note", "file_system", "supervisor")
 RANDOM_API_STEPS = 5
 
 
@@ -50,12 +51,13 @@ class RandomApiPolicy(Policy):
             if agent_input.step >= self.steps:
                 code = COMPLETE
             else:
-                app = RANDOM_API_APPS[int(rng.integers(len(RANDOM_API_APPS)))]
-                pick = int(rng.integers(1 << 30))
+                app_pick, api_pick = (int(pick) for pick in rng.integers(1 << 30, size=2))
                 code = (
-                    f'names = sorted(d["name"] for d in apis.api_docs.show_api_descriptions(app_name="{app}"))\n'
-                    f"name = names[{pick} % len(names)]\n"
-                    f"print(name, getattr(apis.{app}, name)())"
+                    'apps = sorted(a["name"] for a in apis.api_docs.show_app_descriptions())\n'
+                    f"app = apps[{app_pick} % len(apps)]\n"
+                    'names = sorted(d["name"] for d in apis.api_docs.show_api_descriptions(app_name=app))\n'
+                    f"name = names[{api_pick} % len(names)]\n"
+                    "print(app, name, getattr(getattr(apis, app), name)())"
                 )
             outputs.append(PolicyOutput(text=as_action(code), action=as_action(code)))
         return outputs

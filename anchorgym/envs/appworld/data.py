@@ -12,8 +12,11 @@
   writes (levels 1-3); splits ``train`` and ``test`` (held-out families).
   ``suite_version=1`` (what an unversioned ``source="suite"`` plays, as the
   released ``appworld-suite/*@v1`` specs do): phone, Venmo, SimpleNote, files,
-  7 variants per family. ``suite_version=2`` (the newest, ``@v2`` specs) adds
-  Gmail, Splitwise and Amazon families and deepens level 3; 5 variants per family.
+  7 variants per family. ``suite_version=2`` (``@v2`` specs) adds Gmail,
+  Splitwise and Amazon families and deepens level 3; 5 variants per family.
+  ``suite_version=3`` (the newest, ``@v3`` specs) is version 2's world and tasks
+  with the ``api_docs`` app filled as in AppWorld (versions 1 and 2 left its
+  table empty: ``apis.api_docs.show_app_descriptions()`` found no app).
   ``anchorgym data appworld`` generates and verifies the newest full set.
 * ``auto`` (default): ``real`` when ``APPWORLD_ROOT`` holds data, else ``generated``.
 """
@@ -43,10 +46,10 @@ SOURCES = ("auto", "real", "generated", "suite")
 SUITE_SOURCES = ("generate.py", "suite_generate.py", "suite_tasks.py", "suite_tasks_v2.py", "suite_world.py")
 SUITE_SPLITS = ("train", "test")
 SUITE_SEED = 0
-SUITE_VERSIONS = (1, 2)
-SUITE_VERSION = 2  # the newest: what `anchorgym data appworld` generates and verifies
+SUITE_VERSIONS = (1, 2, 3)
+SUITE_VERSION = 3  # the newest: what `anchorgym data appworld` generates and verifies
 SUITE_DEFAULT_VERSION = 1  # an unversioned source="suite": the released @v1 specs name no version
-SUITE_VARIANTS_BY_VERSION = {1: 7, 2: 5}
+SUITE_VARIANTS_BY_VERSION = {1: 7, 2: 5, 3: 5}
 SUITE_CALLS_FILE = "anchorgym_api_calls.json"
 
 
@@ -152,9 +155,10 @@ def ensure_suite(
         build_venv: build the AppWorld venv first if it is missing.
         base: the folder to generate under (see :func:`suite_root`).
         seed: the world's and the variants' seed.
-        variants: variants per scenario family (default: the version's, 7 for version 1, 5 for version 2).
+        variants: variants per scenario family (default: the version's, 7 for version 1, 5 for versions 2 and 3).
         families: only these families (default: all); tests use a few to stay fast.
-        version: the suite version (1: the released @v1 suite; 2: with Gmail, Splitwise and Amazon).
+        version: the suite version (1: the released @v1 suite; 2: with Gmail, Splitwise and Amazon; 3: version
+            2's with the API docs app filled).
     """
     version = _suite_version(version)
     variants = SUITE_VARIANTS_BY_VERSION[version] if variants is None else variants

@@ -51,10 +51,11 @@ class AppWorldEnv(AnchorEnv):
         worker_memory_cap_mb: the worker's address-space limit (0: none): code that allocates
             past it gets a ``MemoryError`` in its output instead of exhausting the machine.
         suite_variants: with ``source="suite"``, the suite generated with this many variants per
-            family (default: the version's full set, 7 for version 1 and 5 for version 2; tests generate 1).
+            family (default: the version's full set, 7 for version 1 and 5 after; tests generate 1).
         suite_version: with ``source="suite"``, the suite version: 2 adds Gmail, Splitwise and Amazon families and
-            deepens level 3 (``appworld-suite/*@v2``); an unversioned suite is version 1, the tasks the
-            released ``appworld-suite/*@v1`` specs play.
+            deepens level 3 (``appworld-suite/*@v2``); 3 is 2's with the ``api_docs`` app answering as in
+            AppWorld (``appworld-suite/*@v3``); an unversioned suite is version 1, the tasks the released
+            ``appworld-suite/*@v1`` specs play.
     """
 
     open_action_space = True  # actions are code: the harness refuses policies that need admissible actions

@@ -29,22 +29,41 @@ CALLS_FILE = "anchorgym_api_calls.json"
 INDEX_VERSION = 1
 VERIFY_EXPERIMENT = "anchorgym-suite-verify"
 COMPLETE_ONLY = "apis.supervisor.complete_task()"
+TASKS_OF_VERSION = {1: 1, 2: 2, 3: 2}
+"""The world and task families each suite version draws: version 3 is version 2's, with the API docs app filled."""
+API_DOCS_FROM_VERSION = 3
+"""From this version on the world's ``api_docs`` app holds AppWorld's docs, so agents can look APIs up as in AppWorld
+(``apis.api_docs.show_app_descriptions()``...); before, its table was left empty and those calls found no app."""
 
 
-def build_base(root: Path, plan: dict[str, Any]) -> None:
-    """Create the world of ``plan`` in ``root/data/base_dbs`` and write the API docs."""
+def build_base(root: Path, plan: dict[str, Any], api_docs: bool = False) -> None:
+    """Build the world of ``plan`` in ``root/data/base_dbs`` and write the API docs (``api_docs``: into it too)."""
     from appworld.apps import get_all_apps
     from appworld.collections.api_docs import ApiDocCollection
     from appworld.collections.models import ModelCollection
     from generate import _write_api_docs
     from suite_world import build_world
 
+    docs = ApiDocCollection.build(load_apps=tuple(get_all_apps(skip_admin=True)))
     home = root / "data" / "base_dbs"
     home.mkdir(parents=True, exist_ok=True)
     models = ModelCollection.load(to_db_home_path=str(home), load_apps=get_all_apps(), create_db=True)
     build_world(models, plan)
+    if api_docs:
+        fill_api_docs(models, docs)
     models.close()
-    _write_api_docs(root, ApiDocCollection.build(load_apps=tuple(get_all_apps(skip_admin=True))))
+    _write_api_docs(root, docs)
+
+
+def fill_api_docs(models: Any, docs: Any) -> None:
+    """Save every public API's doc (AppWorld's "standard" docs, in its collection's order) as an ``ApiDoc`` row."""
+    for api_name_to_doc in docs.values():
+        for doc in api_name_to_doc.values():
+            fields = {key: doc[key] for key in ("api_name", "path", "method", "description", "parameters")}
+            record = models.api_docs.ApiDoc.create(
+                app_name_=doc["app_name"], response_schemas=doc["response_schemas"], **fields
+            )
+            record.save()
 
 
 def write_task(root: Path, task: Any, when: str) -> None:
@@ -89,14 +108,14 @@ def index_of(tasks: list[Any], seed: int, variants: int, version: int) -> dict[s
         "version": INDEX_VERSION,
         "seed": seed,
         "variants": variants,
-        "splits": splits(tasks, version),
+        "splits": splits(tasks, TASKS_OF_VERSION[version]),
         "tasks": {t.id: {**asdict(t), "app": t.app, "kind": t.kind} for t in tasks},
     }
     return index if version == 1 else {**index, "suite_version": version}
 
 
 def generate(out: Path, seed: int, variants: int, families: list[str] | None = None, version: int = 1) -> list[Any]:
-    """Build the suite (``version`` 1 or 2) at ``out`` (atomically); return its tasks."""
+    """Build the suite (``version`` 1, 2 or 3) at ``out`` (atomically); return its tasks."""
     from datetime import datetime
 
     from appworld.apps.api_lib import set_local_date_and_time
@@ -109,8 +128,8 @@ def generate(out: Path, seed: int, variants: int, families: list[str] | None = N
     staging.mkdir(parents=True)
     os.environ["APPWORLD_ROOT"] = str(staging)
     freezer = set_local_date_and_time(datetime.fromisoformat(WORLD_DATETIME))
-    plan = plan_world(seed, version)
-    build_base(staging, plan)
+    plan = plan_world(seed, TASKS_OF_VERSION[version])
+    build_base(staging, plan, api_docs=version >= API_DOCS_FROM_VERSION)
     tasks = all_tasks(plan, seed, variants, families)
     for done, task in enumerate(tasks, start=1):
         write_task(staging, task, WORLD_DATETIME)
@@ -169,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variants", type=int, default=7)
     parser.add_argument("--families", default="", help="comma-separated family names (default: all)")
-    parser.add_argument("--suite-version", type=int, default=1, help="1: the @v1 suite; 2: more apps")
+    versions = "1: the @v1 suite; 2: more apps; 3: version 2's with the API docs app filled"
+    parser.add_argument("--suite-version", type=int, default=1, help=versions)
     parser.add_argument("--verify", action="store_true")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules
