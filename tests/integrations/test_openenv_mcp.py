@@ -16,6 +16,7 @@ import pytest
 
 pytest.importorskip("openenv", reason="needs the openenv extra: pip install 'anchorgym[openenv]'")
 
+import expert_episodes  # noqa: E402
 import requests  # noqa: E402
 from fastmcp import Client  # noqa: E402
 from fastmcp.exceptions import ToolError  # noqa: E402
@@ -23,26 +24,16 @@ from openenv.core import GenericEnvClient  # noqa: E402
 from openenv.core.mcp_client import MCPToolClient  # noqa: E402
 
 from anchorgym.envs.registry import make  # noqa: E402
-from anchorgym.integrations.openenv.types import jsonable  # noqa: E402
 
 ENV_ID = "anchorgym/Sokoban-v1"
-INVALID = "dance a jig"
 TIMEOUT_S = 60.0
 
 
-def in_process_episode(env, seed, task_id=None, invalid_every=3, limit=40):
-    """Play the expert (an invalid action every few steps); return the actions and every transition."""
-    obs, info = env.reset(seed=seed, options={"task_id": task_id} if task_id else None)
-    record = [(obs, None, False, False, jsonable(info))]
-    actions = []
-    for step in range(1, limit + 1):
-        action = INVALID if step % invalid_every == 0 else env.expert_action()
-        actions.append(action)
-        obs, reward, terminated, truncated, info = env.step(action)
-        record.append((obs, reward, terminated, truncated, jsonable(info)))
-        if terminated or truncated:
-            break
-    return actions, record
+def in_process_episode(env, seed, task_id=None, limit=40):
+    """The reference episode, its reset shaped as ``start_episode``'s result (no reward, not done)."""
+    actions, record = expert_episodes.in_process_episode(env, seed, task_id, limit=limit)
+    obs, info = record[0]
+    return actions, [(obs, None, False, False, info), *record[1:]]
 
 
 def transition(result):
@@ -102,7 +93,7 @@ def test_mcp_episodes_equal_in_process_episodes(serve, threaded):
     with serve(ENV_ID, "test", threaded=threaded) as url:
         for seed, task_id in [(0, None), (7, None), (5, env.task_ids()[3])]:
             actions, expected = in_process_episode(env, seed, task_id)
-            assert len(expected) >= 3 and INVALID in actions
+            assert len(expected) >= 3 and expert_episodes.INVALID in actions
             for play in CLIENTS:
                 assert play(url, seed, task_id, actions) == expected, play.__name__
 

@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("openenv", reason="needs the openenv extra: pip install 'anchorgym[openenv]'")
 
+from expert_episodes import in_process_episode  # noqa: E402
 from integrations_envs import CRASHY_ID  # noqa: E402
 from openenv.core import GenericEnvClient  # noqa: E402
 
@@ -19,24 +20,6 @@ from anchorgym.envs.registry import make  # noqa: E402
 from anchorgym.errors import ConfigError  # noqa: E402
 from anchorgym.integrations.openenv import AnchorAction, AnchorEnvClient, gym_reset, gym_step  # noqa: E402
 from anchorgym.integrations.openenv.server import build_app  # noqa: E402
-from anchorgym.integrations.openenv.types import jsonable  # noqa: E402
-
-INVALID = "dance a jig"
-
-
-def in_process_episode(env, seed, task_id=None, invalid_every=3, limit=40):
-    """Play the expert (with an invalid action every few steps); return the actions and every transition."""
-    obs, info = env.reset(seed=seed, options={"task_id": task_id} if task_id else None)
-    record = [(obs, jsonable(info))]
-    actions = []
-    for step in range(1, limit + 1):
-        action = INVALID if step % invalid_every == 0 else env.expert_action()
-        actions.append(action)
-        obs, reward, terminated, truncated, info = env.step(action)
-        record.append((obs, reward, terminated, truncated, jsonable(info)))
-        if terminated or truncated:
-            break
-    return actions, record
 
 
 def typed_client_episode(url, seed, task_id, actions):
