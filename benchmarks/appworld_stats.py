@@ -171,6 +171,12 @@ def _split_ids(split: str, variants: int, version: int) -> list[str]:
     return [line for line in (root / "data" / "datasets" / f"{split}.txt").read_text().split() if line]
 
 
+def _api_calls(row: dict) -> str:
+    """A level's API calls per task as one figure: mean +- standard deviation, range and task count."""
+    calls = row["api_calls"]
+    return f"{calls['mean']} +- {calls['std']} (min {calls['min']}, max {calls['max']}; {row['tasks']} tasks)"
+
+
 def main() -> None:
     """Measure, print the claims, write the results file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -194,13 +200,8 @@ def main() -> None:
     claims.check("CHECK", "suite_tasks", stats["tasks"], ">= 200", stats["tasks"] >= 200)
     claims.check("CHECK", "suite_families", stats["families"], ">= 30", stats["families"] >= 30)
     for level, row in stats["levels"].items():
-        calls = row["api_calls"]
-        claims.info(
-            "STAT",
-            f"level{level}_expert_api_calls",
-            f"{calls['mean']} +- {calls['std']} (min {calls['min']}, max {calls['max']}; {row['tasks']} tasks)",
-            f"AppWorld's published mean over all levels: {PUBLISHED['api_calls_per_task']}",
-        )
+        published = f"AppWorld's published mean over all levels: {PUBLISHED['api_calls_per_task']}"
+        claims.info("STAT", f"level{level}_expert_api_calls", _api_calls(row), published)
     if version >= 2:
         fewest = stats["levels"][3]["api_calls"]["min"]
         claims.check("CHECK", "level3_min_api_calls", fewest, f">= {LEVEL3_MIN_CALLS}", fewest >= LEVEL3_MIN_CALLS)
@@ -209,13 +210,8 @@ def main() -> None:
         own = appworld_own_stats(Path(args.appworld_root))
         result["appworld_own"] = own
         for level, row in own["difficulties"].items():
-            calls = row["api_calls"]
-            claims.info(
-                "STAT",
-                f"appworld_difficulty{level}_api_calls",
-                f"{calls['mean']} +- {calls['std']} (min {calls['min']}, max {calls['max']}; {row['tasks']} tasks)",
-                "AppWorld's own ground-truth metadata",
-            )
+            source = "AppWorld's own ground-truth metadata"
+            claims.info("STAT", f"appworld_difficulty{level}_api_calls", _api_calls(row), source)
     else:
         print("AppWorld's own data not given (--appworld-root or APPWORLD_ROOT): quoting its paper's means instead")
     if not args.skip_play:
